@@ -1,0 +1,1 @@
+"""The write path of searchchat: crawl, parse, chunk, embed and store documents."""

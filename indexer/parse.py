@@ -1,0 +1,245 @@
+"""Parsers: HTML (main text, headings, anchors, links), Markdown, plain text and PDF into Documents."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urljoin
+
+from bs4 import BeautifulSoup, Comment, Tag
+
+from searchchat.types import Document, Section
+
+DROP_TAGS = [
+    "script",
+    "style",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "noscript",
+    "template",
+    "svg",
+    "form",
+    "iframe",
+]
+HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+BLOCKS = {"p", "li", "pre", "blockquote", "dd", "dt", "tr", "figcaption", "caption", "td", "th"}
+
+
+@dataclass
+class ParsedPage:
+    """A parsed HTML page plus what the crawler needs: links, canonical URL, robots directives."""
+
+    document: Document
+    links: list[tuple[str, bool]] = field(default_factory=list)  # (absolute url, rel=nofollow)
+    canonical: str | None = None
+    noindex: bool = False
+    nofollow: bool = False
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
+
+
+def slugify(heading: str) -> str:
+    """GitHub-style anchor for a Markdown heading."""
+    s = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return re.sub(r"\s", "-", s)
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"[ \t\r\f\v]+", " ", text).strip()
+
+
+def _finish(doc: Document) -> Document:
+    doc.sections = [s for s in doc.sections if s.text.strip()]
+    doc.text = "\n\n".join(s.text for s in doc.sections)
+    doc.content_hash = content_hash(doc.title + "\n" + doc.text)
+    return doc
+
+
+def parse_html(html: str | bytes, url: str, doc_id: str | None = None, source: str = "") -> ParsedPage:
+    soup = BeautifulSoup(html, "lxml")
+    robots = " ".join(
+        (m.get("content") or "").lower()  # type: ignore[union-attr]
+        for m in soup.find_all("meta", attrs={"name": re.compile(r"^(robots|searchchat)$", re.I)})
+    )
+    base = url
+    if (b := soup.find("base", href=True)) is not None:
+        base = urljoin(url, str(b["href"]))  # type: ignore[index]
+    canonical = None
+    for link in soup.find_all("link", href=True):
+        rels = [r.lower() for r in (link.get("rel") or [])]  # type: ignore[union-attr]
+        if "canonical" in rels:
+            canonical = urljoin(base, str(link["href"]))
+    title_tag = soup.find("title")
+    title = _clean(title_tag.get_text()) if title_tag else ""
+
+    links: list[tuple[str, bool]] = []
+    for a in soup.find_all("a", href=True):
+        href = str(a["href"]).strip()
+        if href and not href.startswith(("javascript:", "mailto:", "tel:", "data:")):
+            rel = [r.lower() for r in (a.get("rel") or [])]  # type: ignore[union-attr]
+            links.append((urljoin(base, href), "nofollow" in rel))
+
+    for t in soup.find_all(DROP_TAGS):
+        t.decompose()
+    for c in soup.find_all(string=lambda s: isinstance(s, Comment)):
+        c.extract()
+    root = soup.find("main") or soup.find(attrs={"role": "main"}) or soup.find("article") or soup.body or soup
+    if not title:
+        h1 = root.find("h1") if isinstance(root, Tag) else None
+        title = _clean(h1.get_text()) if h1 else url.rsplit("/", 1)[-1] or url
+
+    sections: list[Section] = []
+    path: list[str] = []
+    levels: list[int] = []
+    anchor: str | None = None
+    buf: list[str] = []
+
+    def flush() -> None:
+        if buf:
+            sections.append(Section(path=list(path), text="\n".join(buf), anchor=anchor))
+            buf.clear()
+
+    def walk(node: Tag) -> None:
+        nonlocal anchor
+        for child in node.children:
+            if not isinstance(child, Tag):
+                text = _clean(str(child))
+                if text:
+                    buf.append(text)
+                continue
+            name = child.name
+            if name in HEADINGS:
+                flush()
+                level = HEADINGS[name]
+                while levels and levels[-1] >= level:
+                    levels.pop()
+                    path.pop()
+                heading = _clean(child.get_text(" "))
+                levels.append(level)
+                path.append(heading)
+                ident = child.get("id") or (child.find(attrs={"id": True}) or {}).get("id")  # type: ignore[union-attr]
+                if not ident and child.parent is not None and child.parent.name in ("section", "div"):
+                    ident = child.parent.get("id")
+                anchor = str(ident) if ident else anchor if level > 1 else None
+                continue
+            if name == "pre":
+                text = child.get_text()
+                if text.strip():
+                    buf.append(text.strip("\n"))
+                continue
+            if name == "tr":
+                cells = [_clean(c.get_text(" ")) for c in child.find_all(["td", "th"])]
+                if any(cells):
+                    buf.append(" | ".join(cells))
+                continue
+            if name in ("p", "li", "dd", "dt", "blockquote", "figcaption", "caption") and not child.find(
+                list(HEADINGS) + ["pre", "table", "ul", "ol", "p"]
+            ):
+                text = _clean(child.get_text(" "))
+                if text:
+                    buf.append(text)
+                continue
+            if name == "br":
+                continue
+            walk(child)
+
+    if isinstance(root, Tag):
+        walk(root)
+    flush()
+    doc = Document(
+        doc_id=doc_id or url, url=url, title=title, sections=sections, doctype="html", source=source
+    )
+    return ParsedPage(
+        document=_finish(doc),
+        links=links,
+        canonical=canonical,
+        noindex="noindex" in robots or "none" in robots,
+        nofollow="nofollow" in robots or "none" in robots,
+    )
+
+
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def parse_markdown(text: str, url: str, doc_id: str | None = None, source: str = "") -> Document:
+    sections: list[Section] = []
+    path: list[str] = []
+    levels: list[int] = []
+    anchor: str | None = None
+    buf: list[str] = []
+    title = ""
+    in_fence = False
+    body = text
+    if body.startswith("---\n") and "\n---" in body[4:]:  # YAML front matter
+        front, body = body[4:].split("\n---", 1)
+        m = re.search(r"^title:\s*(.+)$", front, re.M)
+        title = m.group(1).strip().strip("\"'") if m else ""
+
+    def flush() -> None:
+        joined = "\n".join(buf).strip()
+        if joined:
+            sections.append(Section(path=list(path), text=joined, anchor=anchor))
+        buf.clear()
+
+    for line in body.splitlines():
+        if _FENCE.match(line):
+            in_fence = not in_fence
+            buf.append(line)
+            continue
+        m = None if in_fence else _MD_HEADING.match(line)
+        if m:
+            flush()
+            level, heading = len(m.group(1)), m.group(2).strip()
+            while levels and levels[-1] >= level:
+                levels.pop()
+                path.pop()
+            levels.append(level)
+            path.append(heading)
+            anchor = slugify(heading) if level > 1 else None
+            if level == 1 and not title:
+                title = heading
+            continue
+        buf.append(line if in_fence else _MD_LINK.sub(r"\1", line))
+    flush()
+    title = title or Path(url).stem.replace("-", " ").replace("_", " ").title()
+    doc = Document(
+        doc_id=doc_id or url, url=url, title=title, sections=sections, doctype="markdown", source=source
+    )
+    return _finish(doc)
+
+
+def parse_text(text: str, url: str, doc_id: str | None = None, source: str = "", title: str = "") -> Document:
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    title = title or (first[:120] if len(first) < 120 else Path(url).stem)
+    doc = Document(
+        doc_id=doc_id or url, url=url, title=title, sections=[Section(path=[], text=text.strip())],
+        doctype="text", source=source,
+    )  # fmt: skip
+    return _finish(doc)
+
+
+def parse_pdf(data: bytes, url: str, doc_id: str | None = None, source: str = "") -> Document:
+    import io
+
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data))
+    meta_title = (reader.metadata.title if reader.metadata else None) or ""
+    sections = []
+    for i, page in enumerate(reader.pages, start=1):
+        text = (page.extract_text() or "").strip()
+        if text:
+            sections.append(Section(path=[f"Page {i}"], text=text, anchor=f"page={i}"))
+    title = str(meta_title).strip() or Path(url).stem
+    doc = Document(
+        doc_id=doc_id or url, url=url, title=title, sections=sections, doctype="pdf", source=source
+    )
+    return _finish(doc)

@@ -1,0 +1,444 @@
+"""Crash-safe index store: immutable snapshots of SQLite metadata + FAISS vectors, published atomically."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from searchchat.types import Chunk, Document
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS sources (
+    source TEXT PRIMARY KEY, kind TEXT, last_indexed REAL, options TEXT
+);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, source TEXT, url TEXT, title TEXT, doctype TEXT,
+    content_hash TEXT, etag TEXT, last_modified TEXT, indexed_at REAL, n_chunks INTEGER
+);
+CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
+CREATE INDEX IF NOT EXISTS documents_hash ON documents(content_hash);
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT NOT NULL, url TEXT, title TEXT,
+    section TEXT, anchor TEXT, position INTEGER, text TEXT, n_tokens INTEGER
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+"""
+
+CHUNK_COLS = "chunk_id, doc_id, url, title, section, anchor, position, text, n_tokens"
+META_DB, VECTORS, MANIFEST, CURRENT, LOCK = (
+    "meta.sqlite",
+    "vectors.faiss",
+    "manifest.json",
+    "CURRENT",
+    "index.lock",
+)
+
+# A hook run on the finished snapshot directory before it is published (the BM25 index is built this way).
+SnapshotHook = Callable[[Path, list[int], list[str]], None]
+_snapshot_hooks: list[SnapshotHook] = []
+
+
+def register_snapshot_hook(hook: SnapshotHook) -> None:
+    if hook not in _snapshot_hooks:
+        _snapshot_hooks.append(hook)
+
+
+class IndexError_(Exception):
+    """Base class for index problems that the CLI and web app report as clear messages."""
+
+
+class IndexNotFound(IndexError_):
+    pass
+
+
+class IndexLocked(IndexError_):
+    pass
+
+
+class IndexMismatch(IndexError_):
+    pass
+
+
+def _chunk_from_row(row: Sequence[Any]) -> Chunk:
+    return Chunk(
+        chunk_id=row[0], doc_id=row[1], url=row[2], title=row[3], section=row[4] or "",
+        anchor=row[5], position=row[6] or 0, text=row[7], n_tokens=row[8] or 0,
+    )  # fmt: skip
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def current_snapshot(index_dir: Path) -> Path | None:
+    """The published snapshot directory, or None when the index was never committed."""
+    try:
+        name = (index_dir / CURRENT).read_text().strip()
+    except FileNotFoundError:
+        return None
+    path = index_dir / "snapshots" / name
+    return path if name and path.is_dir() else None
+
+
+@dataclass
+class IndexStats:
+    documents: int
+    chunks: int
+    sources: int
+    last_indexed: float | None
+    version: str
+    embedder: str
+    dim: int
+
+
+class IndexStore:
+    """A read-only view of one published snapshot: chunk lookup, dense search, stats."""
+
+    def __init__(self, snapshot: Path) -> None:
+        self.path = snapshot
+        self.version = snapshot.name
+        self.manifest: dict[str, Any] = json.loads((snapshot / MANIFEST).read_text())
+        self.db = sqlite3.connect(
+            f"file:{snapshot / META_DB}?mode=ro&immutable=1", uri=True, check_same_thread=False
+        )
+        self._lock = threading.Lock()
+        self.vectors: Any = faiss.read_index(str(snapshot / VECTORS))
+        self.dim = int(self.manifest.get("dim", self.vectors.d))
+        self.extras: dict[str, Any] = {}  # lazily built read-side structures (BM25, doc lookups)
+
+    @classmethod
+    def open(cls, index_dir: Path) -> IndexStore:
+        snap = current_snapshot(Path(index_dir))
+        if snap is None:
+            raise IndexNotFound(
+                f"No index at {index_dir}. Build one first: searchchat index SOURCE... --index {index_dir}"
+            )
+        return cls(snap)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self.db.execute(sql, params).fetchall()
+
+    def get_chunks(self, ids: Sequence[int]) -> dict[int, Chunk]:
+        out: dict[int, Chunk] = {}
+        ids = [int(i) for i in ids]
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for row in self.query(f"SELECT {CHUNK_COLS} FROM chunks WHERE chunk_id IN ({marks})", part):
+                out[row[0]] = _chunk_from_row(row)
+        return out
+
+    def chunk_meta(self, ids: Sequence[int]) -> dict[int, tuple[str, str, str]]:
+        """chunk_id -> (doc_id, source, doctype), for filters and per-document caps."""
+        out: dict[int, tuple[str, str, str]] = {}
+        ids = [int(i) for i in ids]
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            sql = (
+                "SELECT c.chunk_id, c.doc_id, d.source, d.doctype FROM chunks c "
+                f"JOIN documents d ON d.doc_id = c.doc_id WHERE c.chunk_id IN ({marks})"
+            )
+            for cid, doc_id, source, doctype in self.query(sql, part):
+                out[cid] = (doc_id, source or "", doctype or "")
+        return out
+
+    def all_chunks(self) -> Iterable[Chunk]:
+        for row in self.query(f"SELECT {CHUNK_COLS} FROM chunks ORDER BY chunk_id"):
+            yield _chunk_from_row(row)
+
+    def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        if self.vectors.ntotal == 0:
+            return []
+        q = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        scores, ids = self.vectors.search(q, min(k, self.vectors.ntotal))
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def stats(self) -> IndexStats:
+        (docs,), (chunks,), (sources,) = (
+            self.query("SELECT COUNT(*) FROM documents")[0],
+            self.query("SELECT COUNT(*) FROM chunks")[0],
+            self.query("SELECT COUNT(*) FROM sources")[0],
+        )
+        last = self.query("SELECT MAX(last_indexed) FROM sources")[0][0]
+        return IndexStats(
+            documents=docs, chunks=chunks, sources=sources, last_indexed=last, version=self.version,
+            embedder=self.manifest.get("embedder", ""), dim=self.dim,
+        )  # fmt: skip
+
+    def sources(self) -> list[dict[str, Any]]:
+        rows = self.query(
+            "SELECT s.source, s.kind, s.last_indexed, COUNT(d.doc_id), COALESCE(SUM(d.n_chunks), 0) "
+            "FROM sources s LEFT JOIN documents d ON d.source = s.source GROUP BY s.source ORDER BY s.source"
+        )
+        return [
+            {"source": r[0], "kind": r[1], "last_indexed": r[2], "documents": r[3], "chunks": r[4]}
+            for r in rows
+        ]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class StoreHandle:
+    """Holds the live snapshot for a long-running reader and swaps in a newer one when it is published."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = Path(index_dir)
+        self._store: IndexStore | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> IndexStore:
+        snap = current_snapshot(self.index_dir)
+        with self._lock:
+            if self._store is not None and (snap is None or snap.name == self._store.version):
+                return self._store
+            self._store = IndexStore.open(self.index_dir)
+            return self._store
+
+
+class IndexWriter:
+    """One indexing run: copy the live snapshot, apply changes, publish atomically on `commit()`.
+
+    Until `commit()` renames the CURRENT pointer, readers and a later run see the previous snapshot, so a
+    failed or killed run loses nothing. An exclusive lock keeps two writers apart.
+    """
+
+    def __init__(self, index_dir: Path, embedder: str, dim: int) -> None:
+        self.index_dir = Path(index_dir)
+        self.embedder, self.dim = embedder, dim
+        self._lock_fd: int | None = None
+        self.tmp: Path | None = None
+        self.db: sqlite3.Connection | None = None
+        self.vectors: Any = None
+        self.committed_version: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def __enter__(self) -> IndexWriter:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> None:
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        self._acquire_lock()
+        snaps = self.index_dir / "snapshots"
+        snaps.mkdir(exist_ok=True)
+        for stale in snaps.glob(".tmp-*"):  # left by a killed run; nobody else can be writing now
+            shutil.rmtree(stale, ignore_errors=True)
+        self.tmp = snaps / f".tmp-{os.getpid()}-{time.time_ns()}"
+        self.tmp.mkdir()
+        live = current_snapshot(self.index_dir)
+        if live is not None:
+            manifest = json.loads((live / MANIFEST).read_text())
+            if manifest.get("dim") != self.dim or manifest.get("embedder") != self.embedder:
+                self.close()
+                raise IndexMismatch(
+                    f"The index at {self.index_dir} was built with embedder {manifest.get('embedder')!r} "
+                    f"({manifest.get('dim')}-d); this run uses {self.embedder!r} ({self.dim}-d). "
+                    "Use another --index directory or delete this one."
+                )
+            src = sqlite3.connect(f"file:{live / META_DB}?mode=ro", uri=True)
+            dst = sqlite3.connect(self.tmp / META_DB)
+            src.backup(dst)
+            src.close()
+            dst.close()
+            self.vectors = faiss.read_index(str(live / VECTORS))
+        else:
+            self.vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+        self.db = sqlite3.connect(self.tmp / META_DB)
+        self.db.executescript(SCHEMA)
+        self.db.execute("PRAGMA journal_mode=OFF")  # the whole file is discarded on failure anyway
+        self.db.execute("PRAGMA synchronous=OFF")
+
+    def _acquire_lock(self) -> None:
+        path = self.index_dir / LOCK
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise IndexLocked(
+                f"Another indexer (pid {holder}) is writing to {self.index_dir}; wait for it to finish."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._lock_fd = fd
+
+    def close(self) -> None:
+        """Release the lock; a run that did not commit leaves no trace."""
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+        if self.tmp is not None and self.tmp.exists():
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp = None
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # -- reads inside the run --------------------------------------------------------------------
+    @property
+    def _db(self) -> sqlite3.Connection:
+        assert self.db is not None, "IndexWriter used outside its context"
+        return self.db
+
+    def get_document(self, doc_id: str) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT doc_id, source, url, content_hash, etag, last_modified, n_chunks FROM documents "
+            "WHERE doc_id = ?",
+            (doc_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        keys = ("doc_id", "source", "url", "content_hash", "etag", "last_modified", "n_chunks")
+        return dict(zip(keys, row, strict=True))
+
+    def find_by_hash(self, content_hash: str) -> str | None:
+        row = self._db.execute(
+            "SELECT doc_id FROM documents WHERE content_hash = ? LIMIT 1", (content_hash,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def document_ids(self, source: str) -> set[str]:
+        rows = self._db.execute("SELECT doc_id FROM documents WHERE source = ?", (source,))
+        return {r[0] for r in rows}
+
+    def counts(self) -> tuple[int, int]:
+        docs = self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+        chunks = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return docs, chunks
+
+    # -- writes ----------------------------------------------------------------------------------
+    def upsert_document(self, doc: Document, chunks: Sequence[Chunk], vectors: np.ndarray) -> int:
+        """Replace a document and its chunks; returns the number of chunks removed."""
+        if len(chunks) != len(vectors):
+            raise ValueError("one vector per chunk is required")
+        removed = self.delete_document(doc.doc_id)
+        self._db.execute(
+            "INSERT INTO documents (doc_id, source, url, title, doctype, content_hash, etag, last_modified, "
+            "indexed_at, n_chunks) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                doc.doc_id, doc.source, doc.url, doc.title, doc.doctype, doc.content_hash,
+                doc.etag, doc.last_modified, time.time(), len(chunks),
+            ),
+        )  # fmt: skip
+        ids = []
+        for c in chunks:
+            cur = self._db.execute(
+                "INSERT INTO chunks (doc_id, url, title, section, anchor, position, text, n_tokens) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (doc.doc_id, c.url, c.title, c.section, c.anchor, c.position, c.text, c.n_tokens),
+            )
+            c.chunk_id = int(cur.lastrowid or 0)
+            ids.append(c.chunk_id)
+        if ids:
+            self.vectors.add_with_ids(
+                np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
+            )
+        return removed
+
+    def touch_document(self, doc_id: str, etag: str | None, last_modified: str | None) -> None:
+        self._db.execute(
+            "UPDATE documents SET etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified) "
+            "WHERE doc_id = ?",
+            (etag, last_modified, doc_id),
+        )
+
+    def delete_document(self, doc_id: str) -> int:
+        ids = [r[0] for r in self._db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc_id,))]
+        if ids:
+            self.vectors.remove_ids(np.asarray(ids, dtype=np.int64))
+            self._db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+        self._db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+        return len(ids)
+
+    def touch_source(self, source: str, kind: str, options: dict[str, Any] | None = None) -> None:
+        self._db.execute(
+            "INSERT INTO sources (source, kind, last_indexed, options) VALUES (?,?,?,?) "
+            "ON CONFLICT(source) DO UPDATE SET kind=excluded.kind, last_indexed=excluded.last_indexed, "
+            "options=excluded.options",
+            (source, kind, time.time(), json.dumps(options or {})),
+        )
+
+    def remove_source(self, source: str) -> tuple[int, int]:
+        """Delete a source and its documents; returns (documents, chunks) removed."""
+        docs = self.document_ids(source)
+        chunks = sum(self.delete_document(d) for d in docs)
+        self._db.execute("DELETE FROM sources WHERE source = ?", (source,))
+        return len(docs), chunks
+
+    def has_source(self, source: str) -> bool:
+        return self._db.execute("SELECT 1 FROM sources WHERE source = ?", (source,)).fetchone() is not None
+
+    # -- publish ---------------------------------------------------------------------------------
+    def commit(self) -> str:
+        """Write the snapshot, run the hooks (BM25), then atomically point CURRENT at it."""
+        assert self.tmp is not None
+        db = self._db
+        db.commit()
+        rows = db.execute("SELECT chunk_id, text FROM chunks ORDER BY chunk_id").fetchall()
+        if len(rows) != self.vectors.ntotal:  # a bug, never a state to publish
+            raise RuntimeError(f"index inconsistent: {len(rows)} chunks, {self.vectors.ntotal} vectors")
+        db.execute("PRAGMA journal_mode=DELETE")
+        db.close()
+        self.db = None
+        faiss.write_index(self.vectors, str(self.tmp / VECTORS))
+        for hook in _snapshot_hooks:
+            hook(self.tmp, [r[0] for r in rows], [r[1] for r in rows])
+        version = f"{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**9:09d}"
+        manifest = {
+            "version": version, "embedder": self.embedder, "dim": self.dim,
+            "chunks": len(rows), "created": time.time(),
+        }  # fmt: skip
+        (self.tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        for f in self.tmp.rglob("*"):
+            if f.is_file():
+                with open(f, "rb+") as fh:
+                    os.fsync(fh.fileno())
+        final = self.tmp.parent / version
+        os.rename(self.tmp, final)
+        self.tmp = None
+        _fsync_dir(final.parent)
+        pointer = self.index_dir / (CURRENT + ".tmp")
+        with open(pointer, "w") as fh:
+            fh.write(version)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(pointer, self.index_dir / CURRENT)
+        _fsync_dir(self.index_dir)
+        self.committed_version = version
+        self._collect_garbage(keep={version})
+        return version
+
+    def _collect_garbage(self, keep: set[str], keep_last: int = 2) -> None:
+        """Remove old snapshots, keeping the newest few for readers that still have them open."""
+        snaps = sorted(
+            (p for p in (self.index_dir / "snapshots").iterdir() if not p.name.startswith(".")),
+            key=lambda p: p.name,
+        )
+        for old in snaps[:-keep_last]:
+            if old.name not in keep:
+                shutil.rmtree(old, ignore_errors=True)

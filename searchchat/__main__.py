@@ -1,0 +1,5 @@
+"""`python -m searchchat` runs the CLI."""
+
+from searchchat.cli import main
+
+main()

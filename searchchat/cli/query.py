@@ -1,0 +1,114 @@
+"""`searchchat search` and `searchchat ask`: the read path from the command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from searchchat.cli import app
+from searchchat.cli.common import IndexOpt, JsonOpt, ModeOpt, fail, friendly_errors, make_settings, print_json
+
+
+def build_retriever(settings):  # type: ignore[no-untyped-def]
+    from indexer.store import IndexStore
+    from searchchat.embed import get_embedder
+    from searchchat.retrieve import Retriever
+
+    store = IndexStore.open(settings.index_dir)
+    return Retriever(store, get_embedder(settings), settings)
+
+
+def _filters(source: str | None, url_prefix: str | None, doctype: str | None):  # type: ignore[no-untyped-def]
+    from searchchat.retrieve import Filters
+
+    return (
+        Filters(source=source, url_prefix=url_prefix, doctype=doctype)
+        if (source or url_prefix or doctype)
+        else None
+    )
+
+
+@app.command()
+def search(
+    query: str = typer.Argument(..., help="What to look for."),
+    index: Path | None = IndexOpt,
+    k: int = typer.Option(10, "-k", min=1, max=200, help="Number of passages."),
+    mode: str | None = ModeOpt,
+    source: str | None = typer.Option(None, "--source", help="Only this source."),
+    url_prefix: str | None = typer.Option(None, "--url-prefix", help="Only URLs starting with this."),
+    doctype: str | None = typer.Option(
+        None, "--type", help="Only this document type (html, markdown, pdf, ...)."
+    ),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Ranked passages for a query."""
+    if not query.strip():
+        fail("the query is empty", code=2)
+    settings = make_settings(index, mode=mode)
+    with friendly_errors():
+        result = build_retriever(settings).search(
+            query, k=k, mode=mode, filters=_filters(source, url_prefix, doctype)
+        )
+    if json_out:
+        print_json(result.to_dict())
+        return
+    if not result.hits:
+        typer.echo("No results.")
+    for hit in result.hits:
+        c = hit.chunk
+        typer.echo(
+            f"{hit.rank:>2}. {c.title}" + (f" — {c.section}" if c.section else "") + f"  ({hit.score:.3f})"
+        )
+        typer.echo(f"    {hit.link}")
+        text = " ".join(c.text.split())
+        typer.echo(f"    {text[:200]}{'…' if len(text) > 200 else ''}")
+
+
+@app.command()
+def ask(
+    question: str = typer.Argument(..., help="A question in plain language."),
+    index: Path | None = IndexOpt,
+    k: int | None = typer.Option(None, "-k", min=1, max=50, help="Passages given to the model."),
+    mode: str | None = ModeOpt,
+    generator: str | None = typer.Option(None, "--generator", help="local, openai, extractive or llamacpp."),
+    model: str | None = typer.Option(None, "--model", help="Model directory, GGUF file or HF id (local)."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Answer a question from the indexed documents, with numbered citations."""
+    from searchchat.answer import Answerer
+    from searchchat.generators import get_generator
+
+    if not question.strip():
+        fail("the question is empty", code=2)
+    settings = make_settings(index, mode=mode, generator=generator, model=model)
+    with friendly_errors():
+        answerer = Answerer(build_retriever(settings), get_generator(settings), settings)
+        final: dict = {}
+        streamed = False
+        for event in answerer.stream(question, k=k, mode=mode):
+            if event["type"] == "token" and not json_out:
+                sys.stdout.write(event["text"])
+                sys.stdout.flush()
+                streamed = True
+            elif event["type"] == "final":
+                final = event["answer"]
+    if json_out:
+        print_json(final)
+        return
+    if streamed:
+        sys.stdout.write("\n")
+    if final.get("answer") and (not streamed or final.get("abstained")):
+        typer.echo(final["answer"])
+    if final.get("citations"):
+        typer.echo("\nSources:")
+        for c in final["citations"]:
+            typer.echo(
+                f"  [{c['n']}] {c['title']}"
+                + (f" — {c['section']}" if c["section"] else "")
+                + f"\n      {c['url']}"
+            )
+    t = final.get("timings", {})
+    typer.echo(f"\n(retrieval {t.get('retrieve_ms', 0):.0f} ms, first token {t.get('first_token_ms', 0):.0f} ms, "
+               f"total {t.get('total_ms', 0):.0f} ms)", err=True)  # fmt: skip

