@@ -1,0 +1,81 @@
+"""Parsers keep main text, headings and anchors; the chunker follows headings with token windows."""
+
+from __future__ import annotations
+
+from indexer.chunk import chunk_document, embed_text, split_section
+from indexer.parse import parse_html, parse_markdown, parse_text
+from searchchat.embed import HashEmbedder
+
+PAGE = """<!doctype html><html><head><title>Polite crawling</title>
+<link rel="canonical" href="/guide/crawling.html"><meta name="robots" content="nofollow"></head>
+<body><nav><a href="/a">Menu item</a></nav><header>Site header</header>
+<main><h1 id="top">Polite crawling</h1><p>Intro paragraph about crawlers.</p>
+<h2 id="robots">Robots.txt</h2><p>Disallow rules keep crawlers out.</p>
+<pre><code>User-agent: *
+Disallow: /private</code></pre>
+<h3 id="delay">Crawl delay</h3><p>Wait between requests.</p>
+<table><tr><th>Code</th><th>Meaning</th></tr><tr><td>429</td><td>Too many requests</td></tr></table>
+<a href="other.html" rel="nofollow">other</a><a href="#robots">self</a></main>
+<aside>Related ads</aside><footer>Copyright</footer><script>var x = 1;</script></body></html>"""
+
+
+def tokenize(text: str) -> list[tuple[int, int]]:
+    return HashEmbedder().tokenize(text)
+
+
+def test_html_keeps_main_text_headings_anchors_code_and_tables():
+    page = parse_html(PAGE, "http://example.test/guide/crawling.html")
+    doc = page.document
+    assert doc.title == "Polite crawling"
+    assert "Menu item" not in doc.text and "Site header" not in doc.text
+    assert "Related ads" not in doc.text and "Copyright" not in doc.text and "var x" not in doc.text
+    paths = [(s.path, s.anchor) for s in doc.sections]
+    assert (["Polite crawling", "Robots.txt"], "robots") in paths
+    assert (["Polite crawling", "Robots.txt", "Crawl delay"], "delay") in paths
+    robots = next(s for s in doc.sections if s.anchor == "robots")
+    assert "User-agent: *\nDisallow: /private" in robots.text
+    delay = next(s for s in doc.sections if s.anchor == "delay")
+    assert "429 | Too many requests" in delay.text
+    assert page.canonical == "http://example.test/guide/crawling.html"
+    assert page.nofollow and not page.noindex
+    assert ("http://example.test/guide/other.html", True) in page.links
+
+
+def test_markdown_sections_slugs_and_links_become_text():
+    md = "# Title\n\nIntro [BM25](bm25.md) text.\n\n## Scoring formula\n\nk1 and b.\n```\n# not a heading\n```\n"
+    doc = parse_markdown(md, "file:///x/doc.md")
+    assert doc.title == "Title"
+    assert doc.sections[0].text == "Intro BM25 text."
+    assert doc.sections[1].path == ["Title", "Scoring formula"]
+    assert doc.sections[1].anchor == "scoring-formula"
+    assert "# not a heading" in doc.sections[1].text
+
+
+def test_split_section_respects_size_and_overlap():
+    text = " ".join(f"w{i}." for i in range(100))
+    parts = split_section(text, tokenize, size=30, overlap=5)
+    assert all(n <= 30 for _, n in parts)
+    assert parts[0][0].startswith("w0.") and parts[-1][0].endswith("w99.")
+    # consecutive windows overlap by a few words
+    first_words = parts[0][0].split()
+    second_words = parts[1][0].split()
+    assert second_words[0] in first_words
+
+
+def test_chunks_follow_headings_and_record_position():
+    body = "\n\n".join(f"## Part {i}\n\n" + " ".join(f"word{i}x{j}" for j in range(60)) for i in range(3))
+    doc = parse_markdown("# Doc\n\n" + body, "file:///d.md")
+    chunks = chunk_document(doc, tokenize, size=40, overlap=8)
+    assert [c.position for c in chunks] == list(range(len(chunks)))
+    for c in chunks:
+        assert c.n_tokens <= 40
+        part = c.section.split(" > ")[-1]
+        assert all(w.startswith(f"word{part[-1]}x") for w in c.text.split())  # never crosses a heading
+        assert c.anchor == f"part-{part[-1]}"
+    assert embed_text(chunks[0]).startswith("Doc — Part 0\n")
+
+
+def test_plain_text_title_from_first_line():
+    doc = parse_text("Release notes\n\nVersion 2 fixes bugs.", "file:///n.txt")
+    assert doc.title == "Release notes"
+    assert doc.content_hash and doc.doctype == "text"
