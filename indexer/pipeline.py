@@ -22,7 +22,7 @@ from searchchat.lexical import build_bm25
 from searchchat.settings import Settings
 from searchchat.types import Chunk, Document
 
-FLUSH_CHUNKS = 512  # chunks gathered before an embedding pass: large enough for good length sorting
+FLUSH_CHUNKS = 2048  # chunks gathered before an embedding pass: large enough for good length sorting
 
 
 @dataclass

@@ -27,6 +27,8 @@ def classify(source: str) -> SourceSpec:
         from indexer.urls import normalize_url
 
         url = normalize_url(source)
+        if url is None:
+            raise ValueError(f"Not a crawlable URL: {source!r}")
         is_sitemap = parts.path.lower().endswith((".xml", ".xml.gz")) or "sitemap" in parts.path.lower()
         return SourceSpec(key=url, kind="sitemap" if is_sitemap else "web")
     if parts.scheme == "file":
