@@ -89,7 +89,7 @@ def parse_html(html: str | bytes, url: str, doc_id: str | None = None, source: s
         t.decompose()
     for c in soup.find_all(string=lambda s: isinstance(s, Comment)):
         c.extract()
-    root = soup.find("main") or soup.find(attrs={"role": "main"}) or soup.find("article") or soup.body or soup
+    root = soup.find("main") or soup.find(role="main") or soup.find("article") or soup.body or soup
     if not title:
         h1 = root.find("h1") if isinstance(root, Tag) else None
         title = _clean(h1.get_text()) if h1 else url.rsplit("/", 1)[-1] or url
@@ -123,7 +123,8 @@ def parse_html(html: str | bytes, url: str, doc_id: str | None = None, source: s
                 heading = _clean(child.get_text(" "))
                 levels.append(level)
                 path.append(heading)
-                ident = child.get("id") or (child.find(attrs={"id": True}) or {}).get("id")  # type: ignore[union-attr]
+                inner = child.find(id=True)
+                ident = child.get("id") or (inner.get("id") if isinstance(inner, Tag) else None)
                 if not ident and child.parent is not None and child.parent.name in ("section", "div"):
                     ident = child.parent.get("id")
                 anchor = str(ident) if ident else anchor if level > 1 else None

@@ -103,7 +103,7 @@ class SentenceTransformerEmbedder(Embedder):
         get_dim = getattr(self.model, "get_embedding_dimension", None) or (
             self.model.get_sentence_embedding_dimension
         )
-        self.dim = int(get_dim())
+        self.dim = int(get_dim() or 0)
         self.bf16 = bool(bf16 and cpu_supports_bf16())
         self._torch = torch
 
