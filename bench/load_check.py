@@ -1,0 +1,214 @@
+"""Bounded load check on loopback: GET /search at a fixed concurrency while a few POST /ask answers run.
+
+Starts `searchchat serve` in a subprocess (a real uvicorn server) unless --url is given, then reports the
+/search error count and latency percentiles, and what happened to the /ask requests (completed or 503).
+
+    python bench/load_check.py --index ~/.searchchat/index                    # the defaults: 200 x 20 + 4 asks
+    python bench/load_check.py --index DIR --generator extractive --json
+    python bench/load_check.py --url http://127.0.0.1:8000                    # an already running server
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+
+QUERIES = [
+    "Is ChatGPT a GAN?", "self-attention", "how does BM25 score documents", "FAISS inner product search",
+    "what is a discriminator", "robots.txt disallow rules", "tokenisation with byte pair encoding",
+    "retrieval-augmented generation", "RLHF reward model", "crawl delay and rate limiting",
+    "sentence embeddings cosine similarity", "autoregressive decoding", "hybrid search fusion",
+    "next-token prediction pre-training", "sitemaps", "context window length",
+]  # fmt: skip
+ASK_QUESTIONS = [
+    "Is ChatGPT a GAN?", "How does BM25 rank documents?", "What does FAISS do?", "What is RLHF?",
+    "How should a polite crawler behave?", "What is self-attention?",
+]  # fmt: skip
+
+
+@dataclass
+class LoadReport:
+    """What one run measured (latencies in milliseconds)."""
+
+    searches: int
+    concurrency: int
+    search_errors: int
+    error_kinds: dict[str, int]
+    p50_ms: float
+    p95_ms: float
+    max_ms: float
+    searches_per_s: float
+    searches_during_asks: int = 0  # searches that started while at least one /ask was in flight
+    asks: int = 0
+    asks_completed: int = 0
+    asks_503: int = 0
+    asks_other: dict[str, int] = field(default_factory=dict)
+    ask_ms: list[float] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        return [
+            f"/search: {self.searches} requests at concurrency {self.concurrency}: {self.search_errors} errors"
+            + (f" {self.error_kinds}" if self.error_kinds else ""),
+            f"  latency p50 {self.p50_ms:.1f} ms, p95 {self.p95_ms:.1f} ms, max {self.max_ms:.1f} ms; "
+            f"{self.searches_per_s:.0f} req/s; {self.searches_during_asks} started while an answer was running",
+            f"/ask: {self.asks} requests: {self.asks_completed} completed, {self.asks_503} refused with 503"
+            + (f", other {self.asks_other}" if self.asks_other else "")
+            + (f"; latency {', '.join(f'{ms / 1000:.1f}' for ms in self.ask_ms)} s" if self.ask_ms else ""),
+        ]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+async def run_load(base_url: str, searches: int = 200, concurrency: int = 20, asks: int = 4,
+                   timeout: float = 900.0, headers: dict[str, str] | None = None) -> LoadReport:  # fmt: skip
+    """Start `asks` POST /ask, then `searches` GET /search with at most `concurrency` in flight."""
+    limits = httpx.Limits(
+        max_connections=concurrency + asks + 4, max_keepalive_connections=concurrency + asks
+    )
+    in_flight = 0
+    async with httpx.AsyncClient(
+        base_url=base_url, timeout=timeout, limits=limits, headers=headers
+    ) as client:
+
+        async def one_ask(i: int) -> tuple[str, float]:
+            nonlocal in_flight
+            in_flight += 1
+            t0 = time.perf_counter()
+            try:
+                r = await client.post("/ask", json={"question": ASK_QUESTIONS[i % len(ASK_QUESTIONS)]})
+                return str(r.status_code), (time.perf_counter() - t0) * 1000
+            except httpx.HTTPError as exc:
+                return type(exc).__name__, (time.perf_counter() - t0) * 1000
+            finally:
+                in_flight -= 1
+
+        ask_tasks = [asyncio.create_task(one_ask(i)) for i in range(asks)]
+        await asyncio.sleep(0.05)  # the asks are admitted (and generating) before the searches start
+        gate = asyncio.Semaphore(concurrency)
+        latencies: list[float] = []
+        errors: dict[str, int] = {}
+        overlapped = 0
+
+        async def one_search(i: int) -> None:
+            nonlocal overlapped
+            async with gate:
+                overlapped += in_flight > 0
+                t0 = time.perf_counter()
+                try:
+                    r = await client.get("/search", params={"q": QUERIES[i % len(QUERIES)], "k": 5})
+                    ok = r.status_code == 200 and bool(r.json().get("hits"))
+                    kind = "" if ok else f"HTTP {r.status_code}"
+                except (httpx.HTTPError, ValueError) as exc:
+                    kind = type(exc).__name__
+                latencies.append((time.perf_counter() - t0) * 1000)
+                if kind:
+                    errors[kind] = errors.get(kind, 0) + 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one_search(i) for i in range(searches)))
+        wall = time.perf_counter() - t0
+        ask_results = await asyncio.gather(*ask_tasks)
+
+    codes = [c for c, _ in ask_results]
+    other: dict[str, int] = {}
+    for c in codes:
+        if c not in ("200", "503"):
+            other[c] = other.get(c, 0) + 1
+    return LoadReport(
+        searches=searches, concurrency=concurrency, search_errors=sum(errors.values()), error_kinds=errors,
+        p50_ms=round(percentile(latencies, 50), 1), p95_ms=round(percentile(latencies, 95), 1),
+        max_ms=round(max(latencies, default=0.0), 1), searches_per_s=round(searches / wall, 1),
+        searches_during_asks=overlapped, asks=asks, asks_completed=codes.count("200"), asks_503=codes.count("503"),
+        asks_other=other, ask_ms=[round(ms, 1) for c, ms in ask_results if c == "200"],
+    )  # fmt: skip
+
+
+def start_server(index: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "searchchat", "serve", "--index", index, "--port", str(port)]
+    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.terminate()
+    raise SystemExit("the server did not start within 300 s")
+
+
+def warm_up(url: str, generator: str) -> None:
+    """One search and one answer first, so model loading is not measured as latency."""
+    httpx.get(url + "/search", params={"q": "warm up"}, timeout=300).raise_for_status()
+    httpx.post(url + "/ask", json={"question": "What is BM25?"}, timeout=900).raise_for_status()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--url", help="Check a server that is already running instead of starting one.")
+    ap.add_argument(
+        "--index", help="Index directory for the server started here (default: $SEARCHCHAT_HOME/index)."
+    )
+    ap.add_argument(
+        "--generator", default=None, help="Generator for the server started here (default: setting)."
+    )
+    ap.add_argument(
+        "--embedder", default=None, help="Embedder for the server started here (default: setting)."
+    )
+    ap.add_argument("--searches", type=int, default=200)
+    ap.add_argument("--concurrency", type=int, default=20)
+    ap.add_argument("--asks", type=int, default=4)
+    ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--json", action="store_true", help="Print the report as JSON.")
+    args = ap.parse_args()
+
+    proc = None
+    url = args.url
+    if url is None:
+        from searchchat.settings import Settings
+
+        index = args.index or str(Settings().index_dir)
+        if not Path(index, "CURRENT").exists():
+            raise SystemExit(
+                f"No index at {index}; build one with `searchchat index corpus --index {index}`."
+            )
+        env = {k: v for k, v in {"SEARCHCHAT_GENERATOR": args.generator,
+                                 "SEARCHCHAT_EMBEDDER": args.embedder}.items() if v}  # fmt: skip
+        proc = start_server(index, args.port, env)
+        url = f"http://127.0.0.1:{args.port}"
+    try:
+        health = httpx.get(url + "/healthz", timeout=10).json()
+        warm_up(url, health.get("generator", ""))
+        report = asyncio.run(run_load(url, args.searches, args.concurrency, args.asks))
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=30)
+    if args.json:
+        print(json.dumps({"url": url, "generator": health.get("generator"), **asdict(report)}, indent=2))
+    else:
+        print(f"server {url} (generator {health.get('generator')}, limits {health.get('generations')})")
+        print("\n".join(report.lines()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""The web app: the search page, the JSON API (documented at /docs) and the OpenAI-compatible endpoint."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import aclosing, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from searchchat import __version__
+from searchchat.answer import Answerer
+from searchchat.retrieve import Retriever
+from searchchat.settings import Settings
+from searchchat.web import auth, pages
+from searchchat.web.backend import Backend
+from searchchat.web.common import TicketedSSE, check_question, error_event, to_filters
+from searchchat.web.errors import NO_INDEX, ApiError, SafeJSONResponse, install_handlers
+from searchchat.web.errors import safe_dumps as dumps
+from searchchat.web.middleware import BodyLimit, SecurityHeaders
+from searchchat.web.models import (
+    AnswerOut,
+    AskRequest,
+    ErrorOut,
+    FiltersIn,
+    HealthOut,
+    Mode,
+    RemovedOut,
+    SearchOut,
+    SourceOut,
+    StatsOut,
+)
+
+log = logging.getLogger("searchchat.web")
+STATIC = Path(__file__).parent / "static"
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 409, 413, 422, 500, 503)
+}
+
+
+def create_app(
+    settings: Settings,
+    answerer: Answerer | None = None,
+    retriever: Retriever | None = None,
+    preload: bool = False,
+) -> FastAPI:
+    """The app over settings.index_dir (reloaded when a new snapshot is published), or over the given
+    answerer/retriever. With `preload`, models load in a background thread at start-up."""
+    backend = Backend(settings, answerer=answerer, retriever=retriever)
+    for_changes, for_reads = auth.dependencies(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if preload:
+            threading.Thread(target=backend.preload, name="searchchat-preload", daemon=True).start()
+        yield
+
+    app = FastAPI(
+        title="searchchat",
+        version=__version__,
+        summary="Ask questions about your indexed documents; answers cite their sources as [n].",
+        description='Errors are JSON: `{"error": code, "detail": message}` (OpenAI\'s error shape under '
+        "/v1). Answer generation is bounded: when the queue is full the server answers 503 with Retry-After. "
+        "When an API key is configured, send it as `Authorization: Bearer KEY` or `X-API-Key: KEY`.",
+        docs_url=None,
+        redoc_url=None,
+        default_response_class=SafeJSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.backend = backend
+    app.state.settings = settings
+    install_handlers(app)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    # -- pages ----------------------------------------------------------------------------------------------
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(pages.render_docs(app.openapi()))
+
+    @app.get("/view", include_in_schema=False, dependencies=[Depends(for_reads)])
+    async def view(url: str = Query(..., max_length=4000)) -> HTMLResponse:
+        doc = await anyio.to_thread.run_sync(pages.load_document, backend.store(), url)
+        if doc is None:
+            raise ApiError(404, "not_found", "That document is not in the index.")
+        return HTMLResponse(pages.render_document(doc))
+
+    # -- API ------------------------------------------------------------------------------------------------
+    @app.get("/healthz", tags=["status"], responses={200: {"model": HealthOut}})
+    async def healthz() -> dict[str, Any]:
+        """Liveness and readiness: always fast, never loads anything."""
+        has_index = backend.has_index()
+        return {"status": "ok", "index": has_index, "message": None if has_index else NO_INDEX,
+                "generator": backend.generator_name(), "generations": backend.limiter.snapshot()}  # fmt: skip
+
+    @app.get("/api/stats", tags=["index"], dependencies=[Depends(for_reads)],
+             responses={200: {"model": StatsOut}, **ERRORS})  # fmt: skip
+    async def stats() -> dict[str, Any]:
+        """Documents, chunks and sources in the index, and when it was last indexed."""
+        return await anyio.to_thread.run_sync(backend.stats)
+
+    @app.get("/api/sources", tags=["index"], dependencies=[Depends(for_reads)],
+             responses={200: {"model": list[SourceOut]}, **ERRORS})  # fmt: skip
+    async def list_sources() -> list[dict[str, Any]]:
+        """Indexed sources with their document and chunk counts."""
+        return await anyio.to_thread.run_sync(backend.sources)
+
+    @app.delete("/api/sources", tags=["index"], dependencies=[Depends(for_changes)],
+                responses={200: {"model": RemovedOut}, 404: {"model": ErrorOut}, **ERRORS})  # fmt: skip
+    async def remove_source(source: str = Query(..., min_length=1, max_length=2000)) -> dict[str, Any]:
+        """Remove a source and everything indexed from it (needs the API key when one is set)."""
+        from indexer.pipeline import remove_source as remove
+
+        def run() -> tuple[int, int]:
+            try:
+                return remove(source, settings)
+            except KeyError as exc:
+                raise ApiError(404, "unknown_source", str(exc.args[0] if exc.args else exc)) from exc
+
+        docs, chunks = await anyio.to_thread.run_sync(run)
+        return {"source": source, "documents_removed": docs, "chunks_removed": chunks}
+
+    @app.get("/search", tags=["search"], dependencies=[Depends(for_reads)],
+             responses={200: {"model": SearchOut}, **ERRORS})  # fmt: skip
+    async def search(
+        q: str = Query(..., description="What to look for."),
+        k: int = Query(10, ge=1, le=100, description="Number of passages."),
+        mode: Mode | None = Query(None, description="dense, bm25 or hybrid (default: the server's setting)."),
+        source: str | None = Query(None, max_length=2000),
+        url_prefix: str | None = Query(None, max_length=2000),
+        doctype: str | None = Query(None, max_length=32),
+    ) -> dict[str, Any]:
+        """Ranked passages for a query (no generation)."""
+        query = check_question(settings, q, "query")
+        filters = to_filters(FiltersIn(source=source, url_prefix=url_prefix, doctype=doctype))
+        result = await anyio.to_thread.run_sync(lambda: backend.search(query, k, mode, filters))
+        out = result.to_dict()
+        for hit, row in zip(result.hits, out["hits"], strict=True):
+            row["link"] = hit.link
+        return out
+
+    def ask_kwargs(req: AskRequest) -> dict[str, Any]:
+        return {"history": [t.model_dump() for t in req.history] or None, "k": req.k, "mode": req.mode,
+                "filters": to_filters(req.filters)}  # fmt: skip
+
+    @app.post("/ask", tags=["answer"], dependencies=[Depends(for_reads)],
+              responses={200: {"model": AnswerOut}, **ERRORS})  # fmt: skip
+    async def ask(req: AskRequest, request: Request) -> Any:
+        """A cited answer. Markers [n] in `answer` refer to `sources[n-1]`; `citations` lists those used."""
+        question = check_question(settings, req.question)
+        await anyio.to_thread.run_sync(backend.store)  # 503 no_index before queueing
+        with backend.limiter.admit() as ticket:
+            final = await backend.answer(ticket, question, request.is_disconnected, **ask_kwargs(req))
+        if final is None:
+            return SafeJSONResponse({"error": "client_closed", "detail": "The client went away."}, 499)
+        return final
+
+    @app.post(
+        "/ask/stream",
+        tags=["answer"],
+        dependencies=[Depends(for_reads)],
+        responses={
+            200: {"description": "Server-sent events: `sources` ({sources, query}), then `token` ({text}) "
+                  "pieces, then `final` (the Answer JSON of POST /ask); or `error` ({error, detail}).",
+                  "content": {"text/event-stream": {}}},
+            **ERRORS,
+        },
+    )  # fmt: skip
+    async def ask_stream(req: AskRequest) -> TicketedSSE:
+        """The answer as server-sent events, token by token. Generation stops when the client disconnects."""
+        question = check_question(settings, req.question)
+        await anyio.to_thread.run_sync(backend.store)
+        ticket = backend.limiter.admit()
+        kwargs = ask_kwargs(req)
+
+        async def events() -> AsyncIterator[dict[str, str]]:
+            try:
+                async with aclosing(backend.answer_events(ticket, question, **kwargs)) as stream:
+                    async for ev in stream:
+                        kind = ev["type"]
+                        data = (
+                            ev["answer"] if kind == "final" else {k: v for k, v in ev.items() if k != "type"}
+                        )
+                        yield {"event": kind, "data": dumps(data)}
+            except Exception as exc:
+                yield {"event": "error", "data": dumps(error_event(exc))}
+
+        return TicketedSSE(events(), ticket, ping=15, sep="\n")
+
+    from searchchat.web.openai_compat import router as openai_router
+
+    app.include_router(openai_router(backend, settings, for_reads))
+    return app

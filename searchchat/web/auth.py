@@ -1,0 +1,48 @@
+"""Optional API key: `Authorization: Bearer KEY` or `X-API-Key: KEY`, compared in constant time."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+
+from fastapi import Request
+
+from searchchat.settings import Settings
+from searchchat.web.errors import ApiError
+
+
+def presented_key(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.headers.get("x-api-key") or None
+
+
+def key_matches(expected: str, given: str | None) -> bool:
+    return given is not None and hmac.compare_digest(expected.encode(), given.encode())
+
+
+def check(settings: Settings, request: Request) -> None:
+    if not settings.api_key:
+        return
+    given = presented_key(request)
+    if not key_matches(settings.api_key, given):
+        message = "This endpoint needs the API key: send `Authorization: Bearer KEY` or `X-API-Key: KEY`."
+        if given is not None:
+            message = "The API key is not valid."
+        raise ApiError(401, "unauthorized", message, {"WWW-Authenticate": "Bearer"})
+
+
+def dependencies(settings: Settings) -> tuple[Callable[[Request], None], Callable[[Request], None]]:
+    """FastAPI dependencies: (for endpoints that change state, for every other API endpoint).
+    With settings.api_key unset both pass; with it set the first checks; with api_key_all both check."""
+
+    def require_for_changes(request: Request) -> None:
+        check(settings, request)
+
+    def require_for_reads(request: Request) -> None:
+        if settings.api_key_all:
+            check(settings, request)
+
+    return require_for_changes, require_for_reads

@@ -1,0 +1,182 @@
+"""What the web app runs on: the live index, a lazily loaded retriever and answerer, and generation that runs
+in worker threads (off the event loop), bounded by the limiter and stopped when the client goes away."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import AsyncGenerator, Callable, Iterator
+from contextlib import aclosing
+from typing import Any, cast
+
+import anyio
+import anyio.to_thread
+
+from indexer.store import IndexStore, StoreHandle, current_snapshot
+from searchchat.answer import Answerer
+from searchchat.retrieve import Filters, Retriever, SearchResult
+from searchchat.settings import Settings
+from searchchat.web.errors import ApiError
+from searchchat.web.limiter import GenerationLimiter, Ticket
+
+log = logging.getLogger("searchchat.web")
+_END = object()
+_local = threading.local()
+
+
+def single_threaded_faiss() -> None:
+    """Searches run many at a time in worker threads: FAISS's per-query OpenMP team only adds wake-ups (about
+    10 ms each on a busy CPU, measured) and oversubscribes the cores. OpenMP keeps this per thread."""
+    if not getattr(_local, "faiss_single", False):
+        import faiss
+
+        faiss.omp_set_num_threads(1)
+        _local.faiss_single = True
+
+
+def iso(ts: float | None) -> str | None:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds") if ts else None
+
+
+class Backend:
+    """Shared state of one app. Anything that may block (loading models, searching, generating) is called
+    from worker threads; the event loop only shuttles results."""
+
+    def __init__(
+        self, settings: Settings, answerer: Answerer | None = None, retriever: Retriever | None = None
+    ):
+        self.settings = settings
+        self.handle = StoreHandle(settings.index_dir)
+        self._retriever = retriever or (answerer.retriever if answerer is not None else None)
+        self._answerer = answerer
+        self._injected = self._retriever is not None
+        self._retriever_lock = threading.Lock()
+        self._answerer_lock = threading.Lock()  # separate: loading a model must not hold up searches
+        self._checked: str | None = None  # the snapshot whose embedder matched ours
+        self.limiter = GenerationLimiter(settings.max_concurrent_generations, settings.max_queued_generations)
+
+    # -- the index ----------------------------------------------------------------------------------------
+    def has_index(self) -> bool:
+        """Cheap enough for /healthz: one small file read, no loading."""
+        if self._injected:
+            try:
+                self.store()
+                return True
+            except Exception:
+                return False
+        return current_snapshot(self.settings.index_dir) is not None
+
+    def store(self) -> IndexStore:
+        """The live snapshot (IndexNotFound -> 503 no_index through the app's handlers)."""
+        if self._retriever is not None:
+            return self._retriever.store
+        return self.handle.get()
+
+    def stats(self) -> dict[str, Any]:
+        s = self.store().stats()
+        return {"documents": s.documents, "chunks": s.chunks, "sources": s.sources,
+                "last_indexed": iso(s.last_indexed), "version": s.version, "embedder": s.embedder}  # fmt: skip
+
+    def sources(self) -> list[dict[str, Any]]:
+        return [{**row, "last_indexed": iso(row["last_indexed"])} for row in self.store().sources()]
+
+    # -- models -------------------------------------------------------------------------------------------
+    def retriever(self) -> Retriever:
+        with self._retriever_lock:
+            if self._retriever is None:
+                from searchchat.embed import get_embedder
+
+                self._retriever = Retriever(self.handle, get_embedder(self.settings), self.settings)
+            return self._retriever
+
+    def answerer(self) -> Answerer:
+        retriever = self.retriever()
+        with self._answerer_lock:
+            if self._answerer is None:
+                from searchchat.generators import get_generator
+
+                self._answerer = Answerer(retriever, get_generator(self.settings), self.settings)
+            return self._answerer
+
+    def generator_name(self) -> str:
+        return self._answerer.generator.name if self._answerer is not None else self.settings.generator
+
+    def _check_embedder(self, retriever: Retriever) -> None:
+        store = retriever.store
+        if self._checked == store.version:
+            return
+        built_with = store.manifest.get("embedder")
+        name = getattr(retriever.embedder, "name", None)
+        if built_with and name and built_with != name:
+            raise ApiError(
+                503,
+                "index_mismatch",
+                f"The index was built with embedder {built_with!r} but the server uses {name!r}; set "
+                f"SEARCHCHAT_EMBEDDER to match or rebuild the index.",
+            )
+        self._checked = store.version
+
+    def preload(self) -> None:
+        """Load the embedder and generator now (in a background thread at start-up) so the first question
+        does not wait; failures are logged and reported again on the first request."""
+        try:
+            self.retriever()
+            self.answerer()
+            log.info(
+                "models loaded: embedder %s, generator %s", self.settings.embedder, self.settings.generator
+            )
+        except Exception as exc:  # reported to clients as 503 when they ask
+            log.warning("could not preload models: %s", exc)
+
+    # -- work ---------------------------------------------------------------------------------------------
+    def search(self, query: str, k: int, mode: str | None, filters: Filters | None) -> SearchResult:
+        single_threaded_faiss()
+        retriever = self.retriever()
+        self._check_embedder(retriever)
+        try:
+            return retriever.search(query, k=k, mode=mode, filters=filters)
+        except ValueError as exc:
+            raise ApiError(422, "invalid_request", str(exc)) from exc
+
+    def _open_stream(self, question: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        single_threaded_faiss()
+        answerer = self.answerer()
+        self._check_embedder(answerer.retriever)
+        self.store()  # raise no_index before the stream starts
+        return answerer.stream(question, **kwargs)
+
+    async def answer_events(
+        self, ticket: Ticket, question: str, is_disconnected: Callable[[], Any] | None = None, **kwargs: Any
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """Answerer events, produced in worker threads one at a time within a generation slot. Stops (and
+        closes the generator, which stops the model) when the consumer is cancelled or the client leaves."""
+        try:
+            async with ticket.running():
+                it = await anyio.to_thread.run_sync(lambda: self._open_stream(question, **kwargs))
+                try:
+                    while True:
+                        event = await anyio.to_thread.run_sync(next, it, _END)
+                        if event is _END:
+                            return
+                        yield cast(dict[str, Any], event)
+                        if is_disconnected is not None and await is_disconnected():
+                            log.info("client went away; stopped generating")
+                            return
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        close = getattr(it, "close", None)
+                        if close is not None:
+                            await anyio.to_thread.run_sync(close)
+        finally:
+            ticket.release()
+
+    async def answer(self, ticket: Ticket, question: str, is_disconnected: Callable[[], Any] | None = None,
+                     **kwargs: Any) -> dict[str, Any] | None:  # fmt: skip
+        """The final Answer dict, or None when the client disconnected first."""
+        final: dict[str, Any] | None = None
+        async with aclosing(self.answer_events(ticket, question, is_disconnected, **kwargs)) as events:
+            async for event in events:
+                if event["type"] == "final":
+                    final = event["answer"]
+        return final

@@ -1,0 +1,55 @@
+"""Helpers shared by the API routes: input checks, filters, SSE responses that release their ticket."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sse_starlette import EventSourceResponse
+
+from searchchat.retrieve import Filters
+from searchchat.settings import Settings
+from searchchat.web.errors import ApiError, api_error_from
+from searchchat.web.limiter import Ticket
+from searchchat.web.models import FiltersIn
+
+log = logging.getLogger("searchchat.web")
+
+
+def check_question(settings: Settings, text: str, what: str = "question") -> str:
+    text = text.strip()
+    if not text:
+        raise ApiError(422, f"empty_{what}", f"The {what} is empty.")
+    if len(text) > settings.max_question_chars:
+        raise ApiError(
+            422, f"{what}_too_long", f"The {what} is longer than {settings.max_question_chars} characters."
+        )
+    return text
+
+
+def to_filters(f: FiltersIn | None) -> Filters | None:
+    if f is None or not (f.source or f.url_prefix or f.doctype):
+        return None
+    return Filters(source=f.source, url_prefix=f.url_prefix, doctype=f.doctype)
+
+
+class TicketedSSE(EventSourceResponse):
+    """An SSE response that gives its generation ticket back however the response ends (even unstarted)."""
+
+    def __init__(self, content: Any, ticket: Ticket, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._ticket = ticket
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._ticket.release()
+
+
+def error_event(exc: Exception) -> dict[str, str]:
+    err = api_error_from(exc)
+    if err is None:
+        log.error("error while streaming an answer", exc_info=exc)
+        err = ApiError(500, "internal_error", "Internal server error.")
+    return {"error": err.code, "detail": err.message}

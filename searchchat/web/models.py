@@ -1,0 +1,146 @@
+"""Request and response models of the JSON API (they also document it in the OpenAPI spec)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Mode = Literal["dense", "bm25", "hybrid"]
+
+
+class Turn(BaseModel):
+    """One earlier message of the conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["user", "assistant"]
+    content: str = Field(..., max_length=20_000)
+
+
+class FiltersIn(BaseModel):
+    """Restrict retrieval to one source, a URL prefix, or a document type."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: str | None = Field(None, max_length=2000, description="A source as GET /api/sources lists it.")
+    url_prefix: str | None = Field(None, max_length=2000)
+    doctype: str | None = Field(None, max_length=32, description="html, markdown, text, pdf, jsonl")
+
+
+class AskRequest(BaseModel):
+    """A question, with optional retrieval settings and the conversation so far."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"question": "Is ChatGPT a GAN?", "k": 6, "mode": "hybrid"}]},
+    )
+    question: str = Field(..., description="The question (non-empty; at most settings.max_question_chars).")
+    k: int | None = Field(None, ge=1, le=50, description="Passages given to the generator.")
+    mode: Mode | None = Field(None, description="Retrieval mode (default: the server's setting).")
+    history: list[Turn] = Field(
+        default_factory=list, max_length=50, description="Earlier turns, oldest first."
+    )
+    filters: FiltersIn | None = None
+
+
+class CitationOut(BaseModel):
+    n: int
+    url: str
+    title: str
+    section: str
+    snippet: str
+
+
+class SentenceOut(BaseModel):
+    text: str
+    citations: list[int] = []
+    supported: bool = True
+
+
+class AnswerOut(BaseModel):
+    """The cited answer; the same JSON as `searchchat ask --json`."""
+
+    model_config = ConfigDict(extra="allow")
+    question: str
+    answer: str
+    citations: list[CitationOut]
+    sources: list[dict[str, Any]] = Field(description="Every passage given to the model, numbered n.")
+    abstained: bool = Field(description="True when the indexed documents do not answer the question.")
+    sentences: list[SentenceOut] = []
+    timings: dict[str, float] = {}
+
+
+class HitOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    rank: int
+    score: float
+    url: str
+    link: str = Field(description="The URL with the section's #anchor where known.")
+    title: str
+    section: str
+    text: str
+
+
+class SearchOut(BaseModel):
+    query: str
+    mode: str
+    hits: list[HitOut]
+    timings: dict[str, float]
+
+
+class StatsOut(BaseModel):
+    documents: int
+    chunks: int
+    sources: int
+    last_indexed: str | None = Field(description="ISO 8601 time of the latest indexing run (UTC).")
+    version: str
+    embedder: str
+
+
+class SourceOut(BaseModel):
+    source: str
+    kind: str | None
+    documents: int
+    chunks: int
+    last_indexed: str | None
+
+
+class RemovedOut(BaseModel):
+    source: str
+    documents_removed: int
+    chunks_removed: int
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    index: bool = Field(description="Whether an index has been built.")
+    message: str | None = None
+    generator: str
+    generations: dict[str, int] = Field(description="Answers running and waiting right now.")
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="A stable machine-readable code, e.g. invalid_request, busy, no_index.")
+    detail: str = Field(description="What went wrong, for people.")
+
+
+# -- OpenAI-compatible ---------------------------------------------------------------------------------------
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatRequest(BaseModel):
+    """The subset of OpenAI's chat.completions request that searchchat uses; other fields are accepted."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {"model": "searchchat", "messages": [{"role": "user", "content": "Is ChatGPT a GAN?"}]}
+            ]
+        },
+    )
+    model: str = "searchchat"
+    messages: list[ChatMessage] = Field(..., min_length=1, max_length=100)
+    stream: bool = False

@@ -1,0 +1,182 @@
+"""Server-rendered pages that need no JavaScript or CDN: API docs from the OpenAPI spec, and a reader for
+indexed documents (for file:// sources, which a browser will not open from an http page). All text escaped."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+from urllib.parse import urldefrag
+
+from indexer.store import IndexStore
+
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><link rel=stylesheet href=/static/pages.css>"
+        '<link rel=icon href=/static/favicon.svg type="image/svg+xml"></head>'
+        f'<body><main class=page><p class=home><a href="/">← searchchat</a></p>{body}</main></body></html>'
+    )
+
+
+# -- API docs -------------------------------------------------------------------------------------------
+def _schema_name(schema: dict[str, Any]) -> str:
+    if "$ref" in schema:
+        return schema["$ref"].rsplit("/", 1)[-1]
+    if "anyOf" in schema:
+        return " | ".join(_schema_name(s) for s in schema["anyOf"])
+    if schema.get("type") == "array":
+        return f"array of {_schema_name(schema.get('items', {}))}"
+    if "enum" in schema:
+        return " | ".join(json.dumps(v) for v in schema["enum"])
+    return str(schema.get("type", "any"))
+
+
+def _schema_table(name: str, schema: dict[str, Any]) -> str:
+    required = set(schema.get("required", []))
+    rows = "".join(
+        f"<tr><td><code>{escape(prop)}</code>{' <b>required</b>' if prop in required else ''}</td>"
+        f"<td>{escape(_schema_name(spec))}</td><td>{escape(_constraints(spec))}</td>"
+        f"<td>{escape(spec.get('description', ''))}</td></tr>"
+        for prop, spec in schema.get("properties", {}).items()
+    )
+    desc = f"<p>{escape(schema['description'])}</p>" if schema.get("description") else ""
+    return f'<section class=schema id="schema-{escape(name)}"><h3>{escape(name)}</h3>{desc}' + (
+        f"<table><tr><th>field</th><th>type</th><th>limits</th><th></th></tr>{rows}</table></section>"
+        if rows
+        else "</section>"
+    )
+
+
+def _constraints(spec: dict[str, Any]) -> str:
+    keys = ("minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems", "default")
+    merged = {**{k: v for s in spec.get("anyOf", []) for k, v in s.items()}, **spec}
+    return ", ".join(f"{k} {json.dumps(merged[k])}" for k in keys if k in merged)
+
+
+def render_docs(spec: dict[str, Any]) -> str:
+    """The endpoints of an OpenAPI spec as one readable page (FastAPI's Swagger UI needs a CDN)."""
+    info = spec.get("info", {})
+    parts = [
+        f"<h1>{escape(info.get('title', 'API'))} API <small>{escape(info.get('version', ''))}</small></h1>"
+    ]
+    if info.get("summary"):
+        parts.append(f"<p class=lead>{escape(info['summary'])}</p>")
+    if info.get("description"):
+        parts.append(f"<p>{escape(info['description'])}</p>")
+    parts.append('<p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3).</p>')
+    for path, ops in spec.get("paths", {}).items():
+        for method in METHODS:
+            op = ops.get(method)
+            if not op:
+                continue
+            parts.append(f'<section class=op><h2><span class="verb {method}">{method.upper()}</span> '
+                         f"<code>{escape(path)}</code></h2>")  # fmt: skip
+            if op.get("summary"):
+                parts.append(f"<p><b>{escape(op['summary'])}</b></p>")
+            if op.get("description"):
+                parts.append(f"<p>{escape(op['description'])}</p>")
+            params = op.get("parameters", [])
+            if params:
+                rows = "".join(
+                    f"<tr><td><code>{escape(p['name'])}</code>{' <b>required</b>' if p.get('required') else ''}"
+                    f"</td><td>{escape(p.get('in', ''))}</td><td>{escape(_schema_name(p.get('schema', {})))}</td>"
+                    f"<td>{escape(_constraints(p.get('schema', {})))}</td>"
+                    f"<td>{escape(p.get('description') or p.get('schema', {}).get('description', ''))}</td></tr>"
+                    for p in params
+                )
+                parts.append(f"<table><tr><th>parameter</th><th>in</th><th>type</th><th>limits</th><th></th>"
+                             f"</tr>{rows}</table>")  # fmt: skip
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            if body:
+                name = _schema_name(body)
+                parts.append(f'<p>Body (JSON): <a href="#schema-{escape(name)}">{escape(name)}</a></p>')
+            responses = "".join(
+                f"<li><code>{escape(code)}</code> {escape(r.get('description', ''))}"
+                + "".join(
+                    f' — <a href="#schema-{escape(_schema_name(c["schema"]))}">'
+                    f"{escape(_schema_name(c['schema']))}</a>"
+                    for c in r.get("content", {}).values()
+                    if c.get("schema")
+                )  # fmt: skip
+                + "</li>"
+                for code, r in op.get("responses", {}).items()
+            )
+            parts.append(f"<ul class=responses>{responses}</ul></section>")
+    schemas = spec.get("components", {}).get("schemas", {})
+    if schemas:
+        parts.append("<h2>Schemas</h2>")
+        parts.extend(_schema_table(name, schema) for name, schema in schemas.items())
+    return _page(f"{info.get('title', 'API')} API", "".join(parts))
+
+
+# -- document reader ------------------------------------------------------------------------------------
+@dataclass
+class Part:
+    section: str
+    anchor: str | None
+    texts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DocView:
+    url: str
+    title: str
+    doctype: str
+    parts: list[Part]
+
+
+def strip_overlap(prev: str, cur: str, longest: int = 2000, shortest: int = 20) -> str:
+    """`cur` without the text it repeats from the end of `prev` (chunks overlap by a few dozen tokens)."""
+    for size in range(min(len(prev), len(cur), longest), shortest - 1, -1):
+        if prev.endswith(cur[:size]):
+            return cur[size:].lstrip()
+    return cur
+
+
+def load_document(store: IndexStore, url: str) -> DocView | None:
+    """An indexed document, rebuilt from its chunks in order, grouped by section."""
+    base = urldefrag(url)[0]
+    rows = store.query("SELECT doc_id, url, title, doctype FROM documents WHERE url = ? OR doc_id = ? LIMIT 1",
+                       (base, base))  # fmt: skip
+    if not rows:
+        return None
+    doc_id, doc_url, title, doctype = rows[0]
+    chunks = store.query(
+        "SELECT section, anchor, text FROM chunks WHERE doc_id = ? ORDER BY position", (doc_id,)
+    )
+    parts: list[Part] = []
+    prev = ""
+    for section, anchor, text in chunks:
+        piece = strip_overlap(prev, text) if prev else text
+        prev = text
+        if parts and parts[-1].section == (section or "") and parts[-1].anchor == anchor:
+            parts[-1].texts.append(piece)
+        else:
+            parts.append(Part(section or "", anchor, [piece]))
+    return DocView(url=doc_url, title=title or doc_url, doctype=doctype or "", parts=parts)
+
+
+def render_document(doc: DocView) -> str:
+    out = [f"<article class=doc><h1>{escape(doc.title)}</h1>",
+           f"<p class=src>{escape(doc.doctype)} · <code>{escape(doc.url)}</code></p>"]  # fmt: skip
+    seen: set[str] = set()
+    for part in doc.parts:
+        anchor = part.anchor if part.anchor and part.anchor not in seen else None
+        if anchor:
+            seen.add(anchor)
+        ident = f' id="{escape(anchor)}"' if anchor else ""
+        heading = part.section.split(" > ")[-1] if part.section else ""
+        out.append(
+            f"<section{ident}>" + (f"<h2>{escape(heading)}</h2>" if heading and heading != doc.title else "")
+        )
+        for text in part.texts:
+            out.extend(f"<p>{escape(p.strip())}</p>" for p in text.split("\n") if p.strip())
+        out.append("</section>")
+    out.append("<p class=note>Rebuilt from the indexed passages.</p></article>")
+    return _page(doc.title, "".join(out))

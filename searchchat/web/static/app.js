@@ -1,0 +1,512 @@
+// searchchat search page: streams answers from POST /ask/stream (SSE over fetch) and renders them with
+// citation chips and source cards. Every piece of indexed text goes into the DOM as text (textContent,
+// text nodes); nothing from the server is ever parsed as HTML.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const form = $("search-form"), input = $("q"), thread = $("thread");
+  const followForm = $("followup-form"), followInput = $("followup"), stopBtn = $("stop");
+  const KEY_STORE = "searchchat.apiKey";
+  const LIST = /^\s*(?:[-*•]|\d+[.)])\s+/;
+  const INLINE = /\[(\d+)\]|\*\*([^*\n]+)\*\*|`([^`\n]+)`/g;
+
+  let history = [];        // [{role, content}] of finished turns, sent with follow-ups
+  let controller = null;   // AbortController of the answer being streamed
+  let turnCount = 0;
+
+  // -- small DOM helpers ------------------------------------------------------------------------------
+  function el(tag, cls, text) {
+    const node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function svgIcon(paths) {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    for (const d of paths) {
+      const p = document.createElementNS(ns, "path");
+      p.setAttribute("d", d);
+      svg.append(p);
+    }
+    return svg;
+  }
+
+  function apiHeaders() {
+    const h = { "Content-Type": "application/json", Accept: "text/event-stream, application/json" };
+    const key = localStorage.getItem(KEY_STORE);
+    if (key) h["X-API-Key"] = key;
+    return h;
+  }
+
+  // Links: http(s) URLs open directly; file:// documents open in the built-in reader; anything else
+  // (javascript:, data:, ...) gets no link at all.
+  function safeHref(url) {
+    let u;
+    try { u = new URL(url, location.href); } catch { return null; }
+    if (u.protocol === "http:" || u.protocol === "https:") return u.href;
+    if (u.protocol === "file:") {
+      const hash = u.hash;
+      u.hash = "";
+      return "/view?url=" + encodeURIComponent(u.href) + hash;
+    }
+    return null;
+  }
+
+  function shortSource(url) {
+    try {
+      const u = new URL(url);
+      if (u.protocol === "file:") {
+        const parts = u.pathname.split("/").filter(Boolean);
+        return decodeURIComponent(parts.slice(-2).join("/"));
+      }
+      return u.hostname.replace(/^www\./, "") + (u.pathname.length > 1 ? decodeURIComponent(u.pathname) : "");
+    } catch { return url; }
+  }
+
+  function ago(iso) {
+    if (!iso) return "never";
+    const s = (Date.now() - new Date(iso).getTime()) / 1000;
+    if (!isFinite(s)) return iso;
+    if (s < 90) return "just now";
+    if (s < 5400) return Math.round(s / 60) + " min ago";
+    if (s < 129600) return Math.round(s / 3600) + " h ago";
+    return Math.round(s / 86400) + " days ago";
+  }
+
+  const fmt = (n) => Number(n).toLocaleString("en");
+
+  // -- server-sent events over fetch (EventSource cannot POST) ----------------------------------------
+  async function* sseEvents(response) {
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += decoder.decode(value, { stream: true }).replace(/\r\n/g, "\n");
+      let cut;
+      while ((cut = buf.indexOf("\n\n")) >= 0) {
+        const block = buf.slice(0, cut);
+        buf = buf.slice(cut + 2);
+        let event = "message";
+        const data = [];
+        for (const line of block.split("\n")) {
+          if (!line || line.startsWith(":")) continue;
+          const i = line.indexOf(":");
+          const field = i < 0 ? line : line.slice(0, i);
+          const val = i < 0 ? "" : line.slice(i + 1).replace(/^ /, "");
+          if (field === "event") event = val;
+          else if (field === "data") data.push(val);
+        }
+        if (data.length) yield { event, data: data.join("\n") };
+      }
+    }
+  }
+
+  // -- answer rendering -------------------------------------------------------------------------------
+  function splitKeep(text, re) {
+    const out = [];
+    let last = 0, m;
+    re.lastIndex = 0;
+    while ((m = re.exec(text))) {
+      out.push({ s: text.slice(last, m.index), i: last });
+      last = m.index + m[0].length;
+    }
+    out.push({ s: text.slice(last), i: last });
+    return out;
+  }
+
+  // Append `s` (which starts at offset `start` of the whole answer) as text, marking unsupported ranges.
+  function emitText(parent, s, start, ranges) {
+    if (!s) return;
+    let pos = 0;
+    for (const [a, b] of ranges) {
+      const lo = Math.max(a - start, pos), hi = Math.min(b - start, s.length);
+      if (hi <= lo) continue;
+      if (lo > pos) parent.append(s.slice(pos, lo));
+      const span = el("span", "unsupported", s.slice(lo, hi));
+      span.title = "The cited source does not clearly support this sentence.";
+      parent.append(span);
+      pos = hi;
+    }
+    if (pos < s.length) parent.append(s.slice(pos));
+  }
+
+  function chip(turn, n) {
+    const src = turn.sources.get(n);
+    if (!src) return document.createTextNode("[" + n + "]");
+    const href = safeHref(src.url);
+    const a = el(href ? "a" : "span", "cite", n);
+    if (href) { a.href = href; a.target = "_blank"; a.rel = "noopener noreferrer"; }
+    a.dataset.n = String(n);
+    a.title = src.title + (src.section && src.section !== src.title ? " — " + src.section : "");
+    a.addEventListener("mouseenter", () => highlight(turn, n, true));
+    a.addEventListener("mouseleave", () => highlight(turn, n, false));
+    a.addEventListener("focus", () => highlight(turn, n, true));
+    a.addEventListener("blur", () => highlight(turn, n, false));
+    return a;
+  }
+
+  // Inline markup: [n] citations, **bold**, `code`. Citation chips sit right after the words they support:
+  // "a GAN [1]." shows as "a GAN.¹" (the space before the chips goes, punctuation moves in front of them).
+  function inline(parent, s, base, turn, ranges) {
+    const tokens = [];
+    let last = 0, m;
+    INLINE.lastIndex = 0;
+    while ((m = INLINE.exec(s))) {
+      if (m.index > last) tokens.push({ kind: "text", s: s.slice(last, m.index), at: base + last });
+      if (m[1] !== undefined) tokens.push({ kind: "cite", n: Number(m[1]) });
+      else if (m[2] !== undefined) tokens.push({ kind: "strong", s: m[2], at: base + m.index + 2 });
+      else tokens.push({ kind: "code", s: m[3], at: base + m.index + 1 });
+      last = m.index + m[0].length;
+    }
+    if (last < s.length) tokens.push({ kind: "text", s: s.slice(last), at: base + last });
+
+    for (let i = 0; i < tokens.length; i++) {
+      if (tokens[i].kind !== "cite") continue;
+      let j = i;  // the run of citations (and blanks between them) starting at i
+      while (j + 1 < tokens.length && (tokens[j + 1].kind === "cite" ||
+             (tokens[j + 1].kind === "text" && !tokens[j + 1].s.trim() && tokens[j + 2] && tokens[j + 2].kind === "cite"))) j++;
+      const prev = tokens[i - 1], next = tokens[j + 1];
+      if (prev && prev.kind === "text") prev.s = prev.s.replace(/\s+$/, "");
+      const run = tokens.slice(i, j + 1).filter((t) => t.kind === "cite");
+      if (next && next.kind === "text" && /^[.,;:!?]/.test(next.s)) {
+        const punct = { kind: "text", s: next.s[0], at: next.at };
+        next.s = next.s.slice(1);
+        next.at += 1;
+        tokens.splice(i, j - i + 1, punct, ...run);
+        i += run.length;
+      } else {
+        tokens.splice(i, j - i + 1, ...run);
+        i += run.length - 1;
+      }
+    }
+    for (const t of tokens) {
+      if (t.kind === "text") emitText(parent, t.s, t.at, ranges);
+      else if (t.kind === "cite") parent.append(chip(turn, t.n));
+      else {
+        const node = el(t.kind);
+        emitText(node, t.s, t.at, ranges);
+        parent.append(node);
+      }
+    }
+  }
+
+  function renderAnswer(turn, text, ranges = []) {
+    const box = turn.answer;
+    box.replaceChildren();
+    for (const para of splitKeep(text, /\n[ \t]*\n/g)) {
+      if (!para.s.trim()) continue;
+      const lines = splitKeep(para.s, /\n/g).filter((l) => l.s.trim());
+      const heading = lines.length === 1 && /^#{1,6}\s+/.exec(lines[0].s);
+      if (heading) {
+        const h = el("h3");
+        inline(h, lines[0].s.slice(heading[0].length), para.i + lines[0].i + heading[0].length, turn, ranges);
+        box.append(h);
+      } else if (lines.every((l) => LIST.test(l.s))) {
+        const list = el(/^\s*\d/.test(lines[0].s) ? "ol" : "ul");
+        for (const l of lines) {
+          const m = LIST.exec(l.s);
+          const li = el("li");
+          inline(li, l.s.slice(m[0].length), para.i + l.i + m[0].length, turn, ranges);
+          list.append(li);
+        }
+        box.append(list);
+      } else {
+        const p = el("p");
+        lines.forEach((l, j) => {
+          if (j) p.append(el("br"));
+          inline(p, l.s, para.i + l.i, turn, ranges);
+        });
+        box.append(p);
+      }
+    }
+  }
+
+  function unsupportedRanges(answer) {
+    const ranges = [];
+    let from = 0;
+    for (const s of answer.sentences || []) {
+      const t = (s.text || "").trim();
+      if (!t) continue;
+      const at = answer.answer.indexOf(t, from);
+      if (at < 0) continue;
+      if (s.supported === false) ranges.push([at, at + t.length]);
+      from = at + t.length;
+    }
+    return ranges;
+  }
+
+  function highlight(turn, n, on) {
+    const card = turn.cards.get(n);
+    if (card) card.classList.toggle("hl", on);
+    for (const c of turn.answer.querySelectorAll(".cite")) {
+      if (c.dataset.n === String(n)) c.classList.toggle("hl", on);
+    }
+  }
+
+  function renderSources(turn, sources) {
+    turn.sourcesBox.replaceChildren();
+    turn.sources.clear();
+    turn.cards.clear();
+    for (const s of sources) {
+      turn.sources.set(s.n, s);
+      const href = safeHref(s.url);
+      const card = el(href ? "a" : "div", "card");
+      if (href) { card.href = href; card.target = "_blank"; card.rel = "noopener noreferrer"; }
+      card.dataset.n = String(s.n);
+      const head = el("div", "card-head");
+      head.append(el("span", "num", s.n), el("span", "host", shortSource(s.url)));
+      card.append(head, el("div", "card-title", s.title || s.url));
+      if (s.section && s.section !== s.title) card.append(el("div", "card-section", s.section));
+      card.append(el("div", "card-snippet", s.snippet || ""));
+      card.addEventListener("mouseenter", () => highlight(turn, s.n, true));
+      card.addEventListener("mouseleave", () => highlight(turn, s.n, false));
+      turn.cards.set(s.n, card);
+      turn.sourcesBox.append(card);
+    }
+    turn.sourcesLabel.hidden = sources.length === 0;
+    turn.sourcesBox.hidden = sources.length === 0;
+    turn.sourcesCount.textContent = sources.length ? String(sources.length) : "";
+  }
+
+  // -- turns ------------------------------------------------------------------------------------------
+  function newTurn(question) {
+    const node = el("article", "turn");
+    node.dataset.turn = String(++turnCount);
+    const q = el("h2", "question", question);
+    const rewrite = el("p", "rewrite");
+    rewrite.hidden = true;
+    const sourcesLabel = el("div", "label");
+    const count = el("span", "count");
+    sourcesLabel.append(svgIcon(["M4 5h16M4 12h16M4 19h10"]), el("span", null, "Sources"), count);
+    const sourcesBox = el("div", "sources");
+    for (let i = 0; i < 3; i++) sourcesBox.append(el("div", "card skeleton"));
+    const answerLabel = el("div", "label");
+    answerLabel.append(svgIcon(["M12 3l1.9 5.1L19 10l-5.1 1.9L12 17l-1.9-5.1L5 10l5.1-1.9z"]), el("span", null, "Answer"));
+    const answer = el("div", "answer streaming");
+    answer.append(el("span", "thinking", "Searching the index…"));
+    const status = el("div", "status");
+    const meta = el("div", "meta");
+    node.append(q, rewrite, sourcesLabel, sourcesBox, answerLabel, answer, status, meta);
+    thread.append(node);
+    return { node, question, rewrite, answer, status, meta, sourcesBox, sourcesLabel, sourcesCount: count,
+             answerLabel, sources: new Map(), cards: new Map(), raw: "" };
+  }
+
+  function showNotice(turn, kind, title, detail, action) {
+    const box = el("div", "notice " + kind);
+    box.setAttribute("role", kind === "error" ? "alert" : "status");
+    box.append(el("strong", null, title));
+    if (detail) box.append(el("span", null, detail));
+    if (action) box.append(action);
+    turn.status.replaceChildren(box);
+  }
+
+  function keyForm(turn) {
+    const f = el("form", "keyform");
+    const field = el("input");
+    field.type = "password";
+    field.placeholder = "API key";
+    field.setAttribute("aria-label", "API key");
+    const save = el("button", null, "Save and retry");
+    save.type = "submit";
+    f.append(field, save);
+    f.addEventListener("submit", (e) => {
+      e.preventDefault();
+      if (field.value.trim()) localStorage.setItem(KEY_STORE, field.value.trim());
+      turn.node.remove();
+      loadStats();
+      ask(turn.question, false);
+    });
+    return f;
+  }
+
+  function retryButton(turn) {
+    const b = el("button", "retry", "Try again");
+    b.type = "button";
+    b.addEventListener("click", () => { turn.node.remove(); ask(turn.question, false); });
+    return b;
+  }
+
+  async function httpError(turn, res) {
+    let body = {};
+    try { body = await res.json(); } catch { /* not JSON */ }
+    const detail = body.detail || (body.error && body.error.message) || res.statusText || "";
+    if (res.status === 401) {
+      showNotice(turn, "error", "This server needs an API key.", detail, keyForm(turn));
+    } else if (res.status === 503 && body.error === "no_index") {
+      showNotice(turn, "error", "No index yet.", "Run `searchchat index SOURCE...` on the server, then try again.", retryButton(turn));
+    } else if (res.status === 503 && body.error === "busy") {
+      const wait = res.headers.get("Retry-After");
+      showNotice(turn, "error", "The server is busy answering other questions.",
+        wait ? `Try again in about ${wait} s.` : detail, retryButton(turn));
+    } else {
+      showNotice(turn, "error", `The server could not answer (HTTP ${res.status}).`, detail, retryButton(turn));
+    }
+  }
+
+  function finish(turn, answer) {
+    turn.answer.classList.remove("streaming");
+    renderSources(turn, answer.sources || [...turn.sources.values()]);
+    const cited = new Set((answer.citations || []).map((c) => c.n));
+    for (const [n, card] of turn.cards) card.classList.toggle("uncited", !cited.has(n));
+    if (answer.abstained) {
+      turn.node.classList.add("abstained");
+      turn.answer.replaceChildren();
+      turn.answerLabel.hidden = true;
+      showNotice(turn, "notfound", "Not found in the indexed documents.",
+        turn.sources.size
+          ? `None of the ${turn.sources.size} passages searched answers this. Try rephrasing, or index more sources.`
+          : "Nothing in the index matched. Try other words, or index more sources.");
+    } else {
+      renderAnswer(turn, answer.answer || "", unsupportedRanges(answer));
+    }
+    const t = answer.timings || {};
+    const parts = [];
+    if (t.retrieve_ms !== undefined) parts.push(`retrieval ${Math.round(t.retrieve_ms)} ms`);
+    if (t.first_token_ms !== undefined && !answer.abstained) parts.push(`first token ${Math.round(t.first_token_ms)} ms`);
+    if (t.total_ms !== undefined) parts.push(`total ${(t.total_ms / 1000).toFixed(1)} s`);
+    turn.meta.textContent = parts.join(" · ");
+    history.push({ role: "user", content: turn.question }, { role: "assistant", content: answer.answer || "" });
+    history = history.slice(-20);
+  }
+
+  function setBusy(busy) {
+    stopBtn.hidden = !busy;
+    document.body.classList.toggle("busy", busy);
+  }
+
+  async function ask(question, followup) {
+    question = question.trim();
+    if (!question) return;
+    if (controller) controller.abort();
+    if (!followup) { thread.replaceChildren(); history = []; }
+    document.body.classList.remove("idle");
+    followForm.hidden = false;
+    const turn = newTurn(question);
+    turn.node.scrollIntoView({ behavior: followup ? "smooth" : "auto", block: "start" });
+    const ctrl = new AbortController();
+    controller = ctrl;
+    setBusy(true);
+    let final = null, pending = false;
+    const paint = () => { pending = false; if (!final) renderAnswer(turn, turn.raw); };
+    try {
+      const res = await fetch("/ask/stream", {
+        method: "POST", headers: apiHeaders(), signal: ctrl.signal,
+        body: JSON.stringify({ question, history: followup ? history : [] }),
+      });
+      if (!res.ok) { turn.answer.replaceChildren(); turn.answer.classList.remove("streaming"); renderSources(turn, []); await httpError(turn, res); return; }
+      for await (const ev of sseEvents(res)) {
+        const data = JSON.parse(ev.data);
+        if (ev.event === "rewrite") {
+          turn.rewrite.textContent = "Searched for: " + data.query;
+          turn.rewrite.hidden = false;
+        } else if (ev.event === "sources") {
+          renderSources(turn, data.sources || []);
+          turn.answer.replaceChildren(el("span", "thinking", "Writing the answer…"));
+        } else if (ev.event === "token") {
+          turn.raw += data.text;
+          if (!pending) { pending = true; requestAnimationFrame(paint); }
+        } else if (ev.event === "final") {
+          final = data;
+          finish(turn, data);
+        } else if (ev.event === "error") {
+          throw Object.assign(new Error(data.detail || "The server failed while answering."), { server: true });
+        }
+      }
+      if (!final) throw new Error("The answer stopped before it was complete.");
+    } catch (err) {
+      turn.answer.classList.remove("streaming");
+      if (err.name === "AbortError") {
+        if (controller === ctrl) showNotice(turn, "muted", "Stopped.", "");
+      } else {
+        if (!turn.raw) { turn.answer.replaceChildren(); }
+        if (!turn.sources.size) renderSources(turn, []);
+        showNotice(turn, "error", err.server ? "The server failed while answering." : "Could not reach the server.",
+          err.server ? err.message : "Check that searchchat is running, then try again.", retryButton(turn));
+      }
+    } finally {
+      if (controller === ctrl) { controller = null; setBusy(false); }
+    }
+  }
+
+  // -- stats ------------------------------------------------------------------------------------------
+  async function loadStats() {
+    const out = $("stats"), hero = $("hero-stats");
+    try {
+      const res = await fetch("/api/stats", { headers: apiHeaders() });
+      const body = await res.json().catch(() => ({}));
+      if (res.ok) {
+        out.textContent = `${fmt(body.documents)} documents · ${fmt(body.chunks)} passages · ` +
+          `${fmt(body.sources)} source${body.sources === 1 ? "" : "s"} · indexed ${ago(body.last_indexed)}`;
+        out.title = body.last_indexed ? `Last indexed ${body.last_indexed} · index ${body.version}` : "";
+        hero.textContent = `Searching ${fmt(body.documents)} documents and ${fmt(body.chunks)} passages`;
+      } else if (body.error === "no_index") {
+        out.textContent = "No index yet — run `searchchat index SOURCE...`";
+        hero.textContent = "No index yet — run `searchchat index SOURCE...` to add documents.";
+        hero.classList.add("warn");
+      } else if (res.status === 401) {
+        out.textContent = "Index statistics need the API key";
+      } else {
+        out.textContent = "Index statistics unavailable";
+      }
+    } catch {
+      out.textContent = "Server unreachable";
+    }
+  }
+
+  // -- wiring -----------------------------------------------------------------------------------------
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const q = input.value.trim();
+    if (!q) return;
+    const url = "/?q=" + encodeURIComponent(q);
+    if (location.pathname + location.search !== url) history_push(url);
+    input.blur();
+    ask(q, false);
+  });
+
+  followForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const q = followInput.value.trim();
+    if (!q) return;
+    followInput.value = "";
+    ask(q, true);
+  });
+
+  stopBtn.addEventListener("click", () => { if (controller) controller.abort(); });
+
+  function history_push(url) { window.history.pushState({}, "", url); }
+
+  document.addEventListener("keydown", (e) => {
+    const tag = (e.target && e.target.tagName) || "";
+    if (e.key === "/" && !e.ctrlKey && !e.metaKey && !e.altKey && !/^(INPUT|TEXTAREA|SELECT)$/.test(tag)) {
+      e.preventDefault();
+      input.focus();
+      input.select();
+    } else if (e.key === "Escape" && (e.target === input || e.target === followInput)) {
+      e.target.blur();
+    }
+  });
+
+  function runFromUrl() {
+    const q = new URLSearchParams(location.search).get("q");
+    if (q && q.trim()) { input.value = q; ask(q, false); }
+    else {
+      if (controller) controller.abort();
+      thread.replaceChildren(); history = []; input.value = "";
+      followForm.hidden = true; document.body.classList.add("idle");
+    }
+  }
+
+  window.addEventListener("popstate", runFromUrl);
+  loadStats();
+  runFromUrl();
+  if (document.body.classList.contains("idle")) input.focus();
+})();
