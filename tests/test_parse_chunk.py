@@ -79,3 +79,11 @@ def test_plain_text_title_from_first_line():
     doc = parse_text("Release notes\n\nVersion 2 fixes bugs.", "file:///n.txt")
     assert doc.title == "Release notes"
     assert doc.content_hash and doc.doctype == "text"
+
+
+def test_markdown_link_only_lists_are_dropped_but_described_links_kept():
+    md = "# T\n\nBody.\n\n## Related documents\n\n- [GAN vs GPT](gan-vs-gpt.md)\n- [BM25](bm25.md): ranking\n"
+    doc = parse_markdown(md, "file:///t.md")
+    related = doc.sections[-1]
+    assert related.path == ["T", "Related documents"]
+    assert related.text == "- BM25: ranking"
