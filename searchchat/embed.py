@@ -15,9 +15,7 @@ from searchchat.settings import Settings
 
 
 def quiet_hf() -> None:
-    """Offline, and no progress bars or chatter from the Hugging Face libraries."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    """No progress bars or chatter from the Hugging Face libraries (models load from local paths)."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
