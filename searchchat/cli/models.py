@@ -22,4 +22,6 @@ def prepare(
     t0 = time.perf_counter()
     with friendly_errors():
         gen = get_generator(settings)
-    typer.echo(f"Generator {settings.generator!r} ready ({type(gen).__name__}) in {time.perf_counter() - t0:.1f} s.")
+    typer.echo(
+        f"Generator {settings.generator!r} ready ({type(gen).__name__}) in {time.perf_counter() - t0:.1f} s."
+    )
