@@ -166,7 +166,9 @@ def parse_html(html: str | bytes, url: str, doc_id: str | None = None, source: s
 
 
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MD_LINK_ITEM = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+\[[^\]]*\]\([^)]*\)\s*[.,;]?\s*$")  # a bare "see also" link
+_MD_LINK_ITEM = re.compile(
+    r"^\s*(?:[-*+]|\d+\.)\s+\[[^\]]*\]\([^)]*\)\s*[.,;]?\s*$"
+)  # a bare "see also" link
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
