@@ -1,36 +1,96 @@
-"""The answer pipeline: retrieve, prompt, generate (streaming), and return citations that map to sources."""
+"""The answer pipeline: rewrite a follow-up, retrieve, check relevance, prompt under a token budget, stream
+the generation, then verify every citation and abstain when the sources do not answer."""
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Generator as Generator_
 from collections.abc import Iterator
+from contextlib import closing, nullcontext
 from typing import Any
 
+from searchchat.cite import CitationChecker, Verified
 from searchchat.generators.base import Generator
-from searchchat.prompt import build_prompt
+from searchchat.markers import neutralise
+from searchchat.prompt import abstain_message, build_prompt, fit_sources, source_text
 from searchchat.retrieve import Filters, Retriever
+from searchchat.rewrite import rewrite
 from searchchat.settings import Settings
 from searchchat.types import Answer, Citation, Hit, Sentence
 
-_CITE = re.compile(r"\[(\d+)\]")
+# Abstain without generating when the best dense cosine between the query and any passage is below this.
+# Calibrated for the packaged all-MiniLM-L6-v2 with bench/covidqa_abstain.py (on-topic COVID-QA and demo-corpus
+# questions vs 60 off-topic questions); other embedders use settings.min_score when it is set.
+DEFAULT_MIN_SCORE = 0.3
+# Whether the prompt carries prompt.FEW_SHOT's worked example (measured with bench/covidqa_prompt.py).
+FEW_SHOT = True
+# What a model says when it declines (checked on the raw output, in the languages of prompt.ABSTAIN too).
+_DECLINE = re.compile(
+    r"(do(es)? not|don't|doesn't|cannot|can't|could not|unable to) (answer|contain|mention|provide|say|specify|"
+    r"include|know|find|address|discuss)|no (relevant )?information|not (mentioned|provided|specified|stated|"
+    r"found|available|in the sources)|ne répondent pas|beantworten diese|no responden|non rispondono|"
+    r"não respondem|beantwoorden deze",
+    re.IGNORECASE,
+)
 
 
 def snippet(text: str, limit: int = 240) -> str:
-    text = " ".join(text.split())
+    text = " ".join(neutralise(text).split())
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-def source_dict(n: int, hit: Hit) -> dict[str, Any]:
+def source_dict(n: int, hit: Hit, text: str | None = None) -> dict[str, Any]:
+    """A source as the JSON shows it; `text` is what the model was given (reference markers removed)."""
     c = hit.chunk
-    return {"n": n, "url": hit.link, "title": c.title, "section": c.section, "snippet": snippet(c.text),
-            "text": c.text, "doc_id": c.doc_id, "chunk_id": c.chunk_id, "score": round(float(hit.score), 6)}  # fmt: skip
+    text = source_text(hit) if text is None else text
+    return {"n": n, "url": hit.link, "title": c.title, "section": c.section, "snippet": snippet(text),
+            "text": text, "doc_id": c.doc_id, "chunk_id": c.chunk_id, "score": round(float(hit.score), 6)}  # fmt: skip
+
+
+def _header(hit: Hit) -> str:
+    """A source's title and section: names often sit there, so the citation check counts them."""
+    return "\n".join(x for x in (hit.chunk.title, hit.chunk.section) if x)
+
+
+def declines(text: str) -> bool:
+    return bool(_DECLINE.search(text))
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
 
 
 class Answerer:
-    def __init__(self, retriever: Retriever, generator: Generator, settings: Settings) -> None:
-        self.retriever, self.generator, self.settings = retriever, generator, settings
+    """One per process (the generator and embedder are loaded once); `stream` is safe to call repeatedly."""
 
+    def __init__(
+        self, retriever: Retriever, generator: Generator, settings: Settings, few_shot: bool = FEW_SHOT
+    ) -> None:
+        self.retriever, self.generator, self.settings = retriever, generator, settings
+        self.few_shot = few_shot
+        self.checker = CitationChecker(getattr(retriever, "embedder", None))
+
+    # -- relevance gate ----------------------------------------------------------------------------
+    def min_score(self) -> float | None:
+        if self.settings.min_score is not None:
+            return self.settings.min_score
+        name = str(getattr(getattr(self.retriever, "embedder", None), "name", "")).lower()
+        return DEFAULT_MIN_SCORE if "minilm" in re.sub(r"[-_]", "", name) else None
+
+    def best_dense_score(self, query: str, filters: Filters | None = None) -> float | None:
+        """The highest cosine between the query and any passage the filters allow (None if unavailable)."""
+        try:
+            from searchchat.retrieve import allowed_chunks, dense_search
+
+            store = self.retriever.store
+            allowed = allowed_chunks(store, filters) if filters else None
+            top = dense_search(store, self.retriever.embedder.embed_query(query), 1, allowed)
+        except (AttributeError, NotImplementedError):
+            return None
+        return float(top[0][1]) if top else None
+
+    # -- the pipeline ------------------------------------------------------------------------------
     def stream(
         self,
         question: str,
@@ -39,58 +99,95 @@ class Answerer:
         mode: str | None = None,
         filters: Filters | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Events: {"type": "sources", "sources": [...]}, {"type": "token", "text": ...}, then
-        {"type": "final", "answer": Answer.to_dict()}."""
+        """Events: {"type": "rewrite", "query"} (only when a follow-up was rewritten), {"type": "sources",
+        "sources": [...], "query"}, {"type": "token", "text"} pieces of the raw generation, then {"type": "final",
+        "answer"}: Answer.to_dict() with the verified text, citations and sentences, plus "raw_answer" (what
+        was streamed), "changed" (the check altered it) and "relevance" (best dense cosine, or None)."""
+        if not question or not question.strip():
+            raise ValueError("the question is empty")
         t0 = time.perf_counter()
-        result = self.retriever.search(question, k=k or self.settings.k, mode=mode, filters=filters)
-        hits = result.hits
-        retrieve_ms = (time.perf_counter() - t0) * 1000
-        sources = [source_dict(i, h) for i, h in enumerate(hits, start=1)]
-        yield {"type": "sources", "sources": sources, "query": question}
-        t1 = time.perf_counter()
+        query = rewrite(question, history, self.generator) if history else question
+        t_rw = time.perf_counter()
+        if query != question:
+            yield {"type": "rewrite", "query": query}
+        result = self.retriever.search(query, k=k or self.settings.k, mode=mode, filters=filters)
+        threshold = self.min_score()
+        best = self.best_dense_score(query, filters) if threshold is not None and result.hits else None
+        relevant = bool(result.hits) and (best is None or threshold is None or best >= threshold)
+        budget = fit_sources(result.hits, self.settings.context_tokens, self.generator.count_tokens)
+        hits, texts = (
+            (budget.hits, budget.texts) if relevant else (result.hits, [source_text(h) for h in result.hits])
+        )
+        sources = [source_dict(i, h, t) for i, (h, t) in enumerate(zip(hits, texts, strict=True), start=1)]
+        t_ret = time.perf_counter()
+        yield {"type": "sources", "sources": sources, "query": query}
+
         first: float | None = None
         parts: list[str] = []
-        if hits:
-            prompt = build_prompt(question, hits, history)
-            for piece in self.generator.stream(
+        if relevant:
+            prompt = build_prompt(question, hits, history, texts=texts, query=query, few_shot=self.few_shot)
+            stream = self.generator.stream(
                 prompt, max_new_tokens=self.settings.max_new_tokens, temperature=self.settings.temperature
-            ):
-                if first is None:
-                    first = time.perf_counter()
-                parts.append(piece)
-                yield {"type": "token", "text": piece}
-        text = "".join(parts).strip() or "The indexed documents do not answer this question."
-        used = sorted({int(n) for n in _CITE.findall(text) if 1 <= int(n) <= len(hits)})
-        text = _CITE.sub(lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(hits) else "", text)
-        citations = [
-            Citation(
-                n=n,
-                url=hits[n - 1].link,
-                title=hits[n - 1].chunk.title,
-                section=hits[n - 1].chunk.section,
-                snippet=snippet(hits[n - 1].chunk.text),
-            )  # fmt: skip
-            for n in used
-        ]
+            )
+            # a consumer that stops early (a web client that went away) stops the generation too
+            with closing(stream) if isinstance(stream, Generator_) else nullcontext():
+                for piece in stream:
+                    if first is None:
+                        first = time.perf_counter()
+                    parts.append(piece)
+                    yield {"type": "token", "text": piece}
+        t_gen = time.perf_counter()
+        raw = "".join(parts).strip()
+
+        verified = self._verify(raw, hits, texts) if raw and relevant else None
+        abstained = verified is None or not verified.cited
+        if abstained:
+            text, sentences, citations = abstain_message(question), [], []
+        else:
+            assert verified is not None
+            text, sentences = verified.text, verified.sentences
+            citations = [self._citation(n, hits[n - 1], verified.evidence.get(n, "")) for n in verified.cited]
         end = time.perf_counter()
         answer = Answer(
             question=question,
             answer=text,
             citations=citations,
             sources=sources,
-            abstained=not used,
-            sentences=[Sentence(text=text, citations=used, supported=bool(used))],
+            abstained=abstained,
+            sentences=sentences if not abstained else [Sentence(text=text, citations=[], supported=True)],
             timings={
-                "retrieve_ms": round(retrieve_ms, 1),
-                "generate_ms": round((end - t1) * 1000, 1),
-                "first_token_ms": round(((first or end) - t0) * 1000, 1),
-                "total_ms": round((end - t0) * 1000, 1),
-            },  # fmt: skip
-            query=question,
+                "rewrite_ms": _ms(t_rw - t0),
+                "retrieve_ms": _ms(t_ret - t_rw),
+                "generate_ms": _ms(t_gen - t_ret),
+                "first_token_ms": _ms((first or t_gen) - t0),
+                "verify_ms": _ms(end - t_gen),
+                "total_ms": _ms(end - t0),
+                "tokens": float(self.generator.count_tokens(raw)) if raw else 0.0,
+            },
+            query=query,
         )
-        yield {"type": "final", "answer": answer.to_dict()}
+        final = answer.to_dict()
+        final["raw_answer"] = raw
+        final["changed"] = bool(raw) and (verified.changed if verified and not abstained else raw != text)
+        final["relevance"] = round(best, 4) if best is not None else None  # best dense cosine, when checked
+        yield {"type": "final", "answer": final}
+
+    def _verify(self, raw: str, hits: list[Hit], texts: list[str]) -> Verified | None:
+        """The verified answer, or None when it should be an abstention (the model declined, or no sentence
+        of its answer is supported by a source)."""
+        verified = self.checker.verify(raw, texts, [_header(h) for h in hits])
+        if not any(s.citations and not declines(s.text) for s in verified.sentences):
+            return None
+        return verified
+
+    @staticmethod
+    def _citation(n: int, hit: Hit, evidence: str) -> Citation:
+        c = hit.chunk
+        return Citation(n=n, url=hit.link, title=c.title, section=c.section,
+                        snippet=snippet(evidence or source_text(hit)))  # fmt: skip
 
     def ask(self, question: str, **kwargs: Any) -> dict[str, Any]:
+        """The final answer dict of `stream`."""
         final: dict[str, Any] = {}
         for event in self.stream(question, **kwargs):
             if event["type"] == "final":

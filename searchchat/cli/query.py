@@ -66,6 +66,55 @@ def search(
         typer.echo(f"    {text[:200]}{'…' if len(text) > 200 else ''}")
 
 
+def load_history(path: Path) -> list[dict[str, str]]:
+    """A conversation from a JSON file ("-" for stdin): a list of {"role": "user"|"assistant", "content"}."""
+    import json
+
+    try:
+        raw = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+        data = json.loads(raw)
+    except OSError as exc:
+        fail(f"cannot read the history file: {exc}", code=2)
+    except ValueError as exc:
+        fail(f"the history file is not valid JSON: {exc}", code=2)
+    ok = isinstance(data, list) and all(
+        isinstance(t, dict)
+        and t.get("role") in ("user", "assistant", "system")
+        and isinstance(t.get("content"), str)
+        for t in data
+    )
+    if not ok:
+        fail('the history must be a JSON list of {"role": "user" or "assistant", "content": "..."}', code=2)
+    return data
+
+
+def print_answer(final: dict, streamed: bool) -> None:
+    """After the (dimmed) raw stream: the verified answer when the check changed it, then the sources."""
+    if streamed:
+        typer.echo()
+    if final.get("changed") or not streamed:
+        if streamed:
+            typer.echo(typer.style("\nVerified answer:", bold=True))
+        typer.echo(final.get("answer", ""))
+    unsupported = [s["text"] for s in final.get("sentences", []) if not s.get("supported", True)]
+    if unsupported:
+        typer.echo(typer.style(f"\nNot supported by the sources ({len(unsupported)}):", fg="yellow"))
+        for text in unsupported:
+            typer.echo(f"  - {text}")
+    if final.get("citations"):
+        typer.echo(typer.style("\nSources:", bold=True))
+        for c in final["citations"]:
+            typer.echo(f"  [{c['n']}] {c['title']}" + (f" — {c['section']}" if c["section"] else ""))
+            typer.echo(f"      {c['url']}")
+            typer.echo(typer.style(f"      “{c['snippet']}”", dim=True))
+    elif final.get("abstained") and final.get("sources"):
+        typer.echo(typer.style("\nClosest sources:", bold=True))
+        for s in final["sources"][:5]:
+            typer.echo(
+                f"  {s['title']}" + (f" — {s['section']}" if s["section"] else "") + f"\n      {s['url']}"
+            )
+
+
 @app.command()
 def ask(
     question: str = typer.Argument(..., help="A question in plain language."),
@@ -74,22 +123,33 @@ def ask(
     mode: str | None = ModeOpt,
     generator: str | None = typer.Option(None, "--generator", help="local, openai, extractive or llamacpp."),
     model: str | None = typer.Option(None, "--model", help="Model directory, GGUF file or HF id (local)."),
+    history: Path | None = typer.Option(
+        None, "--history", help='Earlier turns: a JSON file ("-" for stdin) with [{"role", "content"}, ...].'
+    ),
+    source: str | None = typer.Option(None, "--source", help="Only this source."),
+    url_prefix: str | None = typer.Option(None, "--url-prefix", help="Only URLs starting with this."),
+    doctype: str | None = typer.Option(None, "--type", help="Only this document type."),
     json_out: bool = JsonOpt,
 ) -> None:
-    """Answer a question from the indexed documents, with numbered citations."""
+    """Answer a question from the indexed documents, with verified numbered citations (streamed)."""
     from searchchat.answer import Answerer
     from searchchat.generators import get_generator
 
     if not question.strip():
         fail("the question is empty", code=2)
+    turns = load_history(history) if history else None
     settings = make_settings(index, mode=mode, generator=generator, model=model)
+    final: dict = {}
+    streamed = False
     with friendly_errors():
         answerer = Answerer(build_retriever(settings), get_generator(settings), settings)
-        final: dict = {}
-        streamed = False
-        for event in answerer.stream(question, k=k, mode=mode):
-            if event["type"] == "token" and not json_out:
-                sys.stdout.write(event["text"])
+        events = answerer.stream(question, history=turns, k=k, mode=mode,
+                                 filters=_filters(source, url_prefix, doctype))  # fmt: skip
+        for event in events:
+            if event["type"] == "rewrite" and not json_out:
+                typer.echo(typer.style(f"(searching for: {event['query']})", dim=True), err=True)
+            elif event["type"] == "token" and not json_out:
+                typer.echo(typer.style(event["text"], dim=True), nl=False)
                 sys.stdout.flush()
                 streamed = True
             elif event["type"] == "final":
@@ -97,18 +157,7 @@ def ask(
     if json_out:
         print_json(final)
         return
-    if streamed:
-        sys.stdout.write("\n")
-    if final.get("answer") and (not streamed or final.get("abstained")):
-        typer.echo(final["answer"])
-    if final.get("citations"):
-        typer.echo("\nSources:")
-        for c in final["citations"]:
-            typer.echo(
-                f"  [{c['n']}] {c['title']}"
-                + (f" — {c['section']}" if c["section"] else "")
-                + f"\n      {c['url']}"
-            )
+    print_answer(final, streamed)
     t = final.get("timings", {})
     typer.echo(f"\n(retrieval {t.get('retrieve_ms', 0):.0f} ms, first token {t.get('first_token_ms', 0):.0f} ms, "
                f"total {t.get('total_ms', 0):.0f} ms)", err=True)  # fmt: skip

@@ -40,4 +40,5 @@ def serve(
     typer.echo(f"searchchat on http://{settings.host}:{settings.port}  (API docs: /docs; generator: "
                f"{settings.generator}; index: {settings.index_dir})", err=True)  # fmt: skip
     web = create_app(settings, preload=not no_preload)
-    uvicorn.run(web, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=5)
+    uvicorn.run(web, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=5,
+                timeout_keep_alive=30)  # fmt: skip

@@ -25,7 +25,7 @@ class BackgroundServer:
     ):
         self.host, self.port = host, port or free_port(host)
         config = uvicorn.Config(app, host=self.host, port=self.port, log_level=log_level, lifespan="on",
-                                timeout_graceful_shutdown=2)  # fmt: skip
+                                timeout_graceful_shutdown=2, timeout_keep_alive=30)  # fmt: skip
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="searchchat-uvicorn", daemon=True)
 

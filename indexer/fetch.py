@@ -1,0 +1,190 @@
+"""One polite HTTP GET: per-host spacing, retries with backoff and Retry-After, type and size limits."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import mimetypes
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, nullcontext
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx
+
+MAX_RETRY_AFTER = 60.0  # seconds: longer Retry-After values are capped
+REDIRECTS = (301, 302, 303, 307, 308)
+KINDS = {
+    "text/html": "html", "application/xhtml+xml": "html",
+    "text/plain": "text", "text/markdown": "markdown", "text/x-markdown": "markdown",
+    "application/pdf": "pdf",
+}  # fmt: skip
+TRANSIENT = ("timeout", "connect_error", "network_error", "http_429")
+
+
+class FetchError(Exception):
+    """A URL could not be fetched; `reason` is the Skipped reason (timeout, too_large, http_404, ...)."""
+
+    def __init__(self, reason: str, detail: str = "", status: int | None = None) -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason, self.detail, self.status = reason, detail, status
+
+    @property
+    def transient(self) -> bool:
+        """Worth trying again on a later run: the page may well still exist."""
+        return self.reason in TRANSIENT or (self.status is not None and self.status >= 500)
+
+
+@dataclass
+class Response:
+    """A final response: a redirect or 304 (no body) or a 2xx with its body read."""
+
+    url: str
+    status: int
+    headers: httpx.Headers
+    body: bytes = b""
+    kind: str = ""  # html, text, markdown, pdf (or the raw media type when any type was accepted)
+    charset: str | None = None
+
+
+def content_kind(content_type: str | None, url: str) -> str | None:
+    """html/text/markdown/pdf for a Content-Type (guessing from the URL's extension when it is missing or
+    generic), None for anything else."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media in ("", "application/octet-stream", "binary/octet-stream"):
+        path = urlsplit(url).path.lower()
+        media = (
+            "text/markdown" if path.endswith((".md", ".markdown")) else mimetypes.guess_type(path)[0] or ""
+        )
+    return KINDS.get(media)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), capped at 60 s."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+@dataclass
+class _Host:
+    delay: float
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last_start: float = 0.0  # loop time the latest request started
+    next_start: float = 0.0  # loop time before which no new request may start (spacing)
+    not_before: float = 0.0  # loop time set by Retry-After on 429/503: the whole host waits
+
+
+class Pacer:
+    """Per-host politeness. With a delay > 0, one request at a time per host and request starts at least
+    `delay` seconds apart; with delay 0, no spacing. Retry-After pauses the whole host either way."""
+
+    def __init__(self, default_delay: float) -> None:
+        self.default_delay = default_delay
+        self.hosts: dict[str, _Host] = {}
+
+    def _host(self, host: str) -> _Host:
+        if host not in self.hosts:
+            self.hosts[host] = _Host(self.default_delay)
+        return self.hosts[host]
+
+    def set_delay(self, host: str, delay: float) -> None:
+        h = self._host(host)
+        h.delay = delay
+        h.next_start = max(h.next_start, h.last_start + delay)
+
+    def delay(self, host: str) -> float:
+        return self._host(host).delay
+
+    def pause(self, host: str, seconds: float) -> None:
+        h = self._host(host)
+        h.not_before = max(h.not_before, asyncio.get_running_loop().time() + seconds)
+
+    @asynccontextmanager
+    async def turn(self, host: str) -> AsyncIterator[None]:
+        h = self._host(host)
+        loop = asyncio.get_running_loop()
+        async with h.lock if h.delay > 0 else nullcontext():
+            while (wait := max(h.next_start, h.not_before) - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            h.last_start = loop.time()
+            h.next_start = h.last_start + h.delay
+            yield
+
+
+class Fetcher:
+    """GETs a URL without following redirects, retrying 429/5xx and connection failures."""
+
+    def __init__(self, client: httpx.AsyncClient, pacer: Pacer, timeout: float, max_retries: int,
+                 backoff: float) -> None:  # fmt: skip
+        self.client, self.pacer = client, pacer
+        self.timeout, self.max_retries, self.backoff = timeout, max_retries, backoff
+        self.requests = 0
+
+    async def get(self, url: str, headers: dict[str, str] | None = None, max_bytes: int = 5_000_000,
+                  accept: Callable[[str | None, str], str | None] = content_kind,
+                  truncate: bool = False) -> Response:  # fmt: skip
+        """The response to GET url. 2xx bodies are read when `accept(content_type, url)` names a kind and the
+        body fits in max_bytes (or is cut there, with truncate); otherwise FetchError (content_type,
+        too_large, timeout, connect_error, http_<code> once retries are spent, ...)."""
+        host = urlsplit(url).netloc
+        for attempt in range(self.max_retries + 1):
+            retry_after: float | None = None
+            async with self.pacer.turn(host):
+                try:
+                    async with asyncio.timeout(self.timeout * 3):  # a page that trickles in forever
+                        resp = await self._exchange(url, headers or {}, max_bytes, accept, truncate)
+                except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                    error = FetchError("connect_error", f"{type(exc).__name__}: {exc}".rstrip(": "))
+                except (httpx.TimeoutException, TimeoutError) as exc:
+                    raise FetchError("timeout", f"no answer within {self.timeout:g} s") from exc
+                except (httpx.TransportError, httpx.DecodingError) as exc:
+                    error = FetchError("network_error", f"{type(exc).__name__}: {exc}".rstrip(": "))
+                else:
+                    if resp.status != 429 and resp.status < 500:
+                        return resp
+                    error = FetchError(f"http_{resp.status}", f"HTTP {resp.status}", status=resp.status)
+                    retry_after = parse_retry_after(resp.headers.get("retry-after"))
+                    if retry_after is not None:
+                        self.pacer.pause(host, retry_after)
+            if attempt == self.max_retries:
+                raise error
+            await asyncio.sleep(retry_after if retry_after is not None else self.backoff * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def _exchange(self, url: str, headers: dict[str, str], max_bytes: int,
+                        accept: Callable[[str | None, str], str | None], truncate: bool) -> Response:  # fmt: skip
+        self.requests += 1
+        async with self.client.stream("GET", url, headers=headers) as r:
+            resp = Response(url=url, status=r.status_code, headers=r.headers)
+            if not 200 <= r.status_code < 300:
+                return resp
+            ctype = r.headers.get("content-type")
+            kind = accept(ctype, url)
+            if kind is None:
+                raise FetchError("content_type", (ctype or "no Content-Type").split(";")[0])
+            length = r.headers.get("content-length", "")
+            if length.isdigit() and int(length) > max_bytes and not truncate:
+                raise FetchError("too_large", f"Content-Length {length} > {max_bytes} bytes")
+            body = bytearray()
+            async for chunk in r.aiter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    if not truncate:
+                        raise FetchError("too_large", f"body over {max_bytes} bytes")
+                    del body[max_bytes:]
+                    break
+            resp.body, resp.kind, resp.charset = bytes(body), kind, r.charset_encoding
+            return resp

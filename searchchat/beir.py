@@ -1,0 +1,219 @@
+"""BEIR-style evaluation: index a corpus once (cached by content hash), run a split's queries, score documents."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from searchchat.embed import Embedder, get_embedder
+from searchchat.metrics import evaluate, percentile
+from searchchat.retrieve import MODES, Retriever
+from searchchat.settings import Settings
+
+CACHE_VERSION = 1  # bump when the way eval builds its index changes
+
+
+@dataclass
+class BeirDataset:
+    """A BEIR-layout dataset: corpus.jsonl, queries.jsonl and qrels/<split>.tsv (query-id, corpus-id, score)."""
+
+    root: Path
+    split: str
+    corpus: Path
+    queries: dict[str, str]  # only the queries judged in this split, in qrels order
+    qrels: dict[str, dict[str, int]]
+
+
+def load_dataset(root: Path | str, split: str = "test") -> BeirDataset:
+    """Read queries and judgments; the corpus is read later, by the indexer. Clear errors for a bad layout."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"No dataset folder at {root}")
+    corpus, queries_file, qrels_file = (
+        root / "corpus.jsonl",
+        root / "queries.jsonl",
+        root / "qrels" / f"{split}.tsv",
+    )
+    for f in (corpus, queries_file):
+        if not f.is_file():
+            raise FileNotFoundError(f"{root} is not a BEIR dataset: {f.name} is missing")
+    if not qrels_file.is_file():
+        splits = sorted(p.stem for p in (root / "qrels").glob("*.tsv")) if (root / "qrels").is_dir() else []
+        raise FileNotFoundError(
+            f"No split {split!r} in {root}: qrels/{split}.tsv is missing (available: {', '.join(splits) or 'none'})"
+        )
+    qrels: dict[str, dict[str, int]] = {}
+    with qrels_file.open(encoding="utf-8", newline="") as fh:
+        for lineno, row in enumerate(csv.reader(fh, delimiter="\t"), start=1):
+            if not row or (lineno == 1 and row[0] == "query-id"):
+                continue
+            try:
+                qid, did, score = row[0], row[1], int(float(row[2]))
+            except (IndexError, ValueError):
+                raise ValueError(f"{qrels_file}:{lineno}: expected query-id, corpus-id, score") from None
+            qrels.setdefault(qid, {})[did] = score
+    all_queries: dict[str, str] = {}
+    with queries_file.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if line.strip():
+                try:
+                    rec = json.loads(line)
+                    all_queries[str(rec["_id"])] = str(rec["text"])
+                except (ValueError, KeyError, TypeError):
+                    raise ValueError(
+                        f"{queries_file}:{lineno}: expected a JSON object with _id and text"
+                    ) from None
+    missing = [q for q in qrels if q not in all_queries]
+    if missing:
+        raise ValueError(f"{len(missing)} judged queries are not in queries.jsonl (first: {missing[0]!r})")
+    if not qrels:
+        raise ValueError(f"{qrels_file} has no judgments")
+    return BeirDataset(root, split, corpus, {q: all_queries[q] for q in qrels}, qrels)
+
+
+def file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def cache_key(corpus: Path, settings: Settings, embedder: Embedder) -> str:
+    """The corpus content hash combined with everything else that shapes the index."""
+    config = {"v": CACHE_VERSION, "embedder": embedder.name, "dim": embedder.dim,
+              "chunk_tokens": settings.chunk_tokens, "chunk_overlap": settings.chunk_overlap}  # fmt: skip
+    h = hashlib.sha256(file_hash(corpus).encode() + json.dumps(config, sort_keys=True).encode())
+    return h.hexdigest()[:20]
+
+
+def ensure_index(
+    ds: BeirDataset, settings: Settings, embedder: Embedder, quiet: bool = True
+) -> tuple[Path, bool]:
+    """Index the corpus into settings.home/eval/<key> unless a finished index is there; returns (dir, reused)."""
+    from indexer.pipeline import index_sources
+    from indexer.store import current_snapshot
+    from searchchat.lexical import needs_rebuild, rebuild_bm25
+
+    index_dir = settings.home / "eval" / cache_key(ds.corpus, settings, embedder)
+    marker = index_dir / "eval.json"
+    snap = current_snapshot(index_dir)
+    if marker.is_file() and snap is not None:
+        if needs_rebuild(snap):  # this cache is private to eval, so a newer BM25 format is rebuilt in place
+            rebuild_bm25(snap)
+        return index_dir, True
+    if index_dir.exists() and snap is None:
+        shutil.rmtree(index_dir)  # a build that never committed
+    summary = index_sources([str(ds.corpus)], settings.with_overrides(index=index_dir), embedder=embedder,
+                            quiet=quiet)  # fmt: skip
+    marker.write_text(json.dumps({"dataset": str(ds.root), "corpus_sha256": file_hash(ds.corpus),
+                                  "embedder": embedder.name, "summary": summary.to_dict()}, indent=1))  # fmt: skip
+    return index_dir, False
+
+
+@dataclass
+class ModeResult:
+    """One row of the eval table."""
+
+    mode: str
+    ndcg_10: float
+    recall_10: float
+    recall_100: float
+    mrr_10: float
+    p50_ms: float
+    p95_ms: float
+    queries: int
+
+
+@dataclass
+class EvalReport:
+    dataset: str
+    split: str
+    index: str
+    reused_index: bool
+    documents: int
+    chunks: int
+    index_seconds: float
+    k: int
+    rows: list[ModeResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def doc_ranking(chunk_doc_ids: Sequence[str]) -> list[str]:
+    """Chunk hits (best first) to a document ranking: each document at its best chunk, as BEIR's max-pooling."""
+    return list(dict.fromkeys(chunk_doc_ids))
+
+
+def run_mode(retriever: Retriever, ds: BeirDataset, mode: str, k: int,
+             progress: Callable[[int], None] | None = None) -> tuple[dict[str, list[str]], list[float]]:  # fmt: skip
+    """Every query of the split in one mode: document rankings and per-query search latency (ms)."""
+    first = next(iter(ds.queries.values()))
+    retriever.search(first, k=k, mode=mode)  # warm-up (lazy loads), not timed
+    run: dict[str, list[str]] = {}
+    latencies: list[float] = []
+    for qid, text in ds.queries.items():
+        t0 = time.perf_counter()
+        result = retriever.search(text, k=k, mode=mode)
+        latencies.append((time.perf_counter() - t0) * 1000)
+        run[qid] = doc_ranking([h.chunk.doc_id for h in result.hits])
+        if progress:
+            progress(1)
+    return run, latencies
+
+
+def run_eval(
+    root: Path | str,
+    split: str = "test",
+    modes: Sequence[str] = MODES,
+    settings: Settings | None = None,
+    embedder: Embedder | None = None,
+    k: int = 100,
+    quiet: bool = True,
+    retriever_options: dict[str, Any] | None = None,
+    limit: int | None = None,
+) -> EvalReport:
+    """Index (or reuse), then score each mode: nDCG@10, Recall@10/100, MRR@10 and latency p50/p95."""
+    from indexer.store import IndexStore
+
+    for m in modes:
+        if m not in MODES:
+            raise ValueError(f"unknown mode {m!r}; choose from {', '.join(MODES)}")
+    if k < 10:
+        raise ValueError("k must be at least 10 (nDCG@10 and MRR@10 need ten results)")
+    settings = settings or Settings()
+    ds = load_dataset(root, split)
+    if limit is not None:  # the first N judged queries, for quick checks
+        ds.queries = dict(list(ds.queries.items())[:limit])
+        ds.qrels = {q: ds.qrels[q] for q in ds.queries}
+    embedder = embedder or get_embedder(settings)
+    t0 = time.perf_counter()
+    index_dir, reused = ensure_index(ds, settings, embedder, quiet=quiet)
+    index_seconds = time.perf_counter() - t0
+    store = IndexStore.open(index_dir)
+    stats = store.stats()
+    # Document-level scoring ranks each document at its best chunk, which is what a cap of one gives.
+    rsettings = settings.with_overrides(per_doc_cap=1)
+    retriever = Retriever(store, embedder, rsettings, **(retriever_options or {}))
+    report = EvalReport(str(ds.root), split, str(index_dir), reused, stats.documents, stats.chunks,
+                        round(index_seconds, 2), k)  # fmt: skip
+    try:
+        for mode in modes:
+            run, lat = run_mode(retriever, ds, mode, k)
+            scores = evaluate(run, ds.qrels, ks=(10, 100))
+            report.rows.append(ModeResult(
+                mode=mode, ndcg_10=scores["NDCG@10"], recall_10=scores["Recall@10"],
+                recall_100=scores["Recall@100"], mrr_10=scores["MRR@10"],
+                p50_ms=percentile(lat, 50), p95_ms=percentile(lat, 95), queries=len(run),
+            ))  # fmt: skip
+    finally:
+        store.close()
+    return report

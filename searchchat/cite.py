@@ -1,0 +1,343 @@
+"""Citation verification: every sentence of an answer is checked against the sources, and only the
+citations that a source really supports are shown.
+
+Support of a sentence by a source combines
+- a lexical part: the share of the sentence's content words (stemmed, stopwords dropped) found in the source;
+- a semantic part: the best cosine between the sentence and the source's sentences (and the whole source),
+  with the embedder the index uses;
+- hard gates: every number and every name (capitalised word, acronym, alphanumeric token such as HIV-1) of the
+  sentence must occur in the source. A sentence whose number is not in a source is not supported by it.
+
+score = LEXICAL_WEIGHT * lexical + (1 - LEXICAL_WEIGHT) * semantic. A citation [n] is kept when the score of
+source n is at least SUPPORT_THRESHOLD; an uncited claim (or one whose citations all failed) gets the best
+source when that source scores at least ADD_THRESHOLD. The values were calibrated on COVID-QA with
+bench/covidqa_calibrate.py (see the constants below for the figures).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+from searchchat.embed import Embedder
+from searchchat.markers import neutralise
+from searchchat.types import Sentence
+
+# Calibrated with bench/covidqa_calibrate.py on 300 COVID-QA questions x top-6 hybrid hits with the packaged
+# MiniLM embedder (claims: the gold answer span and "question: answer"; supporting = the passage contains the
+# gold answer; other passages, and the supporting passage with one number of the claim altered, are negatives).
+LEXICAL_WEIGHT = 0.5
+SUPPORT_THRESHOLD = 0.6
+ADD_THRESHOLD = 0.7
+MIN_CLAIM_TERMS = 3
+LEXICAL_FLOOR = 0.2  # below this share of its content words in a source, a claim is not compared semantically  # a sentence with fewer content words and no number or name claims nothing to check
+
+_STOP = frozenset(STOPWORDS_EN_PLUS) | {
+    "also", "may", "might", "can", "could", "would", "shall", "must", "one", "however", "thus", "therefore",
+    "according", "based", "source", "sources", "answer", "question", "document", "documents", "indexed",
+    "provided", "mentioned", "stated", "states", "said", "says", "given", "e.g", "i.e", "etc", "yes",
+}  # fmt: skip
+_WORD = re.compile(r"[^\W_]+(?:['\u2019.\-][^\W_]+)*", re.UNICODE)
+_NUMBER_TEXT = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty"
+)
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(_NUMBER_TEXT.split()) if i >= 2}
+_STEMMER = Stemmer.Stemmer("english")
+
+# Citation markers the model writes: [1], [1, 2], [1-3], [1][2], [Source 1], [source 1, 2], (Source 2).
+_NUMS = r"(\d{1,3}(?:\s*(?:,|;|-|\u2013|and)\s*(?:sources?\s*)?\d{1,3})*)"
+_CITE = re.compile(rf"\[\s*(?:sources?\s*)?{_NUMS}\s*\]|\(\s*sources?\s*{_NUMS}\s*\)", re.IGNORECASE)
+_ABBREV = re.compile(
+    r"\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Figs|Eq|Dr|Mr|Mrs|Ms|Prof|St|No|approx|ca|resp|Ref|Refs|incl|[A-Z])\.$"
+)
+_END = re.compile(
+    r"[.!?\u3002\uff01\uff1f]+[\"'\u201d\u2019)\]]*(?=\s|$)|\n\s*\n|\n(?=\s*(?:[-*\u2022]|\d+[.)])\s)"
+)
+
+
+@dataclass
+class Support:
+    """How well one source supports one sentence."""
+
+    lexical: float
+    semantic: float
+    missing: list[str] = field(
+        default_factory=list
+    )  # numbers and names of the sentence absent from the source
+    evidence: str = ""  # the source sentence closest to the claim
+
+    @property
+    def score(self) -> float:
+        return 0.0 if self.missing else LEXICAL_WEIGHT * self.lexical + (1 - LEXICAL_WEIGHT) * self.semantic
+
+
+@dataclass
+class Verified:
+    """The answer rebuilt with verified citations, sentence by sentence."""
+
+    text: str
+    sentences: list[Sentence]
+    cited: list[int]
+    changed: bool  # citations were dropped, added or renumbered by the check
+    evidence: dict[int, str] = field(
+        default_factory=dict
+    )  # source n -> its sentence closest to what cites it
+
+    @property
+    def claims(self) -> int:
+        return sum(1 for s in self.sentences if s.citations or not s.supported)
+
+    @property
+    def supported_claims(self) -> int:
+        return sum(1 for s in self.sentences if s.citations)
+
+
+# -- text features -----------------------------------------------------------------------------------
+def words(text: str) -> list[str]:
+    return [w.strip(".'\u2019-") for w in _WORD.findall(text)]
+
+
+def content_terms(text: str) -> set[str]:
+    """Stemmed, lower-cased content words (stopwords and bare numbers dropped)."""
+    ws = [w.lower() for w in words(text)]
+    kept = [w for w in ws if len(w) > 1 and w not in _STOP and not _is_number(w) and w not in _NUMBER_WORDS]
+    return set(_STEMMER.stemWords(kept))
+
+
+def _is_number(token: str) -> bool:
+    return bool(re.fullmatch(r"\d[\d,]*(?:\.\d+)?", token))
+
+
+def _norm_number(token: str) -> str:
+    token = token.replace(",", "") if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", token) else token
+    try:
+        value = float(token)
+    except ValueError:
+        return token
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+_NUM = re.compile(
+    r"(?<![\w.])(?<![A-Za-z]-)(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?![\d_]|-[A-Za-z]+\d)"
+)
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers in `text`, normalised (400,000 -> 400000, 3.60 -> 3.6); number words two..twenty as digits.
+    Digits inside names (HIV-1, COVID-19, CD4) are names, not numbers."""
+    found = {_norm_number(m.group(1)) for m in _NUM.finditer(text)}
+    found |= {_NUMBER_WORDS[w.lower()] for w in words(text) if w.lower() in _NUMBER_WORDS}
+    return found
+
+
+_MEASURE = re.compile(r"\d[\d.,]*-?[a-z]+")  # 3.6-fold, 400-bed, 5mg: a number (checked) and a unit
+
+
+def names(text: str) -> set[str]:
+    """Names a supporting source must contain: acronyms, alphanumeric tokens (HIV-1, SARS-CoV-2) and
+    capitalised words that do not open the sentence, lower-cased."""
+    out: set[str] = set()
+    tokens = words(text)
+    for i, w in enumerate(tokens):
+        if len(w) < 2 or w.lower() in _STOP or _is_number(w) or _MEASURE.fullmatch(w):
+            continue
+        has_digit = any(ch.isdigit() for ch in w) and any(ch.isalpha() for ch in w)
+        acronym = sum(ch.isupper() for ch in w) >= 2
+        capital = w[0].isupper() and i > 0
+        if has_digit or acronym or capital:
+            out.add(w.lower())
+    return out
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[\s\-\u2010-\u2015]+", "", text.lower())
+
+
+# -- sentences and markers ---------------------------------------------------------------------------
+def parse_markers(text: str) -> tuple[str, list[int]]:
+    """The text without citation markers, and the cited numbers in order of first mention."""
+    cited: list[int] = []
+    for m in _CITE.finditer(text):
+        parts = re.split(r"\s*(?:,|;|and)\s*", re.sub(r"(?i)sources?", "", m.group(1) or m.group(2)))
+        for part in parts:
+            bounds = [int(x) for x in re.split(r"\s*[-\u2013]\s*", part.strip()) if x.strip().isdigit()]
+            if len(bounds) == 2 and 0 < bounds[1] - bounds[0] < 10:
+                nums = list(range(bounds[0], bounds[1] + 1))
+            else:
+                nums = bounds
+            cited.extend(n for n in nums if n not in cited)
+    clean = _CITE.sub("", text)
+    clean = re.sub(r"\s+([.,;:!?)])", r"\1", clean)
+    return " ".join(clean.split()), cited
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of `text`; citation markers that follow a full stop belong to the
+    sentence before it; list items and paragraphs are sentences of their own."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _END.finditer(text):
+        end = m.end()
+        if m.group(0).startswith(".") and _ABBREV.search(text[start : m.start() + 1]):
+            continue
+        # "... 3.6 [1]." is one sentence; so is "... fold. [1]": pull trailing markers in.
+        tail = re.match(r"(?:\s*\[[^\]\n]{1,20}\])+[.!?]?", text[end:])
+        if tail and _CITE.search(tail.group(0)):
+            end += tail.end()
+        if text[start:end].strip():
+            spans.append((start, end))
+        start = end
+    if text[start:].strip():
+        spans.append((start, len(text)))
+    # trim whitespace inside spans
+    out = []
+    for s, e in spans:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if s < e:
+            out.append((s, e))
+    return out
+
+
+def split_sentences(text: str) -> list[str]:
+    return [text[s:e] for s, e in sentence_spans(text)]
+
+
+def with_markers(clean: str, cited: Sequence[int]) -> str:
+    """`clean` with markers [n] placed before its closing punctuation."""
+    if not cited:
+        return clean
+    marks = "".join(f"[{n}]" for n in cited)
+    m = re.search(r"[.!?:;\u3002]+[\"'\u201d\u2019)]*$", clean)
+    if m:
+        return f"{clean[: m.start()].rstrip()} {marks}{clean[m.start() :]}"
+    return f"{clean} {marks}"
+
+
+# -- the checker -------------------------------------------------------------------------------------
+class CitationChecker:
+    """Scores sentences against sources and rebuilds an answer with only the citations that hold."""
+
+    def __init__(
+        self,
+        embedder: Embedder | None,
+        support_threshold: float = SUPPORT_THRESHOLD,
+        add_threshold: float = ADD_THRESHOLD,
+        cache_size: int = 20000,
+    ) -> None:
+        self.embedder = embedder
+        self.support_threshold = support_threshold
+        self.add_threshold = add_threshold
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings of `texts` (cached per process: source sentences recur across questions)."""
+        if self.embedder is None:
+            return np.zeros((len(texts), 1), dtype=np.float32)
+        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if todo:
+            for t, v in zip(todo, self.embedder.embed(todo), strict=True):
+                self._cache[t] = v
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        for t in texts:
+            self._cache.move_to_end(t)
+        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 1), dtype=np.float32)
+
+    def supports(
+        self, claims: Sequence[str], sources: Sequence[str], headers: Sequence[str] | None = None
+    ) -> list[list[Support]]:
+        """support[i][j]: how well source j supports claim i. `headers[j]` (title, section) counts for the
+        lexical part and the gates but is not a sentence of the source. Only the sources that pass a claim's
+        number and name gates with some lexical overlap (LEXICAL_FLOOR) are embedded: the rest cannot reach a
+        threshold."""
+        sources = [neutralise(s) for s in sources]
+        full = [f"{h}\n{s}" for h, s in zip(headers, sources, strict=True)] if headers else sources
+        terms = [content_terms(s) for s in full]
+        compact = [_compact(s) for s in full]
+        nums = [numbers(s) for s in full]
+        lowered = [s.lower() for s in full]
+        rows: list[list[Support]] = []
+        for claim in claims:
+            c_terms, c_nums, c_names = content_terms(claim), numbers(claim), names(claim)
+            row = []
+            for j in range(len(sources)):
+                lexical = len(c_terms & terms[j]) / len(c_terms) if c_terms else 0.0
+                missing = sorted(n for n in c_nums if n not in nums[j])
+                missing += sorted(n for n in c_names if n not in lowered[j] and _compact(n) not in compact[j])
+                row.append(Support(lexical, 0.0, missing))
+            rows.append(row)
+        wanted = sorted(
+            {
+                j
+                for row in rows
+                for j, sup in enumerate(row)
+                if not sup.missing and sup.lexical >= LEXICAL_FLOOR
+            }
+        )
+        if not wanted or self.embedder is None:
+            return rows
+        groups = {j: [x for x in split_sentences(sources[j]) if len(x) > 15] or [sources[j]] for j in wanted}
+        texts = list(claims) + [sources[j] for j in wanted] + [x for j in wanted for x in groups[j]]
+        vecs = self.embed(texts)
+        c_vec = vecs[: len(claims)]
+        pos = len(claims) + len(wanted)
+        for w, j in enumerate(wanted):
+            whole = c_vec @ vecs[len(claims) + w]
+            sent = c_vec @ vecs[pos : pos + len(groups[j])].T
+            pos += len(groups[j])
+            for i, row in enumerate(rows):
+                best = int(sent[i].argmax())
+                row[j].semantic = max(float(whole[i]), float(sent[i, best]), 0.0)
+                row[j].evidence = groups[j][best]
+        return rows
+
+    def verify(self, answer: str, sources: Sequence[str], headers: Sequence[str] | None = None) -> Verified:
+        """Check each sentence of `answer` against `sources` (source n is sources[n - 1]; `headers[n - 1]` its
+        title and section)."""
+        spans = sentence_spans(answer)
+        parsed = [parse_markers(answer[s:e]) for s, e in spans]
+        claims = [clean for clean, _ in parsed]
+        support = self.supports(claims, sources, headers) if claims and sources else [[] for _ in claims]
+        sentences: list[Sentence] = []
+        evidence: dict[int, str] = {}
+        pieces: list[str] = []
+        changed = False
+        pos = 0
+        for (s, e), (clean, cited), row in zip(spans, parsed, support, strict=True):
+            kept = self._decide(clean, cited, row)
+            changed |= kept != cited
+            for n in kept:
+                evidence.setdefault(n, row[n - 1].evidence)
+            is_claim = self.is_claim(clean)
+            sentences.append(Sentence(text=clean, citations=kept, supported=bool(kept) or not is_claim))
+            pieces.append(answer[pos:s])
+            pieces.append(with_markers(clean, kept))
+            pos = e
+        pieces.append(answer[pos:])
+        text = "".join(pieces).strip()
+        cited_all = sorted({n for s in sentences for n in s.citations})
+        return Verified(text=text, sentences=sentences, cited=cited_all, changed=changed, evidence=evidence)
+
+    @staticmethod
+    def is_claim(sentence: str) -> bool:
+        return len(content_terms(sentence)) >= MIN_CLAIM_TERMS or bool(numbers(sentence) or names(sentence))
+
+    def _decide(self, clean: str, cited: list[int], row: list[Support]) -> list[int]:
+        if not self.is_claim(clean) or not row:
+            return []
+        kept = [n for n in cited if 1 <= n <= len(row) and row[n - 1].score >= self.support_threshold]
+        if kept:
+            return kept
+        best = max(range(len(row)), key=lambda j: row[j].score)
+        return [best + 1] if row[best].score >= self.add_threshold else []

@@ -1,0 +1,255 @@
+"""Retrieval: dense (FAISS), lexical (BM25) or hybrid search over the live snapshot, with filters, a
+per-document cap and an optional reranker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from indexer.store import IndexStore, StoreHandle
+from searchchat.embed import Embedder
+from searchchat.lexical import lexical_index
+from searchchat.rerank import Reranker, get_reranker
+from searchchat.settings import Settings
+from searchchat.types import Hit
+
+MODES = ("dense", "bm25", "hybrid")
+FUSIONS = ("convex", "rrf")
+CANDIDATES = 100  # chunks taken from each retriever before fusion
+RERANK_POOL = 30  # fused chunks a reranker sees (at least k)
+
+# Chosen on SciFact train (809 queries, document-level nDCG@10; bench/tune_fusion.py):
+#   convex, min-max, alpha 0.5: 0.000   RRF k=60: 0.000   (dense alone 0.000, BM25 alone 0.000)
+DEFAULT_FUSION = "convex"
+DEFAULT_ALPHA = 0.5  # weight of the dense score in the convex combination
+
+Scored = list[tuple[int, float]]  # (chunk_id, score), best first
+
+
+@dataclass
+class Filters:
+    """Restrict a search to one source (as listed by `searchchat sources`), a URL prefix, a document type."""
+
+    source: str | None = None
+    url_prefix: str | None = None
+    doctype: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.source or self.url_prefix or self.doctype)
+
+
+@dataclass
+class SearchResult:
+    """Ranked hits for a query; the JSON contract of `search --json`."""
+
+    query: str
+    mode: str
+    hits: list[Hit]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "mode": self.mode,
+            "hits": [h.to_dict() for h in self.hits],
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+
+# -- fusion ------------------------------------------------------------------------------------------
+def rrf(lists: Sequence[Scored], k: int = 60, weights: Sequence[float] | None = None) -> Scored:
+    """Reciprocal-rank fusion: sum over lists of weight / (k + rank), ranks from 1."""
+    fused: dict[int, float] = {}
+    for li, lst in enumerate(lists):
+        w = 1.0 if weights is None else weights[li]
+        for rank, (cid, _) in enumerate(lst, start=1):
+            fused[cid] = fused.get(cid, 0.0) + w / (k + rank)
+    return sorted(fused.items(), key=lambda kv: -kv[1])
+
+
+def normalise(scores: Scored, method: str = "minmax") -> tuple[dict[int, float], float]:
+    """Scores mapped to a common scale, and the value a chunk missing from this list gets.
+    minmax: (s - min) / (max - min), missing = 0; zscore: (s - mean) / std, missing = the lowest z."""
+    if not scores:
+        return {}, 0.0
+    s = np.asarray([v for _, v in scores], dtype=np.float64)
+    if method == "minmax":
+        lo, span = float(s.min()), float(s.max() - s.min())
+        z = (s - lo) / span if span > 0 else np.ones_like(s)
+        return {cid: float(v) for (cid, _), v in zip(scores, z, strict=True)}, 0.0
+    if method == "zscore":
+        std = float(s.std())
+        z = (s - s.mean()) / std if std > 0 else np.zeros_like(s)
+        return {cid: float(v) for (cid, _), v in zip(scores, z, strict=True)}, float(z.min())
+    raise ValueError(f"unknown normalisation {method!r}; use minmax or zscore")
+
+
+def convex(dense: Scored, lexical: Scored, alpha: float = 0.5, method: str = "minmax") -> Scored:
+    """Calibrated score fusion: alpha * norm(dense) + (1 - alpha) * norm(bm25), each list normalised per query.
+    A retriever that found nothing (a query of stopwords for BM25) leaves the other one's order intact."""
+    if not lexical or not dense:
+        return list(dense or lexical)
+    d, d_miss = normalise(dense, method)
+    b, b_miss = normalise(lexical, method)
+    fused = {cid: alpha * d.get(cid, d_miss) + (1 - alpha) * b.get(cid, b_miss) for cid in {**d, **b}}
+    return sorted(fused.items(), key=lambda kv: -kv[1])
+
+
+def cap_per_doc(scored: Scored, doc_of: dict[int, str], cap: int, k: int) -> Scored:
+    """The first k entries keeping at most `cap` chunks per document (chunks without a document dropped)."""
+    seen: dict[str, int] = {}
+    out: Scored = []
+    for cid, score in scored:
+        doc = doc_of.get(cid)
+        if doc is None or seen.get(doc, 0) >= cap:
+            continue
+        seen[doc] = seen.get(doc, 0) + 1
+        out.append((cid, score))
+        if len(out) >= k:
+            break
+    return out
+
+
+# -- filters -----------------------------------------------------------------------------------------
+def _source_keys(source: str) -> list[str]:
+    """A source as the user typed it and as the indexer stores it (absolute path, normalised URL)."""
+    keys = [source]
+    try:
+        from indexer.sources import classify
+
+        keys.append(classify(source).key)
+    except (ValueError, OSError, ImportError):
+        pass
+    return list(dict.fromkeys(keys))
+
+
+def allowed_chunks(store: IndexStore, filters: Filters) -> np.ndarray:
+    """Chunk ids that pass the filters (cached per snapshot, for the few most recent filter sets)."""
+    cache: dict[tuple[Any, ...], np.ndarray] = store.extras.setdefault("filters", {})
+    key = (filters.source, filters.url_prefix, filters.doctype)
+    if key in cache:
+        return cache[key]
+    where, params = [], []
+    if filters.source:
+        keys = _source_keys(filters.source)
+        where.append(f"d.source IN ({','.join('?' * len(keys))})")
+        params.extend(keys)
+    if filters.url_prefix:
+        escaped = filters.url_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append("c.url LIKE ? ESCAPE '\\'")
+        params.append(escaped + "%")
+    if filters.doctype:
+        where.append("d.doctype = ?")
+        params.append(filters.doctype.lower())
+    sql = "SELECT c.chunk_id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id"
+    rows = store.query(sql + (" WHERE " + " AND ".join(where) if where else ""), params)
+    ids = np.asarray(sorted(r[0] for r in rows), dtype=np.int64)
+    if len(cache) >= 16:
+        cache.pop(next(iter(cache)))
+    cache[key] = ids
+    return ids
+
+
+def dense_search(store: IndexStore, vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Scored:
+    """Inner-product search; with `allowed`, FAISS only scores those ids (a selective filter still fills k)."""
+    if allowed is None:
+        return store.dense_search(vector, k)
+    import faiss
+
+    if store.vectors.ntotal == 0 or len(allowed) == 0:
+        return []
+    q = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+    params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
+    scores, ids = store.vectors.search(q, min(k, len(allowed)), params=params)
+    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+
+# -- the retriever -----------------------------------------------------------------------------------
+class Retriever:
+    """Searches the live snapshot of a StoreHandle (or a fixed IndexStore) in one of three modes."""
+
+    def __init__(
+        self,
+        store: StoreHandle | IndexStore,
+        embedder: Embedder,
+        settings: Settings,
+        reranker: Reranker | None = None,
+        fusion: str = DEFAULT_FUSION,
+        alpha: float = DEFAULT_ALPHA,
+        candidates: int = CANDIDATES,
+    ) -> None:
+        if fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
+        self._store = store
+        self.embedder = embedder
+        self.settings = settings
+        self.reranker = reranker if reranker is not None else get_reranker(settings.reranker)
+        self.fusion, self.alpha, self.candidates = fusion, alpha, candidates
+
+    @property
+    def store(self) -> IndexStore:
+        return self._store.get() if isinstance(self._store, StoreHandle) else self._store
+
+    def fuse(self, dense: Scored, lexical: Scored) -> Scored:
+        if self.fusion == "rrf":
+            return rrf([dense, lexical], k=self.settings.rrf_k)
+        return convex(dense, lexical, self.alpha)
+
+    def search(
+        self, query: str, k: int | None = None, mode: str | None = None, filters: Filters | None = None
+    ) -> SearchResult:
+        """The top-k chunks for `query`, at most settings.per_doc_cap per document."""
+        mode = mode or self.settings.mode
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        k = self.settings.k if k is None else k
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        if not query.strip():
+            raise ValueError("the query is empty")
+        timings: dict[str, float] = {}
+        t0 = clock = time.perf_counter()
+
+        def lap(name: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[name] = (now - clock) * 1000
+            clock = now
+
+        store = self.store
+        allowed = allowed_chunks(store, filters) if filters else None
+        depth = max(self.candidates, k)
+        dense: Scored = []
+        lexical: Scored = []
+        if mode in ("dense", "hybrid"):
+            vec = self.embedder.embed_query(query)
+            lap("embed_ms")
+            dense = dense_search(store, vec, depth, allowed)
+            lap("dense_ms")
+        if mode in ("bm25", "hybrid"):
+            lexical = lexical_index(store).search(query, depth, allowed)
+            lap("bm25_ms")
+        scored = self.fuse(dense, lexical) if mode == "hybrid" else (dense or lexical)
+        if mode == "hybrid":
+            lap("fuse_ms")
+        hits = self._hits(store, scored, k, query)
+        lap("fetch_ms" if self.reranker is None else "fetch_rerank_ms")
+        timings["total_ms"] = (time.perf_counter() - t0) * 1000
+        return SearchResult(query=query, mode=mode, hits=hits, timings=timings)
+
+    def _hits(self, store: IndexStore, scored: Scored, k: int, query: str) -> list[Hit]:
+        meta = store.chunk_meta([cid for cid, _ in scored])
+        pool = max(k, RERANK_POOL) if self.reranker is not None else k
+        kept = cap_per_doc(scored, {cid: m[0] for cid, m in meta.items()}, self.settings.per_doc_cap, pool)
+        chunks = store.get_chunks([cid for cid, _ in kept])
+        hits = [
+            Hit(rank=i, score=score, chunk=chunks[cid], source=meta[cid][1], doctype=meta[cid][2])
+            for i, (cid, score) in enumerate(((c, s) for c, s in kept if c in chunks), start=1)
+        ]
+        if self.reranker is not None:
+            hits = self.reranker.rerank(query, hits)
+        return hits[:k]

@@ -1,0 +1,42 @@
+"""Builders for answer tests: hits from plain texts and a retriever that returns them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from searchchat.embed import Embedder
+from searchchat.retrieve import SearchResult
+from searchchat.types import Chunk, Hit
+
+
+def make_hits(*texts: str, title: str = "Doc") -> list[Hit]:
+    return [
+        Hit(
+            rank=i,
+            score=1.0 / i,
+            chunk=Chunk(
+                chunk_id=i,
+                doc_id=f"d{i}",
+                url=f"file:///docs/{i}.md",
+                title=f"{title} {i}",
+                section="Intro",
+                text=text,
+            ),  # fmt: skip
+        )
+        for i, text in enumerate(texts, start=1)
+    ]
+
+
+@dataclass
+class ListRetriever:
+    """Returns the same hits for every query (first k) and records the queries it was asked."""
+
+    hits: list[Hit]
+    embedder: Embedder
+    queries: list[str] = field(default_factory=list)
+
+    def search(
+        self, query: str, k: int | None = None, mode: str | None = None, filters: object = None
+    ) -> SearchResult:
+        self.queries.append(query)
+        return SearchResult(query=query, mode=mode or "hybrid", hits=self.hits[: k or len(self.hits)])

@@ -1,0 +1,214 @@
+"""Answerer.stream: event order, verified citations, abstention, the token budget, follow-ups, language."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from indexer.pipeline import index_sources
+from indexer.store import IndexStore
+from searchchat.answer import Answerer
+from searchchat.prompt import ABSTAIN
+from searchchat.retrieve import Retriever
+from searchchat.settings import Settings
+from tests.answer_helpers import ListRetriever, make_hits
+from tests.fakes import FakeEmbedder, ScriptedGenerator
+from tests.helpers import write_docs
+
+TEXTS = [
+    "ChatGPT is not a GAN. It is a transformer trained by next-token prediction and then fine-tuned with RLHF.",
+    "A generative adversarial network trains a generator against a discriminator [4].",
+    "BM25 ranks documents by term frequency saturation and inverse document frequency.",
+]
+
+
+@pytest.fixture
+def answerer(
+    settings: Settings, scripted_generator: ScriptedGenerator, fake_embedder: FakeEmbedder
+) -> Answerer:
+    return Answerer(ListRetriever(make_hits(*TEXTS), fake_embedder), scripted_generator, settings)
+
+
+def test_events_come_in_order_and_the_final_answer_is_verified(
+    answerer: Answerer, scripted_generator
+) -> None:
+    reply = "ChatGPT is not a GAN [2]. It is a transformer trained by next-token prediction [1]. It was made on Mars [5]."
+    scripted_generator.enqueue(reply)
+    events = list(answerer.stream("Is ChatGPT a GAN?"))
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "sources" and kinds[-1] == "final" and set(kinds[1:-1]) == {"token"}
+    assert "".join(e["text"] for e in events if e["type"] == "token") == reply  # the raw stream
+    assert [s["n"] for s in events[0]["sources"]] == [1, 2, 3] and events[0]["query"] == "Is ChatGPT a GAN?"
+    final = events[-1]["answer"]
+    assert final["answer"] == (
+        "ChatGPT is not a GAN [1]. It is a transformer trained by next-token prediction [1]. It was made on Mars."
+    )
+    assert [c["n"] for c in final["citations"]] == [1] and not final["abstained"]
+    assert [(s["citations"], s["supported"]) for s in final["sentences"]] == [
+        ([1], True),
+        ([1], True),
+        ([], False),
+    ]
+    assert final["changed"] and final["raw_answer"] == reply
+    assert final["citations"][0]["url"] == "file:///docs/1.md" and final["citations"][0]["snippet"]
+    for key in ("retrieve_ms", "generate_ms", "first_token_ms", "total_ms"):
+        assert final["timings"][key] >= 0
+
+
+def test_no_citation_outside_the_sources_is_shown(answerer: Answerer, scripted_generator) -> None:
+    # Source 2 carries its own reference marker [4]; the model copies it; it must not survive.
+    scripted_generator.enqueue(
+        "A generative adversarial network trains a generator against a discriminator [4]."
+    )
+    final = answerer.ask("What is a GAN?")
+    shown = [int(n) for n in re.findall(r"\[(\d+)\]", final["answer"])]
+    assert shown == [2] and [c["n"] for c in final["citations"]] == [2]
+    assert (
+        "[4]" not in final["sources"][1]["text"]
+        and "[4]" not in scripted_generator.prompts[0].messages[-1]["content"]
+    )
+
+
+def test_unsupported_answer_abstains_and_lists_the_closest_sources(
+    answerer: Answerer, scripted_generator
+) -> None:
+    scripted_generator.enqueue("The capital of France is Paris [1].")
+    final = answerer.ask("What is the capital of France?")
+    assert final["abstained"] and final["answer"] == ABSTAIN["en"]
+    assert final["citations"] == [] and len(final["sources"]) == 3
+
+
+def test_model_that_declines_abstains(answerer: Answerer, scripted_generator) -> None:
+    scripted_generator.enqueue("The indexed documents do not answer this question.")
+    final = answerer.ask("Who won the 1998 World Cup?")
+    assert final["abstained"] and final["citations"] == []
+
+
+def test_answer_language_follows_the_question(answerer: Answerer, scripted_generator) -> None:
+    scripted_generator.enqueue("Je ne sais pas.")
+    final = answerer.ask("Quelle est la capitale de la France et où se trouve-t-elle ?")
+    assert final["abstained"] and final["answer"] == ABSTAIN["fr"]
+    assert "in French" in scripted_generator.prompts[0].messages[-1]["content"]
+
+
+def test_context_budget_limits_the_sources(settings: Settings, fake_embedder) -> None:
+    gen = ScriptedGenerator().enqueue("ChatGPT is not a GAN [1].")
+    budget = 128  # the scripted generator counts a token per 4 characters: the first two sources fit
+    answerer = Answerer(
+        ListRetriever(make_hits(*(TEXTS * 4)), fake_embedder),
+        gen,
+        settings.with_overrides(context_tokens=budget),
+    )
+    events = list(answerer.stream("Is ChatGPT a GAN?"))
+    sources = events[0]["sources"]
+    assert 1 <= len(sources) < 12
+    prompt = gen.prompts[0].messages[-1]["content"]
+    assert f"Source {len(sources)} (" in prompt and f"Source {len(sources) + 1} (" not in prompt
+    blocks = prompt.split("\n\nQuestion:")[0]
+    assert gen.count_tokens(blocks) <= budget + 16
+
+
+def test_irrelevant_retrieval_abstains_without_generating(settings: Settings, tmp_path) -> None:
+    docs = write_docs(tmp_path / "docs")
+    index_sources([str(docs)], settings)
+    store = IndexStore.open(settings.index_dir)
+    gen = ScriptedGenerator()  # nothing queued: generating would fail the test
+    strict = settings.with_overrides(min_score=0.999)
+    final = Answerer(Retriever(store, FakeEmbedder(), strict), gen, strict).ask(
+        "How do I bake sourdough bread?"
+    )
+    assert final["abstained"] and final["sources"] and gen.prompts == []
+    assert -1 <= final["relevance"] < 0.999
+    lenient = settings.with_overrides(min_score=-1.0)
+    gen.enqueue("ChatGPT is not a GAN; it is a transformer trained by next-token prediction.")
+    final = Answerer(Retriever(store, FakeEmbedder(), lenient), gen, lenient).ask("Is ChatGPT a GAN?")
+    assert not final["abstained"] and final["citations"] and final["sentences"][0]["citations"]
+
+
+def test_follow_up_is_rewritten_before_retrieval(settings: Settings, fake_embedder) -> None:
+    gen = ScriptedGenerator().enqueue(
+        "How is ChatGPT trained?", "ChatGPT is a transformer trained by next-token prediction [1]."
+    )
+    retriever = ListRetriever(make_hits(*TEXTS), fake_embedder)
+    history = [{"role": "user", "content": "Is ChatGPT a GAN?"}, {"role": "assistant", "content": "No [1]."}]
+    events = list(Answerer(retriever, gen, settings).stream("How is it trained?", history=history))
+    assert [e["type"] for e in events][:2] == ["rewrite", "sources"]
+    assert (
+        events[0]["query"]
+        == "How is ChatGPT trained?"
+        == retriever.queries[0]
+        == events[-1]["answer"]["query"]
+    )
+    answer_prompt = gen.prompts[1].messages
+    assert {"role": "assistant", "content": "No."} in answer_prompt  # old markers numbered other sources
+    assert answer_prompt[-1]["content"].count("Question: How is it trained?") == 1
+    assert events[-1]["answer"]["citations"][0]["n"] == 1
+
+
+def test_empty_question_is_an_error(answerer: Answerer) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        answerer.ask("   ")
+
+
+def test_closing_the_stream_early_closes_the_generation(settings: Settings, fake_embedder) -> None:
+    closed: list[bool] = []
+
+    class Endless(ScriptedGenerator):
+        def stream(self, prompt, max_new_tokens=256, temperature=0.0):  # type: ignore[no-untyped-def]
+            try:
+                while True:
+                    yield "word "
+            finally:
+                closed.append(True)
+
+    events = Answerer(ListRetriever(make_hits(*TEXTS), fake_embedder), Endless(), settings).stream("Is it?")
+    assert next(events)["type"] == "sources" and next(events)["type"] == "token"
+    events.close()
+    assert closed == [True]
+
+
+# -- the `ask` command: history file, streaming display ---------------------------------------------
+@pytest.fixture
+def cli_index(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from searchchat.cli import _register, app
+
+    _register()
+    monkeypatch.setenv("SEARCHCHAT_EMBEDDER", "hash-64")
+    monkeypatch.setenv("SEARCHCHAT_GENERATOR", "extractive")
+    runner = CliRunner()
+    assert runner.invoke(app, ["index", str(write_docs(tmp_path / "docs")), "--quiet"]).exit_code == 0
+    return runner, app
+
+
+def test_ask_with_history_file_rewrites_the_follow_up(cli_index, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    runner, app = cli_index
+    history = tmp_path / "history.json"
+    history.write_text(json.dumps([{"role": "user", "content": "What does a robots.txt file list?"},
+                                   {"role": "assistant", "content": "Disallow rules [1]."}]))  # fmt: skip
+    result = runner.invoke(app, ["ask", "Who reads it?", "--history", str(history), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["query"].startswith("Who reads it? (") and "robots.txt" in data["query"]
+    assert not data["abstained"] and data["citations"][0]["title"] == "Robots"
+
+
+@pytest.mark.parametrize("content", ["not json", '{"role": "user"}', '[{"role": "robot", "content": "x"}]'])
+def test_ask_with_a_bad_history_file_is_a_clear_error(cli_index, tmp_path, content: str) -> None:  # type: ignore[no-untyped-def]
+    runner, app = cli_index
+    history = tmp_path / "history.json"
+    history.write_text(content)
+    result = runner.invoke(app, ["ask", "Who reads it?", "--history", str(history)])
+    assert result.exit_code == 2 and "history" in result.stderr and "Traceback" not in result.output
+
+
+def test_ask_streams_then_prints_sources(cli_index) -> None:  # type: ignore[no-untyped-def]
+    runner, app = cli_index
+    result = runner.invoke(app, ["ask", "What do polite crawlers read before fetching pages?"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "polite crawlers read it before fetching pages" in out and "[1]" in out
+    assert "\nSources:\n  [1] Robots — Robots > Disallow\n" in out and "Verified answer" not in out
