@@ -37,7 +37,7 @@ def main() -> None:
                                "sources": [{"n": i, "text": t} for i, t in enumerate(r["sources"], start=1)],
                                "timings": {}}  # fmt: skip
                 if r["raw_answer"]:
-                    v = checker.verify(r["raw_answer"], r["sources"])
+                    v = checker.verify(r["raw_answer"], r["sources"], question=r["question"])
                     if any(s.citations and not declines(s.text) for s in v.sentences):
                         final |= {"abstained": False, "answer": v.text, "citations": [{"n": n} for n in v.cited],
                                   "sentences": [{"text": s.text} for s in v.sentences]}  # fmt: skip

@@ -140,3 +140,18 @@ def test_numbers_and_names() -> None:
     }
     assert numbers("HIV-1 and COVID-19 and CD4") == set()
     assert names("Cases of HIV-1 rose in Zimbabwe after SARS-CoV-2") == {"hiv-1", "zimbabwe", "sars-cov-2"}
+
+
+def test_restating_the_question_is_not_a_claim(checker: CitationChecker) -> None:
+    question = "How many children were infected with HIV-1 in 2008?"
+    echo = checker.verify("Children were infected with HIV-1 in 2008 [1].", SOURCES, question=question)
+    assert echo.sentences[0].citations == [] and echo.cited == []
+    answer = checker.verify(
+        "More than 400,000 children were infected in 2008 [1].", SOURCES, question=question
+    )
+    assert answer.sentences[0].citations == [1]
+    negated = checker.verify(
+        "BM25 is not a neural network [2].", SOURCES, question="Is BM25 a neural network?"
+    )
+    assert negated.sentences[0].citations == []  # a claim, but source 2 does not say it
+    assert not negated.sentences[0].supported
