@@ -9,7 +9,8 @@ for a range of thresholds; the chosen one is searchchat/answer.py DEFAULT_MIN_SC
 Part 2 (--answer): the whole answer pipeline (gate, generation, citation check) on the off-topic questions
 against both indexes, with the chosen generator: the share answered "not found".
 
-    python bench/covidqa_abstain.py --answer --generator local --out bench/results/abstain.json
+    python bench/covidqa_abstain.py --answer --generator local -k 4 --max-new-tokens 160 \
+        --out bench/results/covidqa_abstain.json
 """
 
 from __future__ import annotations
@@ -42,9 +43,12 @@ def main() -> None:
     ap.add_argument("--answer", action="store_true", help="also run part 2")
     ap.add_argument("--generator", default=None)
     ap.add_argument("--max-new-tokens", type=int, default=None)
+    ap.add_argument("-k", type=int, default=None, help="passages given to the model (settings.k by default)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
-    settings = Settings().with_overrides(generator=args.generator, max_new_tokens=args.max_new_tokens)
+    settings = Settings().with_overrides(
+        generator=args.generator, max_new_tokens=args.max_new_tokens, k=args.k
+    )
     embedder = get_embedder(settings)
     covid = retriever(covid_index(settings, embedder, COVIDQA), embedder, settings)
     demo = retriever(demo_index(settings, embedder), embedder, settings)

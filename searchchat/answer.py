@@ -60,6 +60,28 @@ def declines(text: str) -> bool:
     return bool(_DECLINE.search(text))
 
 
+# Questions whose answer is a quantity or a date: a reply without one does not answer them ("WHO declared a
+# Public Health Emergency" for "When did WHO declare ...?"), however well a source supports it. English only.
+_WANTS_QUANTITY = re.compile(
+    r"^\s*(when\b|how (many|much|long|old|often|far|large|big|high|fast|soon)\b|(in )?(what|which) (year|month|"
+    r"date|day|percentage|proportion|number|age|decade|century)\b)",
+    re.IGNORECASE,
+)
+_QUANTITY = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
+    r"thousand|million|billion|dozen|half|once|twice|several|few|many|january|february|march|april|may|june|july|"
+    r"august|september|october|november|december|spring|summer|autumn|fall|winter|century|decade)\b",
+    re.IGNORECASE,
+)
+
+
+def answers_question(question: str, sentences: list[Sentence]) -> bool:
+    """False when the question asks for a quantity or a date and no cited sentence gives one."""
+    if not _WANTS_QUANTITY.match(question):
+        return True
+    return any(s.citations and _QUANTITY.search(s.text) for s in sentences)
+
+
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
@@ -180,6 +202,8 @@ class Answerer:
         of its answer is supported by a source)."""
         verified = self.checker.verify(raw, texts, [_header(h) for h in hits], question)
         if not any(s.citations and not declines(s.text) for s in verified.sentences):
+            return None
+        if not answers_question(question, verified.sentences):
             return None
         return verified
 

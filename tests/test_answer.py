@@ -212,3 +212,34 @@ def test_ask_streams_then_prints_sources(cli_index) -> None:  # type: ignore[no-
     out = result.stdout
     assert "polite crawlers read it before fetching pages" in out and "[1]" in out
     assert "\nSources:\n  [1] Robots — Robots > Disallow\n" in out and "Verified answer" not in out
+
+
+def test_a_when_question_needs_a_date_in_the_answer(settings: Settings, fake_embedder) -> None:
+    texts = [
+        "The WHO declared the outbreak a Public Health Emergency of International Concern on January 30, 2020."
+    ]
+    gen = ScriptedGenerator().enqueue(
+        "The WHO declared the outbreak a Public Health Emergency of International Concern [1].",
+        "The WHO declared the outbreak a Public Health Emergency of International Concern on January 30, 2020 [1].",
+    )
+    answerer = Answerer(ListRetriever(make_hits(*texts), fake_embedder), gen, settings)
+    question = "When did the WHO declare a Public Health Emergency?"
+    assert answerer.ask(question)["abstained"]
+    final = answerer.ask(question)
+    assert not final["abstained"] and final["citations"][0]["n"] == 1
+
+
+@pytest.mark.parametrize(
+    ("question", "lang"),
+    [
+        ("What is the main cause of HIV infection in children?", "en"),
+        ("Quelle est la principale cause de l'infection chez les enfants ?", "fr"),
+        ("Was ist die häufigste Ursache der Infektion bei Kindern?", "de"),
+        ("¿Cuál es la principal causa de la infección en los niños?", "es"),
+        ("BM25?", "en"),
+    ],
+)
+def test_question_language(question: str, lang: str) -> None:
+    from searchchat.prompt import detect_language
+
+    assert detect_language(question) == lang
