@@ -39,7 +39,8 @@ def main() -> None:
     retriever = Retriever(store, embedder, settings)
     queries = list(ds.queries.values())[: args.n]
     print(
-        f"torch threads {torch.get_num_threads()}, {store.stats().chunks} chunks, k={args.k}, {len(queries)} queries"
+        f"torch threads {torch.get_num_threads()}, {store.stats().chunks} chunks, k={args.k}, "
+        f"{len(queries)} queries"
     )
     for mode in MODES:
         retriever.search(queries[0], k=args.k, mode=mode)  # warm-up

@@ -1,13 +1,12 @@
-"""BEIR-style evaluation: index a corpus once (cached by content hash), run a split's queries, score documents."""
+"""BEIR-style evaluation: index a corpus once (cached by content hash), run a split's queries, score docs."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
 import json
-import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ CACHE_VERSION = 1  # bump when the way eval builds its index changes
 
 @dataclass
 class BeirDataset:
-    """A BEIR-layout dataset: corpus.jsonl, queries.jsonl and qrels/<split>.tsv (query-id, corpus-id, score)."""
+    """A BEIR-layout dataset: corpus.jsonl, queries.jsonl, qrels/<split>.tsv (query-id, corpus-id, score)."""
 
     root: Path
     split: str
@@ -47,7 +46,8 @@ def load_dataset(root: Path | str, split: str = "test") -> BeirDataset:
     if not qrels_file.is_file():
         splits = sorted(p.stem for p in (root / "qrels").glob("*.tsv")) if (root / "qrels").is_dir() else []
         raise FileNotFoundError(
-            f"No split {split!r} in {root}: qrels/{split}.tsv is missing (available: {', '.join(splits) or 'none'})"
+            f"No split {split!r} in {root}: qrels/{split}.tsv is missing "
+            f"(available: {', '.join(splits) or 'none'})"
         )
     qrels: dict[str, dict[str, int]] = {}
     with qrels_file.open(encoding="utf-8", newline="") as fh:
@@ -89,6 +89,7 @@ def file_hash(path: Path) -> str:
 def cache_key(corpus: Path, settings: Settings, embedder: Embedder) -> str:
     """The corpus content hash combined with everything else that shapes the index."""
     config = {"v": CACHE_VERSION, "embedder": embedder.name, "dim": embedder.dim,
+              "bf16": bool(getattr(embedder, "bf16", False)),
               "chunk_tokens": settings.chunk_tokens, "chunk_overlap": settings.chunk_overlap}  # fmt: skip
     h = hashlib.sha256(file_hash(corpus).encode() + json.dumps(config, sort_keys=True).encode())
     return h.hexdigest()[:20]
@@ -97,7 +98,8 @@ def cache_key(corpus: Path, settings: Settings, embedder: Embedder) -> str:
 def ensure_index(
     ds: BeirDataset, settings: Settings, embedder: Embedder, quiet: bool = True
 ) -> tuple[Path, bool]:
-    """Index the corpus into settings.home/eval/<key> unless a finished index is there; returns (dir, reused)."""
+    """Index the corpus into settings.home/eval/<key> unless a finished index is there.
+    Returns (index dir, whether it was reused)."""
     from indexer.pipeline import index_sources
     from indexer.store import current_snapshot
     from searchchat.lexical import needs_rebuild, rebuild_bm25
@@ -109,12 +111,16 @@ def ensure_index(
         if needs_rebuild(snap):  # this cache is private to eval, so a newer BM25 format is rebuilt in place
             rebuild_bm25(snap)
         return index_dir, True
-    if index_dir.exists() and snap is None:
-        shutil.rmtree(index_dir)  # a build that never committed
-    summary = index_sources([str(ds.corpus)], settings.with_overrides(index=index_dir), embedder=embedder,
-                            quiet=quiet)  # fmt: skip
-    marker.write_text(json.dumps({"dataset": str(ds.root), "corpus_sha256": file_hash(ds.corpus),
-                                  "embedder": embedder.name, "summary": summary.to_dict()}, indent=1))  # fmt: skip
+    # No finished index: build it (a run killed before its commit left nothing; the writer's lock keeps a
+    # second eval of the same corpus out while one builds).
+    summary = index_sources(
+        [str(ds.corpus)], settings.with_overrides(index=index_dir), embedder=embedder, quiet=quiet
+    )
+    info = {"dataset": str(ds.root), "corpus_sha256": file_hash(ds.corpus), "embedder": embedder.name,
+            "summary": summary.to_dict()}  # fmt: skip
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info, indent=1))
+    tmp.replace(marker)
     return index_dir, False
 
 
@@ -130,6 +136,7 @@ class ModeResult:
     p50_ms: float
     p95_ms: float
     queries: int
+    cpu_p50_ms: float = 0.0  # CPU time of this process per search: what the search costs without contention
 
 
 @dataclass
@@ -149,25 +156,26 @@ class EvalReport:
 
 
 def doc_ranking(chunk_doc_ids: Sequence[str]) -> list[str]:
-    """Chunk hits (best first) to a document ranking: each document at its best chunk, as BEIR's max-pooling."""
+    """Chunk hits (best first) to a document ranking: each document at its best chunk (max-pooling)."""
     return list(dict.fromkeys(chunk_doc_ids))
 
 
-def run_mode(retriever: Retriever, ds: BeirDataset, mode: str, k: int,
-             progress: Callable[[int], None] | None = None) -> tuple[dict[str, list[str]], list[float]]:  # fmt: skip
-    """Every query of the split in one mode: document rankings and per-query search latency (ms)."""
+def run_mode(
+    retriever: Retriever, ds: BeirDataset, mode: str, k: int
+) -> tuple[dict[str, list[str]], list[float], list[float]]:
+    """Every query of the split in one mode: document rankings, and per-query wall and CPU time (ms)."""
     first = next(iter(ds.queries.values()))
     retriever.search(first, k=k, mode=mode)  # warm-up (lazy loads), not timed
     run: dict[str, list[str]] = {}
-    latencies: list[float] = []
+    wall: list[float] = []
+    cpu: list[float] = []
     for qid, text in ds.queries.items():
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = retriever.search(text, k=k, mode=mode)
-        latencies.append((time.perf_counter() - t0) * 1000)
+        wall.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
         run[qid] = doc_ranking([h.chunk.doc_id for h in result.hits])
-        if progress:
-            progress(1)
-    return run, latencies
+    return run, wall, cpu
 
 
 def run_eval(
@@ -207,12 +215,13 @@ def run_eval(
                         round(index_seconds, 2), k)  # fmt: skip
     try:
         for mode in modes:
-            run, lat = run_mode(retriever, ds, mode, k)
+            run, lat, cpu = run_mode(retriever, ds, mode, k)
             scores = evaluate(run, ds.qrels, ks=(10, 100))
             report.rows.append(ModeResult(
                 mode=mode, ndcg_10=scores["NDCG@10"], recall_10=scores["Recall@10"],
                 recall_100=scores["Recall@100"], mrr_10=scores["MRR@10"],
                 p50_ms=percentile(lat, 50), p95_ms=percentile(lat, 95), queries=len(run),
+                cpu_p50_ms=percentile(cpu, 50),
             ))  # fmt: skip
     finally:
         store.close()

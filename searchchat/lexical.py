@@ -1,4 +1,4 @@
-"""BM25 over chunks (bm25s, English stopwords, Snowball stemming), built into each snapshot, cached by readers."""
+"""BM25 over chunks (bm25s, English stopwords, Snowball stemmer), built into each snapshot, cached on read."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _tokenize(texts: Sequence[str], stemmer: Any) -> list[list[str]]:
 
 
 def _heads(snapshot: Path, chunk_ids: Sequence[int]) -> dict[int, str]:
-    """chunk_id -> the head the embedder also sees (title, or title — last section), read from the snapshot."""
+    """chunk_id -> the head the embedder also sees (title, or title — section), read from the snapshot."""
     from indexer.chunk import embed_text
     from searchchat.types import Chunk
 

@@ -3,8 +3,10 @@ per-document cap and an optional reranker."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +23,10 @@ MODES = ("dense", "bm25", "hybrid")
 FUSIONS = ("convex", "rrf")
 CANDIDATES = 100  # chunks taken from each retriever before fusion
 RERANK_POOL = 30  # fused chunks a reranker sees (at least k)
+# Torch threads for embedding one query. One query is a few dozen tokens: tiny matrix products that a second
+# thread barely speeds up, and on a busy 2-core machine the extra thread waits more than it works (SciFact
+# hybrid p50 62-76 ms with one thread vs 91 ms with two, same load). Batch indexing keeps every core.
+QUERY_THREADS = 1
 
 # Chosen on SciFact train (809 queries, document-level nDCG@10, `python bench/tune_fusion.py DATA/scifact`):
 #   convex min-max alpha 0.5: 0.729 (z-score 0.727; alpha 0.4 0.726, 0.6 0.719)
@@ -90,7 +96,7 @@ def normalise(scores: Scored, method: str = "minmax") -> tuple[dict[int, float],
 
 
 def convex(dense: Scored, lexical: Scored, alpha: float = 0.5, method: str = "minmax") -> Scored:
-    """Calibrated score fusion: alpha * norm(dense) + (1 - alpha) * norm(bm25), each list normalised per query.
+    """Calibrated score fusion: alpha * norm(dense) + (1 - alpha) * norm(bm25), lists normalised per query.
     A retriever that found nothing (a query of stopwords for BM25) leaves the other one's order intact."""
     if not lexical or not dense:
         return list(dense or lexical)
@@ -156,7 +162,7 @@ def allowed_chunks(store: IndexStore, filters: Filters) -> np.ndarray:
 
 
 def dense_search(store: IndexStore, vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Scored:
-    """Inner-product search; with `allowed`, FAISS only scores those ids (a selective filter still fills k)."""
+    """Inner-product search; with `allowed`, FAISS scores only those ids (a narrow filter still fills k)."""
     if allowed is None:
         return store.dense_search(vector, k)
     import faiss
@@ -167,6 +173,34 @@ def dense_search(store: IndexStore, vector: np.ndarray, k: int, allowed: np.ndar
     params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
     scores, ids = store.vectors.search(q, min(k, len(allowed)), params=params)
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the body with n torch intra-op threads, then restore. With torch's OpenMP backend the setting
+    belongs to the calling thread: threads already running torch work (an indexing run) keep theirs."""
+    torch = sys.modules.get("torch")  # an embedder that never imported torch does not use it
+    if n is None or torch is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    if before == n:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _single_thread_faiss() -> None:
+    """One OpenMP thread for FAISS (process-wide; indexing only adds vectors, which does not use it). A
+    one-query flat search is memory-bound and extra threads only synchronise: p50 3.5 ms with one thread
+    vs 8-12 ms with two on the SciFact index (9,170 chunks), on a busy 2-core machine."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)
 
 
 # -- the retriever -----------------------------------------------------------------------------------
@@ -182,6 +216,7 @@ class Retriever:
         fusion: str = DEFAULT_FUSION,
         alpha: float = DEFAULT_ALPHA,
         candidates: int = CANDIDATES,
+        query_threads: int | None = QUERY_THREADS,
     ) -> None:
         if fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
@@ -190,6 +225,8 @@ class Retriever:
         self.settings = settings
         self.reranker = reranker if reranker is not None else get_reranker(settings.reranker)
         self.fusion, self.alpha, self.candidates = fusion, alpha, candidates
+        self.query_threads = query_threads
+        _single_thread_faiss()
 
     @property
     def store(self) -> IndexStore:
@@ -227,7 +264,8 @@ class Retriever:
         dense: Scored = []
         lexical: Scored = []
         if mode in ("dense", "hybrid"):
-            vec = self.embedder.embed_query(query)
+            with torch_threads(self.query_threads):
+                vec = self.embedder.embed_query(query)
             lap("embed_ms")
             dense = dense_search(store, vec, depth, allowed)
             lap("dense_ms")

@@ -14,9 +14,16 @@ from searchchat.rerank import Reranker
 from searchchat.types import Document, Hit, Section
 
 
-def make_doc(doc_id: str, text: str, *, title: str = "", source: str = "s", doctype: str = "html",
-             url: str | None = None, sections: Sequence[tuple[str, str]] | None = None) -> Document:  # fmt: skip
-    secs = [Section(path=[h] if h else [], text=t) for h, t in sections] if sections else [Section([], text)]
+def make_doc(
+    doc_id: str,
+    text: str,
+    *,
+    title: str = "",
+    source: str = "s",
+    doctype: str = "html",
+    url: str | None = None,
+) -> Document:
+    secs = [Section([], text)]
     return Document(doc_id=doc_id, url=url or f"https://example.com/{doc_id}", title=title or doc_id,
                     text=text, sections=secs, doctype=doctype, source=source,
                     content_hash=content_hash(text))  # fmt: skip

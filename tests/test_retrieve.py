@@ -242,3 +242,39 @@ def test_missing_cross_encoder_is_a_clear_error(index: Path, settings: Settings,
 def test_scores_are_finite(index: Path, settings: Settings) -> None:
     for mode in ("dense", "bm25", "hybrid"):
         assert all(math.isfinite(h.score) for h in retriever(index, settings).search("solar", mode=mode).hits)
+
+
+class FakeTorch:
+    """Stands in for torch's thread setting, to check that the query path sets and restores it."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.calls = n, []
+
+    def get_num_threads(self) -> int:
+        return self.n
+
+    def set_num_threads(self, n: int) -> None:
+        self.calls.append(n)
+        self.n = n
+
+
+def test_query_embedding_runs_single_threaded_and_restores(
+    index: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    fake = FakeTorch(2)
+    monkeypatch.setitem(sys.modules, "torch", fake)
+    seen: list[int] = []
+
+    class Spy(FakeEmbedder):
+        def embed_query(self, text: str):  # type: ignore[no-untyped-def]
+            seen.append(fake.n)
+            return super().embed_query(text)
+
+    Retriever(StoreHandle(index), Spy(), settings).search("solar", mode="hybrid")
+    assert seen == [1] and fake.calls == [1, 2] and fake.n == 2
+    Retriever(StoreHandle(index), Spy(), settings, query_threads=None).search("solar", mode="dense")
+    assert seen == [1, 2] and fake.calls == [1, 2]
+    Retriever(StoreHandle(index), Spy(), settings).search("solar", mode="bm25")
+    assert seen == [1, 2]  # BM25 alone embeds nothing
