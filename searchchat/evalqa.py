@@ -80,6 +80,7 @@ class QAReport:
     citations_shown: int
     out_of_range: int
     gold_in_sources: float
+    citation_precision_retrieved: float  # over questions whose gold answer was in the sources (retrieval hit)
     first_token_ms_p50: float
     first_token_ms_mean: float
     total_ms_p50: float
@@ -220,6 +221,8 @@ def summarise(records: Sequence[QARecord], settings: dict[str, Any] | None = Non
     decode_tokens = sum(r.tokens - 1 for r in generated)
     decode_s = sum(r.decode_ms for r in generated) / 1000
     ttft = [r.first_token_ms for r in records if r.tokens > 0]
+    hit = [r for r in records if r.gold_in_sources]
+    shown_hit = sum(r.citations for r in hit)
     return QAReport(
         questions=n,
         answered=len(answered),
@@ -234,6 +237,9 @@ def summarise(records: Sequence[QARecord], settings: dict[str, Any] | None = Non
         citations_shown=shown,
         out_of_range=sum(r.out_of_range for r in records),
         gold_in_sources=round(sum(r.gold_in_sources for r in records) / n, 4) if n else 0.0,
+        citation_precision_retrieved=round(sum(r.good_citations for r in hit) / shown_hit, 4)
+        if shown_hit
+        else 0.0,
         first_token_ms_p50=round(percentile(ttft, 50), 1),
         first_token_ms_mean=round(sum(ttft) / len(ttft), 1) if ttft else 0.0,
         total_ms_p50=round(percentile([r.total_ms for r in records], 50), 1),
@@ -273,7 +279,7 @@ def format_report(report: QAReport) -> str:
             f"citation precision  {r.citation_precision:.3f}  ({r.citations_shown} citations shown)",
             f"citation recall     {r.citation_recall:.3f}",
             f"out-of-range cites  {r.out_of_range}",
-            f"gold in sources     {r.gold_in_sources:.3f}",
+            f"gold in sources     {r.gold_in_sources:.3f}  (citation precision on those {r.citation_precision_retrieved:.3f})",
             f"first token         p50 {r.first_token_ms_p50:.0f} ms, mean {r.first_token_ms_mean:.0f} ms",
             f"total per question  p50 {r.total_ms_p50:.0f} ms",
             f"decode speed        {r.tokens_per_s:.1f} tokens/s",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from searchchat.cite import CitationChecker, names, numbers, parse_markers, split_sentences
+from searchchat.cite import BEST_MARGIN, CitationChecker, names, numbers, parse_markers, split_sentences
 from tests.fakes import FakeEmbedder
 
 SOURCES = [
@@ -155,3 +155,33 @@ def test_restating_the_question_is_not_a_claim(checker: CitationChecker) -> None
     )
     assert negated.sentences[0].citations == []  # a claim, but source 2 does not say it
     assert not negated.sentences[0].supported
+
+
+VEEV = [
+    "Venezuelan equine encephalitis virus (VEEV): transmission and outbreaks in humans.",
+    "Venezuelan equine encephalitis virus (VEEV) is transmitted by mosquitoes to humans and horses.",
+]
+
+
+def test_a_source_that_only_shares_the_questions_words_gives_way_to_the_one_with_the_answer(
+    checker: CitationChecker,
+) -> None:
+    q = "How is Venezuelan equine encephalitis virus transmitted?"
+    answer = "Venezuelan equine encephalitis virus (VEEV) is transmitted by mosquitoes to humans [1]."
+    row = checker.supports([answer.replace(" [1]", "")], VEEV, question=q)[0]
+    assert row[0].answer_share < row[1].answer_share == 1.0  # source 1 lacks "mosquitoes"
+    assert checker.support_threshold <= row[0].score <= row[1].score - BEST_MARGIN  # it passes, but far worse
+    v = checker.verify(answer, VEEV, question=q)
+    assert v.sentences[0].citations == [2] and v.changed
+
+
+def test_names_and_numbers_of_the_question_are_not_required_in_the_source(checker: CitationChecker) -> None:
+    sources = ["Chinese authorities built a 1000-bed hospital in Wuhan in 10 days."]
+    q = "How long did it take to build the COVID-19 hospital in Wuhan?"
+    claim = "The COVID-19 hospital in Wuhan was built in 10 days."
+    assert checker.supports([claim], sources, question=q)[0][0].missing == []
+    assert checker.supports([claim], sources)[0][0].missing == ["covid-19"]  # without the question: gated
+    # a number the question does not have is still checked
+    assert checker.supports(["The COVID-19 hospital was built in 12 days."], sources, question=q)[0][
+        0
+    ].missing == ["12"]
