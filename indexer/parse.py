@@ -61,6 +61,16 @@ def _finish(doc: Document) -> Document:
     return doc
 
 
+_BLOCKS = frozenset(HEADINGS) | {"pre", "table", "ul", "ol", "p"}
+_TEXT_BLOCKS = frozenset({"p", "li", "dd", "dt", "blockquote", "figcaption", "caption"})
+
+
+def _has_block(tag: Tag) -> bool:
+    """Whether a text block holds other blocks (a list item with a nested list): a plain scan of its
+    descendants, stopping at the first; bs4's find() costs more to set up than this whole walk."""
+    return any(getattr(d, "name", None) in _BLOCKS for d in tag.descendants)
+
+
 def parse_html(html: str | bytes, url: str, doc_id: str | None = None, source: str = "") -> ParsedPage:
     soup = BeautifulSoup(html, "lxml")
     robots = " ".join(
@@ -139,9 +149,7 @@ def parse_html(html: str | bytes, url: str, doc_id: str | None = None, source: s
                 if any(cells):
                     buf.append(" | ".join(cells))
                 continue
-            if name in ("p", "li", "dd", "dt", "blockquote", "figcaption", "caption") and not child.find(
-                list(HEADINGS) + ["pre", "table", "ul", "ol", "p"]
-            ):
+            if name in _TEXT_BLOCKS and not _has_block(child):
                 text = _clean(child.get_text(" "))
                 if text:
                     buf.append(text)
