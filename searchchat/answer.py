@@ -26,6 +26,14 @@ from searchchat.types import Answer, Citation, Hit, Sentence
 # ones that pass are left to the citation check (an answer from memory is unsupported, hence "not found").
 # Other embedders use settings.min_score when it is set, and no gate otherwise.
 DEFAULT_MIN_SCORE = 0.3
+# An answer is shown only when its best-supported citation scores at least this (cite.py's score: 0.70 is
+# enough for a citation to stand; an answer whose every citation is borderline is more often built on the
+# wrong passage). See the calibration at the end of bench/covidqa_replay.py's docstring.
+MIN_ANSWER_SUPPORT = 0.0
+# An answer is shown only when some cited passage's evidence sentence (the one closest to the answer) is this
+# close to the question (cosine, the index's embedder): a well-supported sentence copied from a passage that
+# is about something else does not answer the question.
+MIN_QUESTION_RELEVANCE = 0.0
 # Whether the prompt carries prompt.FEW_SHOT's worked example (measured with bench/covidqa_prompt.py).
 FEW_SHOT = True
 # What a model says when it declines (checked on the raw output, in the languages of prompt.ABSTAIN too).
@@ -205,7 +213,22 @@ class Answerer:
             return None
         if not answers_question(question, verified.sentences):
             return None
+        if max(verified.support.values(), default=0.0) < MIN_ANSWER_SUPPORT:
+            return None
+        if (
+            MIN_QUESTION_RELEVANCE > 0
+            and self.question_relevance(question, verified) < MIN_QUESTION_RELEVANCE
+        ):
+            return None
         return verified
+
+    def question_relevance(self, question: str, verified: Verified) -> float:
+        """The best cosine between the question and the evidence sentence of a shown citation."""
+        evidence = [verified.evidence[n] for n in verified.cited if verified.evidence.get(n)]
+        if not evidence or self.checker.embedder is None:
+            return 1.0
+        vecs = self.checker.embed([question, *evidence])
+        return float((vecs[1:] @ vecs[0]).max())
 
     @staticmethod
     def _citation(n: int, hit: Hit, evidence: str) -> Citation:

@@ -112,6 +112,7 @@ class Verified:
     evidence: dict[int, str] = field(
         default_factory=dict
     )  # source n -> its sentence closest to what cites it
+    support: dict[int, float] = field(default_factory=dict)  # source n -> best score of a sentence citing it
 
     @property
     def claims(self) -> int:
@@ -350,19 +351,21 @@ class CitationChecker:
         spans = sentence_spans(answer)
         parsed = [parse_markers(answer[s:e]) for s, e in spans]
         claims = [clean for clean, _ in parsed]
-        support = (
+        rows = (
             self.supports(claims, sources, headers, question) if claims and sources else [[] for _ in claims]
         )
         sentences: list[Sentence] = []
         evidence: dict[int, str] = {}
+        support: dict[int, float] = {}
         pieces: list[str] = []
         changed = False
         pos = 0
-        for (s, e), (clean, cited), row in zip(spans, parsed, support, strict=True):
+        for (s, e), (clean, cited), row in zip(spans, parsed, rows, strict=True):
             kept = self._decide(clean, cited, row, question)
             changed |= kept != cited
             for n in kept:
                 evidence.setdefault(n, row[n - 1].evidence)
+                support[n] = max(support.get(n, 0.0), row[n - 1].score)
             is_claim = self.is_claim(clean, question)
             sentences.append(Sentence(text=clean, citations=kept, supported=bool(kept) or not is_claim))
             pieces.append(answer[pos:s])
@@ -371,7 +374,8 @@ class CitationChecker:
         pieces.append(answer[pos:])
         text = "".join(pieces).strip()
         cited_all = sorted({n for s in sentences for n in s.citations})
-        return Verified(text=text, sentences=sentences, cited=cited_all, changed=changed, evidence=evidence)
+        return Verified(text=text, sentences=sentences, cited=cited_all, changed=changed, evidence=evidence,
+                        support=support)  # fmt: skip
 
     @staticmethod
     def is_claim(sentence: str, question: str = "") -> bool:

@@ -243,3 +243,20 @@ def test_question_language(question: str, lang: str) -> None:
     from searchchat.prompt import detect_language
 
     assert detect_language(question) == lang
+
+
+def test_optional_answer_gates_abstain_on_weak_or_off_question_evidence(
+    answerer: Answerer, scripted_generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import searchchat.answer as answer_mod
+
+    reply = "BM25 ranks documents by term frequency saturation and inverse document frequency [3]."
+    scripted_generator.enqueue(reply)
+    assert not answerer.ask("How does BM25 rank documents?")["abstained"]  # both gates off by default
+    monkeypatch.setattr(answer_mod, "MIN_QUESTION_RELEVANCE", 0.99)  # the evidence is not the question
+    scripted_generator.enqueue(reply)
+    assert answerer.ask("How does BM25 rank documents?")["abstained"]
+    monkeypatch.setattr(answer_mod, "MIN_QUESTION_RELEVANCE", 0.0)
+    monkeypatch.setattr(answer_mod, "MIN_ANSWER_SUPPORT", 1.01)  # no citation scores above 1
+    scripted_generator.enqueue(reply)
+    assert answerer.ask("How does BM25 rank documents?")["abstained"]

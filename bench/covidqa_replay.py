@@ -1,0 +1,85 @@
+"""Replay the recorded generations of an `eval-qa --out` file through the real answer pipeline: the same
+retrieval, relevance gate, context budget and citation check as `searchchat eval-qa`, with the model's raw
+answers read back instead of generated (temperature 0, so the model would write the same text). This tries a
+change to the citation check or abstention in a minute instead of an hour of generation.
+
+    python bench/covidqa_replay.py bench/results/covidqa_local_200.jsonl [--min-support 0.8] [--folds 2]
+
+With --folds N the records are cut into N consecutive parts, and --min-support values are reported on each
+part separately, so that a threshold chosen on one part can be checked on another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from covidqa_common import COVIDQA, covid_index, retriever
+
+from searchchat import answer as answer_mod
+from searchchat.answer import Answerer
+from searchchat.embed import get_embedder
+from searchchat.evalqa import QAItem, format_report, score, summarise
+from searchchat.generators.base import Generator, Prompt
+from searchchat.settings import Settings
+
+
+class Replay(Generator):
+    """Answers each question with its recorded raw answer; counts tokens with the local model's tokenizer."""
+
+    name = "replay"
+
+    def __init__(self, raw: dict[str, str], settings: Settings) -> None:
+        from transformers import AutoTokenizer
+
+        from searchchat.modelcache import transformers_location
+
+        self.raw = raw
+        self.tokenizer = AutoTokenizer.from_pretrained(transformers_location(settings))
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def stream(self, prompt: Prompt, max_new_tokens: int = 256, temperature: float = 0.0) -> Iterator[str]:
+        text = self.raw.get(prompt.question, "")
+        if text:
+            yield text
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("records", type=Path)
+    ap.add_argument("-k", type=int, default=None, help="passages (default: the settings' k, as eval-qa)")
+    ap.add_argument("--min-support", type=float, nargs="+", default=[0.0])
+    ap.add_argument("--min-relevance", type=float, nargs="+", default=[0.0])
+    ap.add_argument("--folds", type=int, default=1)
+    args = ap.parse_args()
+
+    recs = [json.loads(line) for line in args.records.read_text().splitlines() if line.strip()]
+    settings = Settings()
+    embedder = get_embedder(settings)
+    index = covid_index(settings, embedder, COVIDQA)
+    generator = Replay({r["question"]: r["raw_answer"] for r in recs}, settings)
+    answerer = Answerer(retriever(index, embedder, settings), generator, settings)
+    size = -(-len(recs) // args.folds)
+    defaults = answer_mod.MIN_ANSWER_SUPPORT, answer_mod.MIN_QUESTION_RELEVANCE
+    try:
+        for t in args.min_support:
+            for rel in args.min_relevance:
+                answer_mod.MIN_ANSWER_SUPPORT, answer_mod.MIN_QUESTION_RELEVANCE = t, rel
+                for f in range(args.folds):
+                    part = recs[f * size : (f + 1) * size]
+                    scored = [score(QAItem(r["qid"], r["question"], r["gold"]),
+                                    answerer.ask(r["question"], k=args.k)) for r in part]  # fmt: skip
+                    rep = summarise(scored)
+                    print(f"min support {t:.2f}, min relevance {rel:.2f}, part {f + 1}/{args.folds} "
+                          f"({len(part)} questions)")  # fmt: skip
+                    print("  " + format_report(rep).replace("\n", "\n  "))
+    finally:
+        answer_mod.MIN_ANSWER_SUPPORT, answer_mod.MIN_QUESTION_RELEVANCE = defaults
+
+
+if __name__ == "__main__":
+    main()
