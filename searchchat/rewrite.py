@@ -23,8 +23,12 @@ _ANAPHORA_TEXT = """it its it's they them their theirs this that these those he 
     ele ela eles elas isso isto dele dela também
     het hij zij ze dat dit deze die ook"""
 _ANAPHORA = frozenset(_ANAPHORA_TEXT.split())
+# Openings that refer back by themselves. A plain "And ..." or "But ..." does not: "And what does BM25 use
+# for scoring?" is standalone, and adding the previous question's words to it pulled the old topic back.
 _LEADS = re.compile(
-    r"^\s*(and|but|so|what about|how about|why|how come|et|mais|und|aber|y|pero|e|ma|en|maar)\b", re.I
+    r"^\s*(and |but )?(what about|how about|how come|et (pour|si)|und was ist mit|y (qué|que) "
+    r"(hay )?de|e (quanto a|per)|en wat)\b",
+    re.I,
 )
 REWRITE_SYSTEM = (
     "You rewrite a follow-up question from a conversation into one standalone search query that can be "

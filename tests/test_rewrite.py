@@ -67,3 +67,12 @@ def test_standalone_question_and_no_history_are_left_alone() -> None:
 def test_clean_rewrite() -> None:
     assert clean_rewrite('"What is BM25?"\nExtra line', "q") == "What is BM25?"
     assert clean_rewrite("   ", "q") is None
+
+
+def test_a_standalone_follow_up_opening_with_and_is_not_rewritten() -> None:
+    from searchchat.rewrite import needs_rewrite
+
+    history = [{"role": "user", "content": "Is ChatGPT a GAN?"}]
+    assert not needs_rewrite("And what does BM25 use for scoring documents?", history)
+    assert needs_rewrite("And what about BERT?", history)
+    assert needs_rewrite("And how big is it?", history)
