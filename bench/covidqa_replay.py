@@ -12,6 +12,7 @@ part separately, so that a threshold chosen on one part can be checked on anothe
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +55,14 @@ def main() -> None:
     ap.add_argument("-k", type=int, default=None, help="passages (default: the settings' k, as eval-qa)")
     ap.add_argument("--min-support", type=float, nargs="+", default=[0.0])
     ap.add_argument("--min-relevance", type=float, nargs="+", default=[0.0])
+    ap.add_argument(
+        "--margin",
+        type=float,
+        nargs="+",
+        default=[-1.0],
+        help="citation relevance margins to try (cite.RELEVANCE_MARGIN; negative: no gate)",
+    )
+    ap.add_argument("--min-evidence", type=float, nargs="+", default=[0.0])
     ap.add_argument("--folds", type=int, default=1)
     args = ap.parse_args()
 
@@ -64,21 +73,26 @@ def main() -> None:
     generator = Replay({r["question"]: r["raw_answer"] for r in recs}, settings)
     answerer = Answerer(retriever(index, embedder, settings), generator, settings)
     size = -(-len(recs) // args.folds)
-    defaults = answer_mod.MIN_ANSWER_SUPPORT, answer_mod.MIN_QUESTION_RELEVANCE
+    defaults = answer_mod.MIN_ANSWER_SUPPORT, answer_mod.MIN_QUESTION_RELEVANCE, answer_mod.MIN_EVIDENCE
+    grid = itertools.product(args.min_support, args.min_relevance, args.margin, args.min_evidence)
     try:
-        for t in args.min_support:
-            for rel in args.min_relevance:
-                answer_mod.MIN_ANSWER_SUPPORT, answer_mod.MIN_QUESTION_RELEVANCE = t, rel
-                for f in range(args.folds):
-                    part = recs[f * size : (f + 1) * size]
-                    scored = [score(QAItem(r["qid"], r["question"], r["gold"]),
+        for t, rel, margin, ev in grid:
+            answer_mod.MIN_ANSWER_SUPPORT, answer_mod.MIN_QUESTION_RELEVANCE, answer_mod.MIN_EVIDENCE = (
+                t,
+                rel,
+                ev,
+            )
+            answerer.checker.relevance_margin = margin if margin >= 0 else None
+            for f in range(args.folds):
+                part = recs[f * size : (f + 1) * size]
+                scored = [score(QAItem(r["qid"], r["question"], r["gold"]),
                                     answerer.ask(r["question"], k=args.k)) for r in part]  # fmt: skip
-                    rep = summarise(scored)
-                    print(f"min support {t:.2f}, min relevance {rel:.2f}, part {f + 1}/{args.folds} "
-                          f"({len(part)} questions)")  # fmt: skip
-                    print("  " + format_report(rep).replace("\n", "\n  "))
+                rep = summarise(scored)
+                print(f"min support {t:.2f}, min relevance {rel:.2f}, margin {margin:.2f}, min evidence {ev:.2f}, "
+                      f"part {f + 1}/{args.folds} ({len(part)} questions)")  # fmt: skip
+                print("  " + format_report(rep).replace("\n", "\n  "))
     finally:
-        answer_mod.MIN_ANSWER_SUPPORT, answer_mod.MIN_QUESTION_RELEVANCE = defaults
+        answer_mod.MIN_ANSWER_SUPPORT, answer_mod.MIN_QUESTION_RELEVANCE, answer_mod.MIN_EVIDENCE = defaults
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from contextlib import closing, nullcontext
 from typing import Any
 
 from searchchat.cite import CitationChecker, Verified
+from searchchat.evidence import POOL, EvidenceReranker
 from searchchat.generators.base import Generator
 from searchchat.markers import neutralise
 from searchchat.prompt import abstain_message, build_prompt, fit_sources, source_text
@@ -35,6 +36,9 @@ DEFAULT_MIN_SCORE = 0.3
 #   0.50 -> 0.667 (58% abstention), 0.60 -> 0.762 (62% abstention): too many refusals to be a default.
 MIN_ANSWER_SUPPORT = 0.0
 MIN_QUESTION_RELEVANCE = 0.0
+# Abstain without generating when the best passage's evidence score (evidence.py: best sentence cosine plus the
+# lexical bonus) is below this. Off (0) unless tuned; see bench/covidqa_replay.py --min-evidence.
+MIN_EVIDENCE = 0.0
 # Whether the prompt carries prompt.FEW_SHOT's worked example (measured with bench/covidqa_prompt.py).
 FEW_SHOT = True
 # What a model says when it declines (checked on the raw output, in the languages of prompt.ABSTAIN too).
@@ -104,6 +108,11 @@ class Answerer:
         self.retriever, self.generator, self.settings = retriever, generator, settings
         self.few_shot = few_shot
         self.checker = CitationChecker(getattr(retriever, "embedder", None))
+        self.evidence = (
+            EvidenceReranker(self.checker.embed)
+            if settings.evidence_rerank and self.checker.embedder is not None
+            else None
+        )
 
     # -- relevance gate ----------------------------------------------------------------------------
     def min_score(self) -> float | None:
@@ -144,10 +153,17 @@ class Answerer:
         t_rw = time.perf_counter()
         if query != question:
             yield {"type": "rewrite", "query": query}
-        result = self.retriever.search(query, k=k or self.settings.k, mode=mode, filters=filters)
+        k = k or self.settings.k
+        pool = max(k, POOL) if self.evidence is not None else k
+        result = self.retriever.search(query, k=pool, mode=mode, filters=filters)
+        if self.evidence is not None:
+            result.hits = self.evidence.rerank(query, result.hits)
+        result.hits = result.hits[:k]
         threshold = self.min_score()
         best = self.best_dense_score(query, filters) if threshold is not None and result.hits else None
         relevant = bool(result.hits) and (best is None or threshold is None or best >= threshold)
+        if relevant and self.evidence is not None and result.hits[0].score < MIN_EVIDENCE:
+            relevant = False
         budget = fit_sources(result.hits, self.settings.context_tokens, self.generator.count_tokens)
         hits, texts = (
             (budget.hits, budget.texts) if relevant else (result.hits, [source_text(h) for h in result.hits])
@@ -209,7 +225,8 @@ class Answerer:
     def _verify(self, raw: str, hits: list[Hit], texts: list[str], question: str) -> Verified | None:
         """The verified answer, or None when it should be an abstention (the model declined, or no sentence
         of its answer is supported by a source)."""
-        verified = self.checker.verify(raw, texts, [_header(h) for h in hits], question)
+        relevance = [h.score for h in hits] if self.evidence is not None else None
+        verified = self.checker.verify(raw, texts, [_header(h) for h in hits], question, relevance)
         if not any(s.citations and not declines(s.text) for s in verified.sentences):
             return None
         if not answers_question(question, verified.sentences):

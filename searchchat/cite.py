@@ -56,6 +56,10 @@ ANSWER_FLOOR = 0.5
 # A cited source that passes but scores this much below the best source gives way to it: the model often cites
 # the first passage that shares the question's words rather than the one that holds the answer.
 BEST_MARGIN = 0.15
+# With the passages' relevance to the question (answer.py passes the evidence reranker's scores), a citation
+# stands only for a source within this margin of the most relevant one: the small model often copies a
+# well-supported sentence from a passage that does not answer the question. None: no such gate.
+RELEVANCE_MARGIN: float | None = None
 
 _STOP = frozenset(STOPWORDS_EN_PLUS) | {
     "also", "may", "might", "can", "could", "would", "shall", "must", "one", "however", "thus", "therefore",
@@ -264,10 +268,12 @@ class CitationChecker:
         support_threshold: float = SUPPORT_THRESHOLD,
         add_threshold: float = ADD_THRESHOLD,
         cache_size: int = 20000,
+        relevance_margin: float | None = RELEVANCE_MARGIN,
     ) -> None:
         self.embedder = embedder
         self.support_threshold = support_threshold
         self.add_threshold = add_threshold
+        self.relevance_margin = relevance_margin
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
 
@@ -344,10 +350,17 @@ class CitationChecker:
         return rows
 
     def verify(
-        self, answer: str, sources: Sequence[str], headers: Sequence[str] | None = None, question: str = ""
+        self,
+        answer: str,
+        sources: Sequence[str],
+        headers: Sequence[str] | None = None,
+        question: str = "",
+        relevance: Sequence[float] | None = None,
     ) -> Verified:
         """Check each sentence of `answer` against `sources` (source n is sources[n - 1]; `headers[n - 1]` its
-        title and section). With `question`, sentences that only restate it are not claims."""
+        title and section). With `question`, sentences that only restate it are not claims. With `relevance`
+        (one score per source), only sources within relevance_margin of the best may be cited."""
+        eligible = self._eligible(len(sources), relevance)
         spans = sentence_spans(answer)
         parsed = [parse_markers(answer[s:e]) for s, e in spans]
         claims = [clean for clean, _ in parsed]
@@ -361,7 +374,7 @@ class CitationChecker:
         changed = False
         pos = 0
         for (s, e), (clean, cited), row in zip(spans, parsed, rows, strict=True):
-            kept = self._decide(clean, cited, row, question)
+            kept = self._decide(clean, cited, row, question, eligible)
             changed |= kept != cited
             for n in kept:
                 evidence.setdefault(n, row[n - 1].evidence)
@@ -393,18 +406,35 @@ class CitationChecker:
             return True
         return _negated(sentence) != _negated(question)  # "ChatGPT is not a GAN" answers "Is ChatGPT a GAN?"
 
-    def _decide(self, clean: str, cited: list[int], row: list[Support], question: str = "") -> list[int]:
+    def _eligible(self, count: int, relevance: Sequence[float] | None) -> set[int]:
+        """The source numbers that may be cited: all, or those close enough to the most relevant."""
+        if relevance is None or self.relevance_margin is None or len(relevance) != count or not count:
+            return set(range(1, count + 1))
+        top = max(relevance)
+        return {n for n, r in enumerate(relevance, start=1) if r >= top - self.relevance_margin}
+
+    def _decide(
+        self,
+        clean: str,
+        cited: list[int],
+        row: list[Support],
+        question: str = "",
+        eligible: set[int] | None = None,
+    ) -> list[int]:
         if not self.is_claim(clean, question) or not row:
             return []
-        best = max(range(len(row)), key=lambda j: row[j].score)
-        top = row[best].score
+        allowed = sorted(n for n in (eligible or range(1, len(row) + 1)) if 1 <= n <= len(row))
+        if not allowed:
+            return []
+        best = max(allowed, key=lambda n: row[n - 1].score)  # the best source that may be cited
+        top = row[best - 1].score
         kept = [
             n
             for n in cited
-            if 1 <= n <= len(row)
+            if n in allowed
             and row[n - 1].score >= self.support_threshold
             and top - row[n - 1].score < BEST_MARGIN
         ]
         if kept:
             return kept
-        return [best + 1] if top >= self.add_threshold else []
+        return [best] if top >= self.add_threshold else []

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     per_doc_cap: int = Field(2, ge=1, description="Most passages from one document in a result list.")
     rrf_k: int = Field(60, ge=1)
     reranker: str | None = Field(None, description="Optional reranker name or model path.")
+    evidence_rerank: bool = Field(
+        True, description="Before answering, order passages by the sentence that best matches the question."
+    )
 
     # Generation
     generator: Literal["local", "openai", "extractive", "llamacpp"] = "local"

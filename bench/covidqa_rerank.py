@@ -1,0 +1,64 @@
+"""Tune the evidence reranker (searchchat/evidence.py) on COVID-QA questions that the eval-qa sample does not
+use, and print how often a passage holding the gold answer is among the first 1..4 passages.
+
+    python bench/covidqa_rerank.py [--limit 200] [--seed 1] [--exclude-seed 13 --exclude-limit 200]
+
+The tuning questions are a random sample of the questions left once `searchchat eval-qa --limit 200` (seed 13)
+has taken its own, so that a choice made here is measured there on unseen questions.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from covidqa_common import COVIDQA, covid_index, retriever
+
+from searchchat.cite import CitationChecker
+from searchchat.embed import get_embedder
+from searchchat.evalqa import load_qa, sample, supports_gold
+from searchchat.evidence import POOL, EvidenceReranker
+from searchchat.prompt import source_text
+from searchchat.settings import Settings
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--limit", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--exclude-seed", type=int, default=13)
+    ap.add_argument("--exclude-limit", type=int, default=200)
+    ap.add_argument("--bonus", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0])
+    ap.add_argument("--pool", type=int, nargs="+", default=[10, POOL])
+    args = ap.parse_args()
+
+    items = load_qa(COVIDQA / "qa.jsonl")
+    held_out = {i.qid for i in sample(items, args.exclude_limit, args.exclude_seed)}
+    tuning = sample([i for i in items if i.qid not in held_out], args.limit, args.seed)
+    settings = Settings()
+    embedder = get_embedder(settings)
+    search = retriever(covid_index(settings, embedder, COVIDQA), embedder, settings)
+    checker = CitationChecker(embedder)
+    pools = {i.qid: search.search(i.question, k=max(args.pool)).hits for i in tuning}
+    gold = {i.qid: [supports_gold(source_text(h), i.answers) for h in pools[i.qid]] for i in tuning}
+
+    def report(label: str, orders: dict[str, list[int]]) -> None:
+        at = [sum(any(gold[q][j] for j in orders[q][:n]) for q in orders) / len(orders) for n in (1, 2, 3, 4)]
+        print(f"{label:28s} " + "  ".join(f"@{n} {v:.3f}" for n, v in zip((1, 2, 3, 4), at, strict=True)))
+
+    print(f"{len(tuning)} tuning questions (seed {args.seed}), none of the {len(held_out)} eval-qa ones; "
+          f"gold in the first {max(args.pool)} fused passages: "
+          f"{sum(any(g) for g in gold.values()) / len(gold):.3f}")  # fmt: skip
+    report("fused order (no rerank)", {q: list(range(len(h))) for q, h in pools.items()})
+    for pool in args.pool:
+        for bonus in args.bonus:
+            rr = EvidenceReranker(checker.embed, lexical_bonus=bonus)
+            orders = {}
+            for q, hits in pools.items():
+                question = next(i.question for i in tuning if i.qid == q)
+                scores = rr.score(question, hits[:pool])
+                orders[q] = sorted(range(len(scores)), key=lambda j: -scores[j])
+            report(f"pool {pool}, lexical bonus {bonus:.2f}", orders)
+
+
+if __name__ == "__main__":
+    main()

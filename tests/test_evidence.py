@@ -1,0 +1,86 @@
+"""Evidence reranking before answering, and the citation gate on the passages' relevance to the question."""
+
+from __future__ import annotations
+
+from searchchat.answer import Answerer
+from searchchat.cite import CitationChecker
+from searchchat.evidence import EvidenceReranker, sentences
+from searchchat.settings import Settings
+from tests.answer_helpers import ListRetriever, make_hits
+from tests.fakes import FakeEmbedder, ScriptedGenerator
+
+# Passage 1 shares many of the question's words over several sentences; passage 2 has the one sentence that
+# answers it.
+WORDY = (
+    "Vaccine trials for influenza are run every year. Influenza vaccine strains are chosen by the WHO. "
+    "Trials compare vaccine strains across seasons."
+)
+ANSWERING = (
+    "Pigs were farmed near the clinic. The influenza vaccine trial enrolled 400 volunteers in 2019. "
+    "Results came later."
+)
+OFF_TOPIC = "Zebras have black and white stripes that confuse biting flies."
+QUESTION = "How many volunteers did the influenza vaccine trial enroll?"
+
+
+def test_the_passage_with_the_answering_sentence_moves_first(fake_embedder: FakeEmbedder) -> None:
+    hits = make_hits(WORDY, OFF_TOPIC, ANSWERING)
+    checker = CitationChecker(fake_embedder)
+    reranked = EvidenceReranker(checker.embed).rerank(QUESTION, hits)
+    assert [h.chunk.text for h in reranked] == [ANSWERING, WORDY, OFF_TOPIC]
+    assert [h.rank for h in reranked] == [1, 2, 3]
+    assert reranked[0].score > reranked[1].score > reranked[2].score
+    # the sentence vectors went through the checker's cache, which verification reuses
+    assert all(s in checker._cache for s in sentences(ANSWERING))
+
+
+def test_sentences_are_split_as_the_checker_splits_them() -> None:
+    assert sentences("Short. " + ANSWERING) == [
+        "Pigs were farmed near the clinic.",
+        "The influenza vaccine trial enrolled 400 volunteers in 2019.",
+        "Results came later.",
+    ]
+    assert sentences("tiny") == ["tiny"]
+    assert EvidenceReranker(FakeEmbedder().embed).score(QUESTION, []) == []
+
+
+def test_a_citation_needs_a_source_close_to_the_most_relevant(fake_embedder: FakeEmbedder) -> None:
+    sources = [ANSWERING, WORDY]
+    answer = "Influenza vaccine strains are chosen by the WHO [2]."
+    free = CitationChecker(fake_embedder, relevance_margin=None).verify(
+        answer, sources, question=QUESTION, relevance=[1.0, 0.4]
+    )
+    assert free.cited == [2]  # source 2 supports the sentence: without the gate it stands
+    gated = CitationChecker(fake_embedder, relevance_margin=0.3)
+    v = gated.verify(answer, sources, question=QUESTION, relevance=[1.0, 0.4])
+    assert v.cited == [] and not v.sentences[0].supported  # 0.6 below the best source: not shown
+    close = gated.verify(answer, sources, question=QUESTION, relevance=[1.0, 0.8])
+    assert close.cited == [2]
+    right = gated.verify(
+        "The trial enrolled 400 volunteers [1].", sources, question=QUESTION, relevance=[1.0, 0.4]
+    )
+    assert right.cited == [1]
+    # no relevance given, or one score per source missing: every source may be cited
+    assert gated.verify(answer, sources, question=QUESTION).cited == [2]
+    assert gated.verify(answer, sources, question=QUESTION, relevance=[1.0]).cited == [2]
+
+
+def test_answerer_reranks_a_wider_pool_and_numbers_sources_in_the_new_order(
+    settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    texts = [WORDY, OFF_TOPIC, OFF_TOPIC + " Stripes.", ANSWERING]
+    retriever = ListRetriever(make_hits(*texts), fake_embedder)
+    gen = ScriptedGenerator().enqueue("The influenza vaccine trial enrolled 400 volunteers [1].")
+    answerer = Answerer(retriever, gen, settings.model_copy(update={"k": 2, "evidence_rerank": True}))
+    final = answerer.ask(QUESTION)
+    assert [s["text"] for s in final["sources"]] == [ANSWERING, WORDY]  # passage 4 of the pool came first
+    assert final["citations"][0]["n"] == 1 and not final["abstained"]
+    assert "Source 1 (Doc 4" in gen.prompts[0].messages[-1]["content"]
+
+
+def test_evidence_rerank_can_be_turned_off(settings: Settings, fake_embedder: FakeEmbedder) -> None:
+    retriever = ListRetriever(make_hits(WORDY, OFF_TOPIC, ANSWERING), fake_embedder)
+    gen = ScriptedGenerator().enqueue("The influenza vaccine trial enrolled 400 volunteers [1].")
+    off = settings.model_copy(update={"k": 2, "evidence_rerank": False})
+    final = Answerer(retriever, gen, off).ask(QUESTION)
+    assert [s["text"] for s in final["sources"]] == [WORDY, OFF_TOPIC]
