@@ -60,6 +60,12 @@ def test_a_citation_needs_a_source_close_to_the_most_relevant(fake_embedder: Fak
         "The trial enrolled 400 volunteers [1].", sources, question=QUESTION, relevance=[1.0, 0.4]
     )
     assert right.cited == [1]
+    # a sentence that cites a source outside the margin goes to the best source inside it that supports it
+    moved = gated.verify(
+        "The trial enrolled 400 volunteers [1].", [WORDY + " " + ANSWERING, ANSWERING], question=QUESTION,
+        relevance=[0.4, 1.0],
+    )  # fmt: skip
+    assert moved.cited == [2] and moved.changed
     # no relevance given, or one score per source missing: every source may be cited
     assert gated.verify(answer, sources, question=QUESTION).cited == [2]
     assert gated.verify(answer, sources, question=QUESTION, relevance=[1.0]).cited == [2]
