@@ -117,11 +117,15 @@ class Answerer:
         )
 
     # -- relevance gate ----------------------------------------------------------------------------
+    def calibrated(self) -> bool:
+        """True for the packaged MiniLM embedder, whose scores the gate thresholds were calibrated on."""
+        name = str(getattr(getattr(self.retriever, "embedder", None), "name", "")).lower()
+        return "minilm" in re.sub(r"[-_]", "", name)
+
     def min_score(self) -> float | None:
         if self.settings.min_score is not None:
             return self.settings.min_score
-        name = str(getattr(getattr(self.retriever, "embedder", None), "name", "")).lower()
-        return DEFAULT_MIN_SCORE if "minilm" in re.sub(r"[-_]", "", name) else None
+        return DEFAULT_MIN_SCORE if self.calibrated() else None
 
     def best_dense_score(self, query: str, filters: Filters | None = None) -> float | None:
         """The highest cosine between the query and any passage the filters allow (None if unavailable)."""
@@ -164,7 +168,12 @@ class Answerer:
         threshold = self.min_score()
         best = self.best_dense_score(query, filters) if threshold is not None and result.hits else None
         relevant = bool(result.hits) and (best is None or threshold is None or best >= threshold)
-        if relevant and self.evidence is not None and result.hits[0].score < MIN_EVIDENCE:
+        if (
+            relevant
+            and self.evidence is not None
+            and self.calibrated()
+            and result.hits[0].score < MIN_EVIDENCE
+        ):
             relevant = False
         budget = fit_sources(result.hits, self.settings.context_tokens, self.generator.count_tokens)
         hits, texts = (
@@ -227,7 +236,8 @@ class Answerer:
     def _verify(self, raw: str, hits: list[Hit], texts: list[str], question: str) -> Verified | None:
         """The verified answer, or None when it should be an abstention (the model declined, or no sentence
         of its answer is supported by a source)."""
-        relevance = [h.score for h in hits] if self.evidence is not None else None
+        # the relevance margin is in MiniLM's units (cite.RELEVANCE_MARGIN): other embedders rerank but are not gated
+        relevance = [h.score for h in hits] if self.evidence is not None and self.calibrated() else None
         verified = self.checker.verify(raw, texts, [_header(h) for h in hits], question, relevance)
         if not any(s.citations and not declines(s.text) for s in verified.sentences):
             return None
