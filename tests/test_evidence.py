@@ -105,11 +105,15 @@ def test_answerer_shows_no_citation_of_a_clearly_less_relevant_passage(settings:
     retriever = ListRetriever(make_hits(ANSWERING, OFF_TOPIC), embedder)
     reply = "Zebras have black and white stripes that confuse biting flies [2]."
     on = settings.model_copy(update={"k": 2, "min_score": -1.0})
-    final = Answerer(retriever, ScriptedGenerator().enqueue(reply), on).ask("Who did the influenza vaccine trial enroll?")
+    final = Answerer(retriever, ScriptedGenerator().enqueue(reply), on).ask(
+        "Who did the influenza vaccine trial enroll?"
+    )
     assert (
         final["abstained"] and final["citations"] == []
     )  # source 2 says it, but does not answer the question
     assert [s["text"] for s in final["sources"]] == [ANSWERING, OFF_TOPIC]  # the closest sources are listed
     uncalibrated = ListRetriever(make_hits(ANSWERING, OFF_TOPIC), FakeEmbedder())
     plain = Answerer(uncalibrated, ScriptedGenerator().enqueue(reply), settings.model_copy(update={"k": 2}))
-    assert plain.ask("Who did the influenza vaccine trial enroll?")["citations"][0]["n"] == 2  # an uncalibrated embedder: reranked, not gated
+    assert (
+        plain.ask("Who did the influenza vaccine trial enroll?")["citations"][0]["n"] == 2
+    )  # an uncalibrated embedder: reranked, not gated
