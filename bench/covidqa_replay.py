@@ -77,11 +77,7 @@ def main() -> None:
     grid = itertools.product(args.min_support, args.min_relevance, args.margin, args.min_evidence)
     try:
         for t, rel, margin, ev in grid:
-            answer_mod.MIN_ANSWER_SUPPORT, answer_mod.MIN_QUESTION_RELEVANCE, answer_mod.MIN_EVIDENCE = (
-                t,
-                rel,
-                ev,
-            )
+            set_gates(t, rel, ev)
             answerer.checker.relevance_margin = margin if margin >= 0 else None
             for f in range(args.folds):
                 part = recs[f * size : (f + 1) * size]
@@ -92,7 +88,14 @@ def main() -> None:
                       f"part {f + 1}/{args.folds} ({len(part)} questions)")  # fmt: skip
                 print("  " + format_report(rep).replace("\n", "\n  "))
     finally:
-        answer_mod.MIN_ANSWER_SUPPORT, answer_mod.MIN_QUESTION_RELEVANCE, answer_mod.MIN_EVIDENCE = defaults
+        set_gates(*defaults)
+
+
+def set_gates(min_support: float, min_relevance: float, min_evidence: float) -> None:
+    """Set answer.py's optional gates (module constants the Answerer reads on every question)."""
+    answer_mod.MIN_ANSWER_SUPPORT = min_support
+    answer_mod.MIN_QUESTION_RELEVANCE = min_relevance
+    answer_mod.MIN_EVIDENCE = min_evidence
 
 
 if __name__ == "__main__":

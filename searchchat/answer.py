@@ -110,6 +110,9 @@ class Answerer:
         self.retriever, self.generator, self.settings = retriever, generator, settings
         self.few_shot = few_shot
         self.checker = CitationChecker(getattr(retriever, "embedder", None))
+        name = str(getattr(self.checker.embedder, "name", "")).lower()
+        # the packaged MiniLM, whose scores the gate thresholds were calibrated on (checked once, not per question)
+        self._calibrated = "minilm" in re.sub(r"[-_]", "", name)
         self.evidence = (
             EvidenceReranker(self.checker.embed)
             if settings.evidence_rerank and self.checker.embedder is not None
@@ -119,8 +122,7 @@ class Answerer:
     # -- relevance gate ----------------------------------------------------------------------------
     def calibrated(self) -> bool:
         """True for the packaged MiniLM embedder, whose scores the gate thresholds were calibrated on."""
-        name = str(getattr(getattr(self.retriever, "embedder", None), "name", "")).lower()
-        return "minilm" in re.sub(r"[-_]", "", name)
+        return self._calibrated
 
     def min_score(self) -> float | None:
         if self.settings.min_score is not None:
