@@ -84,6 +84,8 @@ _CITE = re.compile(rf"\[\s*(?:sources?\s*)?{_NUMS}\s*\]|\(\s*sources?\s*{_NUMS}\
 _ABBREV = re.compile(
     r"\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Figs|Eq|Dr|Mr|Mrs|Ms|Prof|St|No|approx|ca|resp|Ref|Refs|incl|[A-Z])\.$"
 )
+_NUMBERED = re.compile(r"\b(?:no|nos|vol|pp?)\.$", re.IGNORECASE)  # before a number: not a sentence end
+_NEXT_NUMBER = re.compile(r"\s+\S*\d")
 _END = re.compile(
     r"[.!?\u3002\uff01\uff1f]+[\"'\u201d\u2019)\]]*(?=\s|$)|\n\s*\n|\n(?=\s*(?:[-*\u2022]|\d+[.)])\s)"
 )
@@ -226,6 +228,12 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         end = m.end()
         if m.group(0).startswith(".") and _ABBREV.search(text[start : m.start() + 1]):
             continue
+        if (
+            m.group(0) == "."
+            and _NUMBERED.search(text[start : m.start() + 1])
+            and _NEXT_NUMBER.match(text[end:])
+        ):
+            continue  # "accession no. MN975262", "vol. 3"
         # "... 3.6 [1]." is one sentence; so is "... fold. [1]": pull trailing markers in.
         tail = re.match(r"(?:\s*\[[^\]\n]{1,20}\])+[.!?]?", text[end:])
         if tail and _CITE.search(tail.group(0)):

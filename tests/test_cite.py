@@ -111,6 +111,13 @@ def test_sentence_splitting_keeps_decimals_and_abbreviations() -> None:
         "It fell.",
         "Then 0.5 mg was given [2].",
     ]
+    # "no." before a number is an abbreviation; before a word, or as a reply, it ends a sentence
+    text = "It is in GenBank (accession no. MN975262) [1]. The answer is no. Vol. 3 of it says so."
+    assert split_sentences(text) == [
+        "It is in GenBank (accession no. MN975262) [1].",
+        "The answer is no.",
+        "Vol. 3 of it says so.",
+    ]
 
 
 @pytest.mark.parametrize(
