@@ -25,7 +25,12 @@ from searchchat.types import Hit
 # Tuned with bench/covidqa_rerank.py on 200 COVID-QA questions that the eval-qa sample (seed 13) does not use;
 # the figures are at the constants in that bench's output (bench/results/covidqa_rerank.txt).
 LEXICAL_BONUS = 0.5
-POOL = 10  # fused candidates rescored (20 measured no better); their sentence vectors are cached per process
+# Fused candidates rescored (at most settings.per_doc_cap per document); their sentence vectors are cached per
+# process. Wider and uncapped pools find more gold passages (first 4 of 20 uncapped: 0.815, against 0.735),
+# but the answers got worse: regenerated for the 100 tuning questions (bench/covidqa_regen.py --pool 20
+# --cap 20), citation precision fell from 0.712 to 0.597 (abstention 50% -> 45%). Four passages of one article
+# are alike, and the model cites the wrong one of them.
+POOL = 10
 MIN_SENTENCE_CHARS = 16
 
 
