@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     per_doc_cap: int = Field(2, ge=1, description="Most passages from one document in a result list.")
     rrf_k: int = Field(60, ge=1)
     reranker: str | None = Field(None, description="Optional reranker name or model path.")
+    strict: bool = Field(
+        False,
+        description="Answer only when a passage matches the question closely (the evidence score, "
+        "answer.STRICT_MIN_EVIDENCE); otherwise 'not found' without generating. Far fewer answers, more of their "
+        "citations right. Needs the packaged MiniLM and evidence reranking (no effect otherwise).",
+    )
     evidence_rerank: bool = Field(
         True, description="Before answering, order passages by the sentence that best matches the question."
     )

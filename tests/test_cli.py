@@ -82,6 +82,18 @@ def test_ask_json_contract(indexed):
     assert {"retrieve_ms", "generate_ms"} <= set(data["timings"])
 
 
+def test_ask_strict_flag_reaches_the_answer_gate(indexed, monkeypatch):
+    from searchchat import answer
+
+    monkeypatch.setattr(answer.Answerer, "calibrated", lambda self: True)
+    monkeypatch.setattr(answer, "DEFAULT_MIN_SCORE", -1.0)
+    monkeypatch.setattr(answer, "STRICT_MIN_EVIDENCE", 99.0)  # no passage can match this closely
+    strict = json.loads(runner.invoke(app, ["ask", "Is ChatGPT a GAN?", "--strict", "--json"]).stdout)
+    assert strict["abstained"] and strict["citations"] == [] and strict["sources"]
+    plain = json.loads(runner.invoke(app, ["ask", "Is ChatGPT a GAN?", "--json"]).stdout)
+    assert not plain["abstained"]
+
+
 def test_ask_without_index_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("SEARCHCHAT_GENERATOR", "extractive")
     result = runner.invoke(app, ["ask", "anything", "--index", str(tmp_path / "none")])

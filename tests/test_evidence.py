@@ -84,6 +84,14 @@ def test_answerer_reranks_a_wider_pool_and_numbers_sources_in_the_new_order(
     assert "Source 1 (Doc 4" in gen.prompts[0].messages[-1]["content"]
 
 
+def test_a_configured_reranker_keeps_its_order(settings: Settings, fake_embedder: FakeEmbedder) -> None:
+    retriever = ListRetriever(make_hits(WORDY, OFF_TOPIC, ANSWERING), fake_embedder)
+    gen = ScriptedGenerator().enqueue("The influenza vaccine trial enrolled 400 volunteers [1].")
+    crossed = settings.model_copy(update={"k": 2, "reranker": "some-cross-encoder"})
+    final = Answerer(retriever, gen, crossed).ask(QUESTION)
+    assert [s["text"] for s in final["sources"]] == [WORDY, OFF_TOPIC]  # the retriever's (reranked) order
+
+
 def test_evidence_rerank_can_be_turned_off(settings: Settings, fake_embedder: FakeEmbedder) -> None:
     retriever = ListRetriever(make_hits(WORDY, OFF_TOPIC, ANSWERING), fake_embedder)
     gen = ScriptedGenerator().enqueue("The influenza vaccine trial enrolled 400 volunteers [1].")
@@ -117,3 +125,26 @@ def test_answerer_shows_no_citation_of_a_clearly_less_relevant_passage(settings:
     assert (
         plain.ask("Who did the influenza vaccine trial enroll?")["citations"][0]["n"] == 2
     )  # an uncalibrated embedder: reranked, not gated
+
+
+def test_strict_mode_answers_only_when_a_passage_matches_the_question_closely(settings: Settings) -> None:
+    embedder = CalibratedFake()
+    question = (
+        "The influenza vaccine trial enrolled how many volunteers in 2019?"  # close to passage 1's words
+    )
+    reply = "The influenza vaccine trial enrolled 400 volunteers in 2019 [1]."
+    strict = settings.model_copy(update={"k": 2, "min_score": -1.0, "strict": True})
+    close = ListRetriever(make_hits(ANSWERING, OFF_TOPIC), embedder)
+    gen = ScriptedGenerator().enqueue(reply)
+    final = Answerer(close, gen, strict).ask(question)
+    assert not final["abstained"] and final["citations"][0]["n"] == 1
+    # a loose match: "not found" with the closest sources, and the model is not even asked
+    loose = ListRetriever(make_hits(WORDY, OFF_TOPIC), embedder)
+    gen = ScriptedGenerator().enqueue(reply)
+    final = Answerer(loose, gen, strict).ask(QUESTION)
+    assert final["abstained"] and gen.prompts == [] and len(final["sources"]) == 2
+    # without strict mode the model is asked (and its answer checked as usual)
+    relaxed = settings.model_copy(update={"k": 2, "min_score": -1.0})
+    gen = ScriptedGenerator().enqueue(reply)
+    Answerer(loose, gen, relaxed).ask(QUESTION)
+    assert len(gen.prompts) == 1

@@ -218,6 +218,20 @@ def test_ask_passes_history_mode_and_filters(settings) -> None:  # type: ignore[
     assert "What is a GAN?" in contents and any(c.startswith("A pair") for c in contents)
 
 
+def test_ask_strict_per_request(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from searchchat import answer
+
+    monkeypatch.setattr(answer.Answerer, "calibrated", lambda self: True)
+    monkeypatch.setattr(answer, "DEFAULT_MIN_SCORE", -1.0)
+    monkeypatch.setattr(answer, "STRICT_MIN_EVIDENCE", 99.0)  # no passage can match this closely
+    c, gen = scripted_client(settings, "Zebras have black and white stripes [1].")
+    with c:
+        strict = c.post("/ask", json={"question": "Why do zebras have stripes?", "strict": True})
+        assert strict.status_code == 200 and strict.json()["abstained"] and gen.prompts == []
+        plain = c.post("/ask", json={"question": "Why do zebras have stripes?"})
+    assert plain.status_code == 200 and len(gen.prompts) == 1
+
+
 @pytest.mark.parametrize(
     ("payload", "status", "code"),
     [

@@ -17,6 +17,9 @@ from searchchat.settings import Settings
 F = TypeVar("F", bound=Callable[..., Any])
 
 IndexOpt = typer.Option(None, "--index", help="Index directory (default: $SEARCHCHAT_HOME/index).")
+StrictOpt = typer.Option(
+    False, "--strict", help="Answer only when a passage matches the question closely (more 'not found')."
+)
 ModeOpt = typer.Option(None, "--mode", help="Retrieval mode: dense, bm25 or hybrid (default).")
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON.")
 

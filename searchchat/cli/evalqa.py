@@ -9,7 +9,16 @@ from pathlib import Path
 import typer
 
 from searchchat.cli import app
-from searchchat.cli.common import IndexOpt, JsonOpt, ModeOpt, fail, friendly_errors, make_settings, print_json
+from searchchat.cli.common import (
+    IndexOpt,
+    JsonOpt,
+    ModeOpt,
+    StrictOpt,
+    fail,
+    friendly_errors,
+    make_settings,
+    print_json,
+)
 
 
 @app.command("eval-qa")
@@ -27,6 +36,7 @@ def eval_qa(
     max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", min=1, help="Generation length cap."),
     out: Path | None = typer.Option(None, "--out", help="Also write one JSON line per question here."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-question progress on stderr."),
+    strict: bool = StrictOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Evaluate answers on a QA set (a folder's corpus.jsonl is indexed once into a cached index)."""
@@ -38,7 +48,12 @@ def eval_qa(
     from searchchat.retrieve import Retriever
 
     settings = make_settings(
-        index, mode=mode, generator=generator, model=model, max_new_tokens=max_new_tokens
+        index,
+        mode=mode,
+        generator=generator,
+        model=model,
+        max_new_tokens=max_new_tokens,
+        strict=strict or None,
     )
     with friendly_errors():
         qa_file, corpus = resolve(qa)
@@ -85,7 +100,7 @@ def eval_qa(
         fail("no questions were scored")
     report = summarise(records, {"qa": str(qa_file), "index": str(index_dir), "generator": settings.generator,
                                  "k": k or settings.k, "mode": mode or settings.mode, "limit": limit, "seed": seed,
-                                 "max_new_tokens": settings.max_new_tokens})  # fmt: skip
+                                 "max_new_tokens": settings.max_new_tokens, "strict": settings.strict})  # fmt: skip
     if json_out:
         print_json(report.to_dict())
     else:

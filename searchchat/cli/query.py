@@ -8,7 +8,16 @@ from pathlib import Path
 import typer
 
 from searchchat.cli import app
-from searchchat.cli.common import IndexOpt, JsonOpt, ModeOpt, fail, friendly_errors, make_settings, print_json
+from searchchat.cli.common import (
+    IndexOpt,
+    JsonOpt,
+    ModeOpt,
+    StrictOpt,
+    fail,
+    friendly_errors,
+    make_settings,
+    print_json,
+)
 
 
 def build_retriever(settings):  # type: ignore[no-untyped-def]
@@ -129,6 +138,7 @@ def ask(
     source: str | None = typer.Option(None, "--source", help="Only this source."),
     url_prefix: str | None = typer.Option(None, "--url-prefix", help="Only URLs starting with this."),
     doctype: str | None = typer.Option(None, "--type", help="Only this document type."),
+    strict: bool = StrictOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Answer a question from the indexed documents, with verified numbered citations (streamed)."""
@@ -138,7 +148,7 @@ def ask(
     if not question.strip():
         fail("the question is empty", code=2)
     turns = load_history(history) if history else None
-    settings = make_settings(index, mode=mode, generator=generator, model=model)
+    settings = make_settings(index, mode=mode, generator=generator, model=model, strict=strict or None)
     final: dict = {}
     streamed = False
     with friendly_errors():

@@ -152,7 +152,7 @@ def create_app(
 
     def ask_kwargs(req: AskRequest) -> dict[str, Any]:
         return {"history": [t.model_dump() for t in req.history] or None, "k": req.k, "mode": req.mode,
-                "filters": to_filters(req.filters)}  # fmt: skip
+                "filters": to_filters(req.filters), "strict": req.strict}  # fmt: skip
 
     @app.post("/ask", tags=["answer"], dependencies=[Depends(for_reads)],
               responses={200: {"model": AnswerOut}, **ERRORS})  # fmt: skip

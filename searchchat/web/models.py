@@ -40,6 +40,10 @@ class AskRequest(BaseModel):
         default_factory=list, max_length=50, description="Earlier turns, oldest first."
     )
     filters: FiltersIn | None = None
+    strict: bool | None = Field(
+        None,
+        description="Answer only when a passage matches the question closely (default: the server's setting).",
+    )
 
 
 class CitationOut(BaseModel):
