@@ -165,6 +165,27 @@ def test_question_streams_an_answer_with_citations_and_a_follow_up(server, brows
     assert "How does a GAN generator and discriminator work?" in sent  # the history reached the model
 
 
+def test_strict_toggle_is_sent_and_remembered(server, browser: WebDriver) -> None:
+    browser.get(server.url + "/")
+    wait(browser, lambda d: "5 documents" in d.find_element(By.ID, "stats").text)
+    box = browser.find_element(By.ID, "strict")
+    assert not box.is_selected()
+    box.click()
+    browser.refresh()  # the choice is remembered
+    wait(browser, lambda d: d.find_element(By.ID, "strict").is_selected())
+    browser.execute_script(
+        "window.sent = []; const f = window.fetch;"
+        "window.fetch = (u, o) => { if (o && o.body) window.sent.push(o.body); return f(u, o); };"
+    )
+    browser.find_element(By.ID, "q").send_keys("How does a GAN generator and discriminator work?", Keys.ENTER)
+    wait(browser, lambda d: finished_turns(d))
+    sent = [json.loads(b) for b in browser.execute_script("return window.sent")]
+    assert sent and sent[-1]["strict"] is True  # the server accepted it: the turn finished without an error
+    assert not browser.find_elements(By.CSS_SELECTOR, ".turn .notice.error")
+    browser.find_element(By.ID, "strict").click()  # leave the default for the other tests
+    assert browser.execute_script("return localStorage.getItem('searchchat.strict')") == "0"
+
+
 def test_hostile_titles_render_as_text(server, browser: WebDriver) -> None:
     browser.get(server.url + "/?q=" + "zebra stripes hostile title")
     wait(browser, lambda d: finished_turns(d))

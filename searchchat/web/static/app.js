@@ -8,6 +8,10 @@
   const form = $("search-form"), input = $("q"), thread = $("thread");
   const followForm = $("followup-form"), followInput = $("followup"), stopBtn = $("stop");
   const KEY_STORE = "searchchat.apiKey";
+  const STRICT_STORE = "searchchat.strict";
+  const strictBox = $("strict");  // "Only answer when sure": sent as {"strict": true}, remembered
+  strictBox.checked = localStorage.getItem(STRICT_STORE) === "1";
+  strictBox.addEventListener("change", () => localStorage.setItem(STRICT_STORE, strictBox.checked ? "1" : "0"));
   const LIST = /^\s*(?:[-*•]|\d+[.)])\s+/;
   const INLINE = /\[(\d+)\]|\*\*([^*\n]+)\*\*|`([^`\n]+)`/g;
 
@@ -399,7 +403,7 @@
     try {
       const res = await fetch("/ask/stream", {
         method: "POST", headers: apiHeaders(), signal: ctrl.signal,
-        body: JSON.stringify({ question, history: followup ? history : [] }),
+        body: JSON.stringify({ question, history: followup ? history : [], ...(strictBox.checked ? { strict: true } : {}) }),
       });
       if (!res.ok) { turn.answer.replaceChildren(); turn.answer.classList.remove("streaming"); renderSources(turn, []); await httpError(turn, res); return; }
       for await (const ev of sseEvents(res)) {
