@@ -20,6 +20,7 @@ from pathlib import Path
 from covidqa_common import COVIDQA, covid_index, retriever
 
 from searchchat import answer as answer_mod
+from searchchat import cite
 from searchchat.answer import Answerer
 from searchchat.embed import get_embedder
 from searchchat.evalqa import QAItem, format_report, score, summarise
@@ -63,6 +64,13 @@ def main() -> None:
         help="citation relevance margins to try (cite.RELEVANCE_MARGIN; negative: no gate)",
     )
     ap.add_argument("--min-evidence", type=float, nargs="+", default=[0.0])
+    ap.add_argument(
+        "--min-coverage",
+        type=float,
+        nargs="+",
+        default=[cite.MIN_COVERAGE],
+        help="question coverages a cited source needs (cite.MIN_COVERAGE; 0: no gate)",
+    )
     ap.add_argument("--folds", type=int, default=1)
     args = ap.parse_args()
 
@@ -74,17 +82,21 @@ def main() -> None:
     answerer = Answerer(retriever(index, embedder, settings), generator, settings)
     size = -(-len(recs) // args.folds)
     defaults = answer_mod.MIN_ANSWER_SUPPORT, answer_mod.MIN_QUESTION_RELEVANCE, answer_mod.MIN_EVIDENCE
-    grid = itertools.product(args.min_support, args.min_relevance, args.margin, args.min_evidence)
+    grid = itertools.product(
+        args.min_support, args.min_relevance, args.margin, args.min_evidence, args.min_coverage
+    )
     try:
-        for t, rel, margin, ev in grid:
+        for t, rel, margin, ev, cov in grid:
             set_gates(t, rel, ev)
             answerer.checker.relevance_margin = margin if margin >= 0 else None
+            answerer.checker.min_coverage = cov
             for f in range(args.folds):
                 part = recs[f * size : (f + 1) * size]
                 scored = [score(QAItem(r["qid"], r["question"], r["gold"]),
                                     answerer.ask(r["question"], k=args.k)) for r in part]  # fmt: skip
                 rep = summarise(scored)
                 print(f"min support {t:.2f}, min relevance {rel:.2f}, margin {margin:.2f}, min evidence {ev:.2f}, "
+                      f"min coverage {cov:.2f}, "
                       f"part {f + 1}/{args.folds} ({len(part)} questions)")  # fmt: skip
                 print("  " + format_report(rep).replace("\n", "\n  "))
     finally:

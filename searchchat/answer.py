@@ -11,10 +11,12 @@ from contextlib import closing, nullcontext
 from typing import Any
 
 from searchchat.cite import CitationChecker, Verified
+from searchchat.clarify import clarify_message, unnamed_reference
+from searchchat.coverage import DocFreq, coverage
 from searchchat.evidence import POOL, EvidenceReranker
 from searchchat.generators.base import Generator
 from searchchat.markers import neutralise
-from searchchat.prompt import abstain_message, build_prompt, fit_sources, source_text
+from searchchat.prompt import abstain_message, build_prompt, detect_language, fit_sources, source_text
 from searchchat.retrieve import Filters, Retriever
 from searchchat.rewrite import rewrite
 from searchchat.settings import Settings
@@ -163,8 +165,10 @@ class Answerer:
         """Events: {"type": "rewrite", "query"} (only when a follow-up was rewritten), {"type": "sources",
         "sources": [...], "query"}, {"type": "token", "text"} pieces of the raw generation, then {"type": "final",
         "answer"}: Answer.to_dict() with the verified text, citations and sentences, plus "raw_answer" (what
-        was streamed), "changed" (the check altered it) and "relevance" (best dense cosine, or None). `strict`
-        overrides settings.strict for this question."""
+        was streamed), "changed" (the check altered it), "relevance" (best dense cosine, or None) and "reason" (why
+        it abstained: "not_relevant", no passage matches closely enough, nothing generated; "ambiguous", the
+        question says "this study" and the passages come from several documents; "unsupported", the model's
+        answer did not hold up; None when it answered). `strict` overrides settings.strict for this question."""
         if not question or not question.strip():
             raise ValueError("the question is empty")
         t0 = time.perf_counter()
@@ -188,6 +192,12 @@ class Answerer:
             and result.hits[0].score < self.min_evidence(strict)
         ):
             relevant = False  # no passage matches the question closely enough: "not found" without generating
+        # "this study" with passages from several documents: ask which one rather than answer from any of them
+        unnamed = (
+            unnamed_reference(query) if relevant and len({h.chunk.doc_id for h in result.hits}) > 1 else None
+        )
+        if unnamed:
+            relevant = False
         budget = fit_sources(result.hits, self.settings.context_tokens, self.generator.count_tokens)
         hits, texts = (
             (budget.hits, budget.texts) if relevant else (result.hits, [source_text(h) for h in result.hits])
@@ -213,10 +223,11 @@ class Answerer:
         t_gen = time.perf_counter()
         raw = "".join(parts).strip()
 
-        verified = self._verify(raw, hits, texts, f"{question} {query}") if raw and relevant else None
+        verified = self._verify(raw, hits, texts, f"{question} {query}", query) if raw and relevant else None
         abstained = verified is None or not verified.cited
         if abstained:
-            text, sentences, citations = abstain_message(question), [], []
+            text = clarify_message(unnamed) if unnamed else abstain_message(question)
+            sentences, citations = [], []
         else:
             assert verified is not None
             text, sentences = verified.text, verified.sentences
@@ -244,14 +255,27 @@ class Answerer:
         final["raw_answer"] = raw
         final["changed"] = bool(raw) and (verified.changed if verified and not abstained else raw != text)
         final["relevance"] = round(best, 4) if best is not None else None  # best dense cosine, when checked
+        final["reason"] = (
+            None
+            if not abstained
+            else "ambiguous"
+            if unnamed
+            else "not_relevant"
+            if not relevant
+            else "unsupported"
+        )
         yield {"type": "final", "answer": final}
 
-    def _verify(self, raw: str, hits: list[Hit], texts: list[str], question: str) -> Verified | None:
+    def _verify(
+        self, raw: str, hits: list[Hit], texts: list[str], question: str, query: str | None = None
+    ) -> Verified | None:
         """The verified answer, or None when it should be an abstention (the model declined, or no sentence
-        of its answer is supported by a source)."""
+        of its answer is supported by a source). `query` is the standalone question that retrieval used."""
         # the relevance margin is in MiniLM's units (cite.RELEVANCE_MARGIN): other embedders rerank but are not gated
         relevance = [h.score for h in hits] if self.evidence is not None and self.calibrated() else None
-        verified = self.checker.verify(raw, texts, [_header(h) for h in hits], question, relevance)
+        headers = [_header(h) for h in hits]
+        coverage = self.coverage(query or question, headers, texts)
+        verified = self.checker.verify(raw, texts, headers, question, relevance, coverage)
         if not any(s.citations and not declines(s.text) for s in verified.sentences):
             return None
         if not answers_question(question, verified.sentences):
@@ -264,6 +288,20 @@ class Answerer:
         ):
             return None
         return verified
+
+    def coverage(self, query: str, headers: list[str], texts: list[str]) -> list[float] | None:
+        """Each source's question coverage (coverage.py), IDF-weighted by the index's BM25 statistics when it
+        has them; None when the citation check does not gate on it (off, or a question not in English: the
+        words of a French question are not those of the English passages that answer it)."""
+        if self.checker.min_coverage <= 0 or detect_language(query) != "en":
+            return None
+        try:
+            from searchchat.lexical import lexical_index
+
+            doc_freq: DocFreq | None = lexical_index(self.retriever.store).doc_freq
+        except (AttributeError, FileNotFoundError, NotImplementedError):
+            doc_freq = None
+        return coverage(query, [f"{h}\n{t}" for h, t in zip(headers, texts, strict=True)], doc_freq)
 
     def question_relevance(self, question: str, verified: Verified) -> float:
         """The best cosine between the question and the evidence sentence of a shown citation."""

@@ -26,6 +26,17 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
+_STEMMER: Any = None
+
+
+def tokenize(text: str) -> list[str]:
+    """One text's tokens as the index has them (the process-wide stemmer; not thread-safe to build twice)."""
+    global _STEMMER
+    if _STEMMER is None:
+        _STEMMER = _stemmer()
+    return _tokenize([text], _STEMMER)[0]
+
+
 def _tokenize(texts: Sequence[str], stemmer: Any) -> list[list[str]]:
     import bm25s
 
@@ -102,6 +113,20 @@ class LexicalIndex:
         if len(self.ids) and (d / "params.index.json").exists():
             self.retriever = bm25s.BM25.load(str(d))
         self.stemmer = _stemmer()
+        self._df: np.ndarray | None = None
+
+    def doc_freq(self, tokens: Sequence[str]) -> tuple[list[int], int]:
+        """How many chunks hold each token (0 for a token the index lacks), and the number of chunks."""
+        if self.retriever is None:
+            return [0 for _ in tokens], 0
+        if self._df is None:
+            self._df = np.diff(np.asarray(self.retriever.scores["indptr"]))
+        vocab = self.retriever.vocab_dict
+        out = []
+        for t in tokens:
+            i = vocab.get(t)
+            out.append(int(self._df[i]) if i is not None and i < len(self._df) else 0)
+        return out, int(self.retriever.scores["num_docs"])
 
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Top-k chunks with a positive score; `allowed` (chunk ids) restricts the search before ranking."""

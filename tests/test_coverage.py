@@ -1,0 +1,136 @@
+"""Question coverage (coverage.py) and its citation gate, and the request to name an unnamed document (clarify.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexer.pipeline import index_sources
+from indexer.store import IndexStore
+from searchchat.answer import Answerer
+from searchchat.clarify import unnamed_reference
+from searchchat.coverage import coverage, spelled_out, tokens
+from searchchat.lexical import lexical_index
+from searchchat.retrieve import Retriever
+from searchchat.settings import Settings
+from tests.answer_helpers import ListRetriever, make_hits
+from tests.fakes import FakeEmbedder, ScriptedGenerator
+from tests.helpers import write_docs
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    # sources keep the retriever's order (evidence reranking has its own tests)
+    return Settings(home=tmp_path / "home", embedder="hash-64", generator="extractive", evidence_rerank=False)
+
+
+def test_question_words_and_stopwords_do_not_count() -> None:
+    assert tokens("What does the survey say, and how was it?") == ["survey", "say"]
+    assert coverage("What is it?", ["anything"]) == [1.0]  # nothing to weigh
+
+
+def test_rare_question_words_weigh_most() -> None:
+    df = {"respons": 40, "rate": 50, "survey": 30, "korean": 2, "mer": 3}
+    doc_freq = lambda ts: ([df.get(t, 0) for t in ts], 100)  # noqa: E731
+    question = "What response rate did the Korean MERS survey have?"
+    generic = "A hospital survey in Texas had a response rate of 64%."
+    specific = "In Korea, Korean MERS patients were followed for a month."
+    plain = coverage(question, [generic, specific])
+    weighted = coverage(question, [generic, specific], doc_freq)
+    assert plain[0] > plain[1]  # every word alike: the generic passage has more of them
+    assert weighted[1] > weighted[0]  # by IDF: the passage about the question's rare subject covers more
+    assert weighted[0] < 0.5 <= plain[0]
+
+
+def test_an_acronym_counts_as_covered_where_the_source_spells_it_out() -> None:
+    assert "gan" in spelled_out("A generative adversarial network trains two models.")
+    assert "rlhf" in spelled_out("reinforcement learning from human feedback")
+    gan, other = coverage("What is a GAN?", ["A generative adversarial network trains two models.", "BM25."])
+    assert gan == 1.0 and other == 0.0
+    assert coverage("Who trains GANs?", ["Generative adversarial networks are trained by..."]) == [1.0]
+
+
+def test_doc_freq_reads_the_bm25_index(tmp_path: Path, settings: Settings) -> None:
+    index_sources([str(write_docs(tmp_path / "docs"))], settings)
+    lex = lexical_index(IndexStore.open(settings.index_dir))
+    (gan, absent), n = lex.doc_freq(["gan", "zzzunknown"])
+    assert n >= 3 and 1 <= gan < n and absent == 0
+
+
+WRONG_STUDY = "A hospital survey in Texas had a response rate of 64% among nurses."
+RIGHT_STUDY = "The Korean MERS household survey reported a response rate of 81%."
+QUESTION = "What response rate did the Korean MERS household survey report?"
+
+
+def test_a_citation_to_a_source_about_something_else_is_refused(settings: Settings) -> None:
+    # source 1 supports the copied sentence, but lacks most of what makes the question specific
+    gen = ScriptedGenerator().enqueue("The response rate was 64% among nurses [1].")
+    retriever = ListRetriever(make_hits(WRONG_STUDY, RIGHT_STUDY), FakeEmbedder())
+    final = Answerer(retriever, gen, settings).ask(QUESTION)
+    assert final["abstained"] and final["citations"] == [] and final["reason"] == "unsupported"
+    assert [s["text"] for s in final["sources"]] == [
+        WRONG_STUDY,
+        RIGHT_STUDY,
+    ]  # the closest sources are listed
+
+    gen = ScriptedGenerator().enqueue("The response rate was 81% [2].")
+    final = Answerer(ListRetriever(make_hits(WRONG_STUDY, RIGHT_STUDY), FakeEmbedder()), gen, settings).ask(
+        QUESTION
+    )
+    assert not final["abstained"] and [c["n"] for c in final["citations"]] == [2] and final["reason"] is None
+
+
+def test_the_gate_can_be_turned_off_and_spares_other_languages(settings: Settings) -> None:
+    reply = "The response rate was 64% among nurses [1]."
+    answerer = Answerer(ListRetriever(make_hits(WRONG_STUDY), FakeEmbedder()), ScriptedGenerator(), settings)
+    answerer.checker.min_coverage = 0.0
+    answerer.generator.enqueue(reply)  # type: ignore[attr-defined]
+    assert [c["n"] for c in answerer.ask(QUESTION)["citations"]] == [1]
+    answerer.checker.min_coverage = 0.5
+    assert answerer.coverage("Quel taux de réponse a eu l'enquête coréenne ?", [""], [WRONG_STUDY]) is None
+    assert answerer.coverage(QUESTION, [""], [WRONG_STUDY]) == pytest.approx([3 / 7])
+
+
+@pytest.mark.parametrize(
+    ("question", "phrase"),
+    [
+        ("What was the response rate for the study?", "the study"),
+        ("Which databases were used for this study?", "this study"),
+        ("What was the authors' recent report on?", "the authors"),
+        ("What is the conclusion of this report?", "this report"),
+        ("What did the study of MERS in Korea find?", None),  # named by what follows
+        ("What is a case study?", None),
+        ("How does BM25 rank documents?", None),
+    ],
+)
+def test_unnamed_references(question: str, phrase: str | None) -> None:
+    assert unnamed_reference(question) == phrase
+
+
+def test_this_study_across_several_documents_asks_which_one(settings: Settings) -> None:
+    gen = ScriptedGenerator()
+    hits = make_hits(WRONG_STUDY, RIGHT_STUDY)  # two documents
+    final = Answerer(ListRetriever(hits, FakeEmbedder()), gen, settings).ask(
+        "What was the response rate of this survey?"
+    )
+    assert final["abstained"] and final["reason"] == "ambiguous" and final["citations"] == []
+    assert '"this survey"' in final["answer"] and "Name the document" in final["answer"]
+    assert len(final["sources"]) == 2 and gen.prompts == []  # the closest sources, and no generation
+
+    one_doc = make_hits(WRONG_STUDY, "Nurses answered by e-mail.")
+    for h in one_doc:
+        h.chunk.doc_id = "d1"  # both passages from one document: "this survey" can only be that one
+    gen = ScriptedGenerator().enqueue("The response rate was 64% among nurses [1].")
+    final = Answerer(ListRetriever(one_doc, FakeEmbedder()), gen, settings).ask(
+        "What was the response rate of this survey?"
+    )
+    assert not final["abstained"] and [c["n"] for c in final["citations"]] == [1]
+
+
+def test_a_retriever_over_a_real_index_weighs_by_its_statistics(tmp_path: Path, settings: Settings) -> None:
+    index_sources([str(write_docs(tmp_path / "docs"))], settings)
+    store = IndexStore.open(settings.index_dir)
+    answerer = Answerer(Retriever(store, FakeEmbedder(), settings), ScriptedGenerator(), settings)
+    (cov,) = answerer.coverage("What is a GAN discriminator?", [""], ["The discriminator judges samples."])
+    assert 0.0 < cov < 1.0
