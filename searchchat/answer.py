@@ -103,6 +103,15 @@ def answers_question(question: str, sentences: list[Sentence]) -> bool:
     return any(s.citations and _QUANTITY.search(s.text) for s in sentences)
 
 
+def _reason(abstained: bool, relevant: bool, unnamed: str | None) -> str | None:
+    """Why an answer is "not found" (None when it is not)."""
+    if not abstained:
+        return None
+    if unnamed:
+        return "ambiguous"
+    return "unsupported" if relevant else "not_relevant"
+
+
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
@@ -255,15 +264,7 @@ class Answerer:
         final["raw_answer"] = raw
         final["changed"] = bool(raw) and (verified.changed if verified and not abstained else raw != text)
         final["relevance"] = round(best, 4) if best is not None else None  # best dense cosine, when checked
-        final["reason"] = (
-            None
-            if not abstained
-            else "ambiguous"
-            if unnamed
-            else "not_relevant"
-            if not relevant
-            else "unsupported"
-        )
+        final["reason"] = _reason(abstained, relevant, unnamed)
         yield {"type": "final", "answer": final}
 
     def _verify(

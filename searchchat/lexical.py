@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -26,15 +27,14 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
-_STEMMER: Any = None
+@functools.cache
+def _shared_stemmer() -> Any:
+    return _stemmer()
 
 
 def tokenize(text: str) -> list[str]:
-    """One text's tokens as the index has them (the process-wide stemmer; not thread-safe to build twice)."""
-    global _STEMMER
-    if _STEMMER is None:
-        _STEMMER = _stemmer()
-    return _tokenize([text], _STEMMER)[0]
+    """One text's tokens as the index has them."""
+    return _tokenize([text], _shared_stemmer())[0]
 
 
 def _tokenize(texts: Sequence[str], stemmer: Any) -> list[list[str]]:
