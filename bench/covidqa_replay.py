@@ -4,6 +4,7 @@ answers read back instead of generated (temperature 0, so the model would write 
 change to the citation check or abstention in a minute instead of an hour of generation.
 
     python bench/covidqa_replay.py bench/results/covidqa_local_200.jsonl [--min-support 0.8] [--folds 2]
+    python bench/covidqa_replay.py RECORDS.jsonl --margin 0.05 --broad-max-chance inf 1   # without / with
 
 With --folds N the records are cut into N consecutive parts, and --min-support values are reported on each
 part separately, so that a threshold chosen on one part can be checked on another.
@@ -71,6 +72,13 @@ def main() -> None:
         default=[cite.MIN_COVERAGE],
         help="question coverages a cited source needs (cite.MIN_COVERAGE; 0: no gate)",
     )
+    ap.add_argument(
+        "--broad-max-chance",
+        type=float,
+        nargs="+",
+        default=[answer_mod.BROAD_MAX_CHANCE],
+        help="answer.BROAD_MAX_CHANCE values to try (inf: no broad-question gate)",
+    )
     ap.add_argument("--folds", type=int, default=1)
     args = ap.parse_args()
 
@@ -81,13 +89,15 @@ def main() -> None:
     generator = Replay({r["question"]: r["raw_answer"] for r in recs}, settings)
     answerer = Answerer(retriever(index, embedder, settings), generator, settings)
     size = -(-len(recs) // args.folds)
-    defaults = answer_mod.MIN_ANSWER_SUPPORT, answer_mod.MIN_QUESTION_RELEVANCE, answer_mod.MIN_EVIDENCE
+    defaults = (answer_mod.MIN_ANSWER_SUPPORT, answer_mod.MIN_QUESTION_RELEVANCE, answer_mod.MIN_EVIDENCE,
+                answer_mod.BROAD_MAX_CHANCE)  # fmt: skip
     grid = itertools.product(
-        args.min_support, args.min_relevance, args.margin, args.min_evidence, args.min_coverage
-    )
+        args.min_support, args.min_relevance, args.margin, args.min_evidence, args.min_coverage,
+        args.broad_max_chance,
+    )  # fmt: skip
     try:
-        for t, rel, margin, ev, cov in grid:
-            set_gates(t, rel, ev)
+        for t, rel, margin, ev, cov, broad in grid:
+            set_gates(t, rel, ev, broad)
             answerer.checker.relevance_margin = margin if margin >= 0 else None
             answerer.checker.min_coverage = cov
             for f in range(args.folds):
@@ -96,15 +106,16 @@ def main() -> None:
                                     answerer.ask(r["question"], k=args.k)) for r in part]  # fmt: skip
                 rep = summarise(scored)
                 print(f"min support {t:.2f}, min relevance {rel:.2f}, margin {margin:.2f}, min evidence {ev:.2f}, "
-                      f"min coverage {cov:.2f}, "
+                      f"min coverage {cov:.2f}, broad max chance {broad:g}, "
                       f"part {f + 1}/{args.folds} ({len(part)} questions)")  # fmt: skip
                 print("  " + format_report(rep).replace("\n", "\n  "))
     finally:
         set_gates(*defaults)
 
 
-def set_gates(min_support: float, min_relevance: float, min_evidence: float) -> None:
+def set_gates(min_support: float, min_relevance: float, min_evidence: float, broad_max_chance: float) -> None:
     """Set answer.py's optional gates (module constants the Answerer reads on every question)."""
+    answer_mod.BROAD_MAX_CHANCE = broad_max_chance
     answer_mod.MIN_ANSWER_SUPPORT = min_support
     answer_mod.MIN_QUESTION_RELEVANCE = min_relevance
     answer_mod.MIN_EVIDENCE = min_evidence

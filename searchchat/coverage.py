@@ -63,6 +63,18 @@ def coverage(question: str, sources: Sequence[str], doc_freq: DocFreq | None = N
     return out
 
 
+def chance_matches(question: str, doc_freq: DocFreq) -> float:
+    """How many passages of the index would hold all of the question's distinctive words by chance, if the
+    words fell independently: n * prod(df / n). Below 1 the words single out a passage; far above 1 ("How
+    many patients were studied?" over 98 studies) every document has its own answer, and the question does
+    not say which one it means. A word the index lacks counts as half a passage."""
+    q = list(dict.fromkeys(tokens(question)))
+    dfs, n = doc_freq(q) if q else ([], 0)
+    if n <= 0:
+        return 0.0
+    return n * math.prod(max(df, 0.5) / n for df in dfs)
+
+
 _ACRONYM = re.compile(r"\b[A-Z][A-Za-z]?[A-Z]{1,5}s?\b")
 _WORD = re.compile(r"[^\W\d_]+")
 

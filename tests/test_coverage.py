@@ -10,7 +10,7 @@ from indexer.pipeline import index_sources
 from indexer.store import IndexStore
 from searchchat.answer import Answerer
 from searchchat.clarify import unnamed_reference
-from searchchat.coverage import coverage, spelled_out, tokens
+from searchchat.coverage import chance_matches, coverage, spelled_out, tokens
 from searchchat.lexical import lexical_index
 from searchchat.retrieve import Retriever
 from searchchat.settings import Settings
@@ -134,3 +134,62 @@ def test_a_retriever_over_a_real_index_weighs_by_its_statistics(tmp_path: Path, 
     answerer = Answerer(Retriever(store, FakeEmbedder(), settings), ScriptedGenerator(), settings)
     (cov,) = answerer.coverage("What is a GAN discriminator?", [""], ["The discriminator judges samples."])
     assert 0.0 < cov < 1.0
+
+
+def test_chance_matches_says_whether_the_words_single_out_a_passage() -> None:
+    df = {"mani": 250, "patient": 470, "studi": 840, "male": 37, "hantaan": 3}
+    doc_freq = lambda ts: ([df.get(t, 0) for t in ts], 2600)  # noqa: E731
+    vague = chance_matches("How many patients were studied?", doc_freq)
+    assert vague == pytest.approx(2600 * (250 / 2600) * (470 / 2600) * (840 / 2600))  # about 14 passages
+    assert chance_matches("How many Hantaan patients were male?", doc_freq) < 0.01  # one rare word pins it
+    assert chance_matches("What is zzyzx?", doc_freq) == pytest.approx(0.5)  # a word the index lacks
+    assert chance_matches("What is it?", doc_freq) == 0.0  # no words to weigh
+    assert chance_matches("How many patients?", lambda ts: ([0 for _ in ts], 0)) == 0.0  # an empty index
+
+
+PATIENTS = [
+    "In the Wuhan cohort, 41 patients were studied between December and January.",
+    "The Seoul study enrolled 186 patients with MERS.",
+    "Of the 52 patients studied in Madrid, 30 were men.",
+]
+
+
+@pytest.fixture
+def broad_answerer(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Answerer:
+    from searchchat import answer
+
+    df = {"mani": 250, "patient": 470, "studi": 840, "wuhan": 4, "cohort": 60}
+    monkeypatch.setattr(answer.Answerer, "calibrated", lambda self: True)
+    monkeypatch.setattr(
+        answer.Answerer, "doc_freq", lambda self: lambda ts: ([df.get(t, 0) for t in ts], 2600)
+    )
+    monkeypatch.setattr(answer, "DEFAULT_MIN_SCORE", -1.0)
+    monkeypatch.setattr(answer, "STRICT_MIN_EVIDENCE", 99.0)  # no passage matches any question closely enough
+    on = settings.model_copy(update={"evidence_rerank": True})
+    return Answerer(ListRetriever(make_hits(*PATIENTS), FakeEmbedder()), ScriptedGenerator(), on)
+
+
+def test_a_broad_question_over_several_documents_asks_to_narrow_it(broad_answerer: Answerer) -> None:
+    final = broad_answerer.ask("How many patients were studied?")
+    assert final["abstained"] and final["reason"] == "ambiguous" and final["citations"] == []
+    assert "too broad" in final["answer"] and len(final["sources"]) == 3  # the closest sources are listed
+    assert broad_answerer.generator.prompts == []  # type: ignore[attr-defined]  # refused before generating
+
+
+def test_a_specific_question_a_titled_subject_or_one_document_is_answered(broad_answerer: Answerer) -> None:
+    gen = broad_answerer.generator
+    gen.enqueue("In the Wuhan cohort, 41 patients were studied [1].")  # type: ignore[attr-defined]
+    final = broad_answerer.ask("How many patients were studied in the Wuhan cohort?")  # rare words pin it
+    assert not final["abstained"] and [c["n"] for c in final["citations"]] == [1]
+
+    hits = broad_answerer.retriever.hits  # type: ignore[attr-defined]
+    assert broad_answerer.too_broad("How many patients were studied?", hits)
+    hits[
+        0
+    ].chunk.title = "Patients studied"  # the best passage's document is named for the question's subject
+    assert not broad_answerer.too_broad("How many patients were studied?", hits)
+    hits[0].chunk.title = "Doc 1"
+    for h in hits:
+        h.chunk.doc_id = "d1"  # one document: the question can only mean that one
+    assert not broad_answerer.too_broad("How many patients were studied?", hits)
+    assert not broad_answerer.too_broad("Combien de patients ont été étudiés ?", hits[:1])
