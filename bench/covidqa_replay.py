@@ -55,30 +55,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("records", type=Path)
     ap.add_argument("-k", type=int, default=None, help="passages (default: the settings' k, as eval-qa)")
-    ap.add_argument("--min-support", type=float, nargs="+", default=[0.0])
-    ap.add_argument("--min-relevance", type=float, nargs="+", default=[0.0])
-    ap.add_argument(
-        "--margin",
-        type=float,
-        nargs="+",
-        default=[-1.0],
-        help="citation relevance margins to try (cite.RELEVANCE_MARGIN; negative: no gate)",
-    )
-    ap.add_argument("--min-evidence", type=float, nargs="+", default=[0.0])
-    ap.add_argument(
-        "--min-coverage",
-        type=float,
-        nargs="+",
-        default=[cite.MIN_COVERAGE],
-        help="question coverages a cited source needs (cite.MIN_COVERAGE; 0: no gate)",
-    )
-    ap.add_argument(
-        "--broad-max-chance",
-        type=float,
-        nargs="+",
-        default=[answer_mod.BROAD_MAX_CHANCE],
-        help="answer.BROAD_MAX_CHANCE values to try (inf: no broad-question gate)",
-    )
+    # each gate takes a list of values; the replay runs every combination
+    gates = [
+        ("--min-support", 0.0, None),
+        ("--min-relevance", 0.0, None),
+        ("--margin", -1.0, "citation relevance margins to try (cite.RELEVANCE_MARGIN; negative: no gate)"),
+        ("--min-evidence", 0.0, None),
+        ("--min-coverage", cite.MIN_COVERAGE, "question coverages a cited source needs (cite.MIN_COVERAGE; 0: no gate)"),
+        ("--broad-max-chance", answer_mod.BROAD_MAX_CHANCE, "answer.BROAD_MAX_CHANCE values to try (inf: no broad-question gate)"),
+    ]  # fmt: skip
+    for flag, default, help_ in gates:
+        ap.add_argument(flag, type=float, nargs="+", default=[default], help=help_)
     ap.add_argument("--folds", type=int, default=1)
     args = ap.parse_args()
 

@@ -187,7 +187,8 @@ class Answerer:
         was streamed), "changed" (the check altered it), "relevance" (best dense cosine, or None) and "reason" (why
         it abstained: "not_relevant", no passage matches closely enough, nothing generated; "ambiguous", the
         question says "this study", or is too broad to single out a document (too_broad), and the passages come
-        from several documents; "unsupported", the model's answer did not hold up; None when it answered). `strict` overrides settings.strict for this question."""
+        from several documents; "unsupported", the model's answer did not hold up; None when it answered).
+        `strict` overrides settings.strict for this question."""
         if not question or not question.strip():
             raise ValueError("the question is empty")
         t0 = time.perf_counter()
@@ -342,8 +343,8 @@ class Answerer:
         words of a French question are not those of the English passages that answer it)."""
         if self.checker.min_coverage <= 0 or detect_language(query) != "en":
             return None
-        texts = [f"{h}\n{t}" for h, t in zip(headers, texts, strict=True)]
-        return coverage(query, texts, self.doc_freq())
+        sources = [f"{h}\n{t}" for h, t in zip(headers, texts, strict=True)]
+        return coverage(query, sources, self.doc_freq())
 
     def question_relevance(self, question: str, verified: Verified) -> float:
         """The best cosine between the question and the evidence sentence of a shown citation."""
