@@ -5,6 +5,7 @@ change to the citation check or abstention in a minute instead of an hour of gen
 
     python bench/covidqa_replay.py bench/results/covidqa_local_200.jsonl [--min-support 0.8] [--folds 2]
     python bench/covidqa_replay.py RECORDS.jsonl --margin 0.05 --broad-max-chance inf 1   # without / with
+    python bench/covidqa_replay.py RECORDS.jsonl --margin 0.05 --second-coverage 0 0.8    # without / with
 
 With --folds N the records are cut into N consecutive parts, and --min-support values are reported on each
 part separately, so that a threshold chosen on one part can be checked on another.
@@ -62,6 +63,7 @@ def main() -> None:
         ("--margin", -1.0, "citation relevance margins to try (cite.RELEVANCE_MARGIN; negative: no gate)"),
         ("--min-evidence", 0.0, None),
         ("--min-coverage", cite.MIN_COVERAGE, "question coverages a cited source needs (cite.MIN_COVERAGE; 0: no gate)"),
+        ("--second-coverage", cite.SECOND_SOURCE_COVERAGE, "question coverages a source other than the most relevant needs (cite.SECOND_SOURCE_COVERAGE; 0: no gate)"),
         ("--broad-max-chance", answer_mod.BROAD_MAX_CHANCE, "answer.BROAD_MAX_CHANCE values to try (inf: no broad-question gate)"),
     ]  # fmt: skip
     for flag, default, help_ in gates:
@@ -80,20 +82,21 @@ def main() -> None:
                 answer_mod.BROAD_MAX_CHANCE)  # fmt: skip
     grid = itertools.product(
         args.min_support, args.min_relevance, args.margin, args.min_evidence, args.min_coverage,
-        args.broad_max_chance,
+        args.second_coverage, args.broad_max_chance,
     )  # fmt: skip
     try:
-        for t, rel, margin, ev, cov, broad in grid:
+        for t, rel, margin, ev, cov, second, broad in grid:
             set_gates(t, rel, ev, broad)
             answerer.checker.relevance_margin = margin if margin >= 0 else None
             answerer.checker.min_coverage = cov
+            answerer.checker.second_coverage = second
             for f in range(args.folds):
                 part = recs[f * size : (f + 1) * size]
                 scored = [score(QAItem(r["qid"], r["question"], r["gold"]),
                                     answerer.ask(r["question"], k=args.k)) for r in part]  # fmt: skip
                 rep = summarise(scored)
                 print(f"min support {t:.2f}, min relevance {rel:.2f}, margin {margin:.2f}, min evidence {ev:.2f}, "
-                      f"min coverage {cov:.2f}, broad max chance {broad:g}, "
+                      f"min coverage {cov:.2f}, second coverage {second:.2f}, broad max chance {broad:g}, "
                       f"part {f + 1}/{args.folds} ({len(part)} questions)")  # fmt: skip
                 print("  " + format_report(rep).replace("\n", "\n  "))
     finally:

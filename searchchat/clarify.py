@@ -19,8 +19,8 @@ _NOUNS = r"(?:study|studies|report|paper|article|review|work|survey|trial|analys
 # "this study", "our review"; "the study" unless a phrase that names it follows ("the study of MERS in Korea")
 _UNNAMED = re.compile(
     rf"\b(?:this|these|that|those|the present|the current|our) {_NOUNS}\b"
-    rf"|\bthe {_NOUNS}\b(?!'s)(?!\s+(?:of|on|by|in|from|about|regarding|into|with|for|that|which|led|conducted|"
-    rf"published)\b)",
+    rf"|\bthe {_NOUNS}\b(?!'s)(?!\s+(?:of|on|by|in|from|about|regarding|into|with|for|that|which)\b)"
+    rf"(?!\s+(?:led|conducted|published)\s+\w)",  # "the study conducted in Korea", not "was the study conducted?"
     re.IGNORECASE,
 )
 

@@ -9,6 +9,7 @@ import pytest
 from indexer.pipeline import index_sources
 from indexer.store import IndexStore
 from searchchat.answer import Answerer
+from searchchat.cite import CitationChecker
 from searchchat.clarify import unnamed_reference
 from searchchat.coverage import chance_matches, coverage, spelled_out, tokens
 from searchchat.lexical import lexical_index
@@ -92,6 +93,25 @@ def test_the_gate_can_be_turned_off_and_spares_other_languages(settings: Setting
     assert answerer.coverage(QUESTION, [""], [WRONG_STUDY]) == pytest.approx([3 / 7])
 
 
+def test_a_source_other_than_the_most_relevant_needs_more_of_the_question(
+    fake_embedder: FakeEmbedder,
+) -> None:
+    sources = [RIGHT_STUDY, WRONG_STUDY]
+    answer = "The response rate was 64% among nurses [2]."
+    loose = CitationChecker(fake_embedder, relevance_margin=0.3, second_coverage=0.0)
+    strict = CitationChecker(fake_embedder, relevance_margin=0.3, second_coverage=0.8)
+    args = {"question": QUESTION, "relevance": [1.0, 0.9]}
+    assert loose.verify(answer, sources, coverage=[1.0, 0.6], **args).cited == [2]
+    # source 2 covers the question enough to be cited (0.6 >= 0.5) but is not the most relevant: refused
+    refused = strict.verify(answer, sources, coverage=[1.0, 0.6], **args)
+    assert refused.cited == [] and not refused.sentences[0].supported
+    assert strict.verify(answer, sources, coverage=[1.0, 0.8], **args).cited == [2]  # about the question
+    # the most relevant source about the question is the first one that passes MIN_COVERAGE, here source 2
+    assert strict.verify(answer, sources, coverage=[0.3, 0.6], **args).cited == [2]
+    # without coverage (a question in another language) the rule does not apply
+    assert strict.verify(answer, sources, **args).cited == [2]
+
+
 @pytest.mark.parametrize(
     ("question", "phrase"),
     [
@@ -100,6 +120,8 @@ def test_the_gate_can_be_turned_off_and_spares_other_languages(settings: Setting
         ("What was the authors' recent report on?", "the authors"),
         ("What is the conclusion of this report?", "this report"),
         ("What did the study of MERS in Korea find?", None),  # named by what follows
+        ("What did the study conducted in Korea find?", None),
+        ("When was the study conducted?", "the study"),  # nothing follows that names it
         ("What is a case study?", None),
         ("How does BM25 rank documents?", None),
     ],
