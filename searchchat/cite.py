@@ -452,7 +452,8 @@ class CitationChecker:
         allowed = set(range(1, count + 1))
         scores = list(relevance) if relevance is not None and len(relevance) == count else []
         if scores and self.relevance_margin is not None:
-            allowed = {n for n in allowed if scores[n - 1] >= max(scores) - self.relevance_margin}
+            floor = max(scores) - self.relevance_margin
+            allowed = {n for n in allowed if scores[n - 1] >= floor}
         if coverage is not None and self.min_coverage > 0 and len(coverage) == count:
             allowed = {n for n in allowed if coverage[n - 1] >= self.min_coverage}
             if scores and allowed:  # the most relevant source about the question, and those more about it
