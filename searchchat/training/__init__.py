@@ -1,0 +1,1 @@
+"""Training the models that searchchat ships (the learned answerability model)."""

@@ -1,0 +1,149 @@
+"""Training pairs for the answerability model, built from the QA sets in ../shared/data.
+
+Each question gives (question, title | sentence) pairs: a sentence that holds (part of) the gold answer is a
+positive; its paragraph's other sentences, every sentence of an unanswerable question's paragraph, and the
+sentences of other documents that match the question best lexically (BM25 over sentences, CJK as character
+bigrams) are negatives, unless they contain a gold answer."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from searchchat.answerability import pair_text
+from searchchat.cite import sentence_spans
+from searchchat.training.split import Split, article_of
+
+SAME_DOC_NEGATIVES = 4  # per question, the paragraph's other sentences that match it best
+OTHER_NEGATIVES = 3  # per question, the best-matching sentences of other documents
+MIN_SENTENCE_CHARS = 8
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+@dataclass
+class Pair:
+    """One training example."""
+
+    question: str
+    text: str
+    label: float
+    dataset: str
+    article: str
+
+
+@dataclass
+class QA:
+    qid: str
+    question: str
+    answers: list[str]
+    starts: list[int]
+    impossible: bool
+    doc_id: str
+
+
+def mining_terms(text: str) -> list[str]:
+    """Lower-cased words, with CJK runs as overlapping character bigrams (Lucene's CJKAnalyzer)."""
+    out: list[str] = []
+    for w in _WORD.findall(text.lower()):
+        if _CJK.search(w):
+            chars = [c for c in w if _CJK.match(c)]
+            out.extend(a + b for a, b in zip(chars, chars[1:], strict=False)) if len(
+                chars
+            ) > 1 else out.extend(chars)
+            out.extend(_WORD.findall(_CJK.sub(" ", w)))
+        else:
+            out.append(w)
+    return out
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def load_dataset(root: Path) -> tuple[dict[str, dict], list[QA]]:
+    docs = {str(d["_id"]): d for d in read_jsonl(root / "corpus.jsonl")}
+    qas = [
+        QA(
+            str(q["_id"]),
+            str(q["question"]),
+            [str(a) for a in q.get("answers") or []],
+            [int(s) for s in q.get("answer_starts_verified") or q.get("answer_starts") or []],
+            bool(q.get("is_impossible")),
+            str(q["document_id"]),
+        )  # fmt: skip
+        for q in read_jsonl(root / "qa.jsonl")
+        if str(q.get("document_id")) in docs
+    ]
+    return docs, qas
+
+
+def answer_spans(text: str, qa: QA) -> list[tuple[int, int]]:
+    """Character spans of the gold answers in their document (given starts first, else first occurrences)."""
+    spans: list[tuple[int, int]] = []
+    for i, ans in enumerate(qa.answers):
+        start = (
+            qa.starts[i] if i < len(qa.starts) and text[qa.starts[i] :].startswith(ans) else text.find(ans)
+        )
+        if ans and start >= 0:
+            spans.append((start, start + len(ans)))
+    return spans
+
+
+def iter_pairs(dataset: str, root: Path, split: Split, part: str) -> Iterator[Pair]:
+    """The pairs of one dataset's questions whose article is in `part` of the split."""
+    import bm25s
+
+    docs, qas = load_dataset(root)
+    keep = {d for d in docs if split.part_of(dataset, article_of(dataset, d)) == part}
+    sentences: list[tuple[str, int, int, str]] = []  # (doc id, start, end, text)
+    by_doc: dict[str, list[int]] = {}
+    for doc_id in sorted(keep):
+        text = docs[doc_id]["text"]
+        for s, e in sentence_spans(text):
+            if e - s >= MIN_SENTENCE_CHARS:
+                by_doc.setdefault(doc_id, []).append(len(sentences))
+                sentences.append((doc_id, s, e, text[s:e]))
+    if not sentences:
+        return
+    retriever = bm25s.BM25()
+    retriever.index([mining_terms(x[3]) or ["_"] for x in sentences], show_progress=False)
+    depth = min(len(sentences), 40)
+    for qa in qas:
+        if qa.doc_id not in keep or (not qa.impossible and not qa.answers):
+            continue
+        doc = docs[qa.doc_id]
+        spans = [] if qa.impossible else answer_spans(doc["text"], qa)
+        if not qa.impossible and not spans:
+            continue
+        golds = [_norm(a) for a in qa.answers if a.strip()]
+        article = article_of(dataset, qa.doc_id)
+        found, scores = retriever.retrieve([mining_terms(qa.question) or ["_"]], k=depth, show_progress=False)
+        rank = {int(i): r for r, i in enumerate(found[0])}
+        own = by_doc.get(qa.doc_id, [])
+        positives = [i for i in own if any(s < sentences[i][2] and sentences[i][1] < e for s, e in spans)]
+        for i in positives:
+            yield Pair(qa.question, pair_text(doc.get("title", ""), sentences[i][3]), 1.0, dataset, article)
+        others = [
+            i for i in own if i not in positives and not any(g in _norm(sentences[i][3]) for g in golds)
+        ]
+        others.sort(key=lambda i: rank.get(i, depth))
+        for i in others[:SAME_DOC_NEGATIVES]:
+            yield Pair(qa.question, pair_text(doc.get("title", ""), sentences[i][3]), 0.0, dataset, article)
+        taken = 0
+        for i in found[0]:
+            d_id, _, _, sent = sentences[int(i)]
+            if taken == OTHER_NEGATIVES:
+                break
+            if d_id == qa.doc_id or any(g in _norm(sent) for g in golds):
+                continue
+            taken += 1
+            yield Pair(qa.question, pair_text(docs[d_id].get("title", ""), sent), 0.0, dataset, article)

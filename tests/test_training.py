@@ -1,0 +1,115 @@
+"""The answerability model's pieces: int8 packing, the article split, training pairs, a few real training
+steps on a tiny set, loading what was saved, and the answer policy's profiles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from searchchat import int8
+from searchchat.answerability import AnswerabilityModel, pair_text
+from searchchat.policy import PROFILES, get_policy
+from searchchat.training.data import Pair, iter_pairs, mining_terms
+from searchchat.training.split import Split, article_of, make_split
+from searchchat.training.train import TrainConfig, auc, train
+
+
+def test_int8_round_trip_is_close(tmp_path: Path) -> None:
+    state = {"w": torch.randn(8, 16), "b": torch.randn(16)}
+    int8.save(state, tmp_path / "w.safetensors")
+    back = int8.load(tmp_path / "w.safetensors")
+    assert set(back) == {"w", "b"}
+    assert torch.allclose(back["w"], state["w"], atol=float(state["w"].abs().max()) / 100)
+    assert torch.allclose(back["b"], state["b"], atol=1e-2)
+
+
+def test_split_is_by_article_and_stable() -> None:
+    ids = [f"Article{i}_{j}" for i in range(10) for j in range(3)]
+    arts = {"squad20-dev-part": [article_of("squad20-dev-part", d) for d in ids]}
+    one, two = make_split(arts), make_split(arts)
+    assert one.parts == two.parts
+    parts = one.parts["squad20-dev-part"]
+    assert sorted(parts["train"] + parts["validation"] + parts["test"]) == sorted(
+        {f"Article{i}" for i in range(10)}
+    )
+    assert not set(parts["train"]) & set(parts["test"])
+
+
+def test_mining_terms_segment_cjk_as_bigrams() -> None:
+    assert mining_terms("ChatGPT的训练") == ["的训", "训练", "chatgpt"]
+        "ChatGPT的训练"
+    )
+    assert mining_terms("Hello world") == ["hello", "world"]
+
+
+def _tiny_dataset(root: Path) -> None:
+    root.mkdir(parents=True)
+    docs = [
+        {
+            "_id": "Moon_0",
+            "title": "Moon",
+            "text": "The Moon orbits the Earth. It was first visited by humans in 1969.",
+        },
+        {
+            "_id": "Mars_0",
+            "title": "Mars",
+            "text": "Mars is the fourth planet. Its red colour comes from iron oxide.",
+        },
+    ]
+    qas = [
+        {"_id": "q1", "question": "When did humans first visit the Moon?", "answers": ["1969"],
+         "is_impossible": False, "document_id": "Moon_0"},
+        {"_id": "q2", "question": "Who named the Moon?", "answers": [], "is_impossible": True,
+         "document_id": "Moon_0"},
+        {"_id": "q3", "question": "Why is Mars red?", "answers": ["iron oxide"], "is_impossible": False,
+         "document_id": "Mars_0"},
+    ]  # fmt: skip
+    (root / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    (root / "qa.jsonl").write_text("".join(json.dumps(q) + "\n" for q in qas))
+
+
+def test_pairs_label_the_answer_sentence_and_unanswerable_paragraphs(tmp_path: Path) -> None:
+    _tiny_dataset(tmp_path / "squad20-dev-part")
+    split = Split(parts={"squad20-dev-part": {"train": ["Moon", "Mars"], "validation": [], "test": []}})
+    pairs = list(iter_pairs("squad20-dev-part", tmp_path / "squad20-dev-part", split, "train"))
+    pos = {(p.question, p.text) for p in pairs if p.label == 1.0}
+    assert (
+        "When did humans first visit the Moon?",
+        pair_text("Moon", "It was first visited by humans in 1969."),
+    ) in pos
+    assert all(p.label == 0.0 for p in pairs if p.question == "Who named the Moon?")
+    assert not any("1969" in p.text for p in pairs if p.label == 0.0 and p.question.startswith("When"))
+
+
+def test_auc() -> None:
+    assert auc([1, 0, 1, 0], [0.9, 0.1, 0.8, 0.2]) == 1.0
+    assert auc([1, 0], [0.1, 0.9]) == 0.0
+    assert auc([1, 1], [0.3, 0.4]) == 0.5
+
+
+def test_a_few_training_steps_save_a_model_that_loads_and_scores(tmp_path: Path) -> None:
+    pairs = [Pair("Why is Mars red?", pair_text("Mars", "Its red colour comes from iron oxide."), 1.0, "t", "Mars"),
+             Pair("Why is Mars red?", pair_text("Mars", "Mars is the fourth planet."), 0.0, "t", "Mars")] * 2  # fmt: skip
+    out = tmp_path / "model"
+    result = train(pairs, pairs[:2], out, TrainConfig(max_steps=2, batch_size=2), card={"note": "smoke"})
+    assert result.steps == 2 and 0.0 <= result.validation["auc"] <= 1.0
+    assert (out / "weights.safetensors").stat().st_size < 30_000_000
+    model = AnswerabilityModel(out, bf16=False)
+    scores = model.score("Why is Mars red?", [p.text for p in pairs[:2]])
+    assert len(scores) == 2 and all(0.0 <= s <= 1.0 for s in scores)
+    assert model.info["note"] == "smoke"
+
+
+def test_a_missing_model_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="train_answerability"):
+        AnswerabilityModel(tmp_path)
+
+
+def test_policy_profiles() -> None:
+    assert get_policy("balanced").name == "balanced" and get_policy("lenient", strict=True).name == "strict"
+    assert PROFILES["strict"].answer_min >= PROFILES["balanced"].answer_min >= PROFILES["lenient"].answer_min
+    with pytest.raises(ValueError, match="unknown answer policy"):
+        get_policy("reckless")
