@@ -106,8 +106,10 @@ _ABBREV = re.compile(
 )
 _NUMBERED = re.compile(r"\b(?:no|nos|vol|pp?)\.$", re.IGNORECASE)  # before a number: not a sentence end
 _NEXT_NUMBER = re.compile(r"\s+\S*\d")
+# Sentence ends: Latin . ! ? before a space; CJK full stops (。！？ and the full-width ones) need no space after.
 _END = re.compile(
-    r"[.!?\u3002\uff01\uff1f]+[\"'\u201d\u2019)\]]*(?=\s|$)|\n\s*\n|\n(?=\s*(?:[-*\u2022]|\d+[.)])\s)"
+    r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s|$)|[\u3002\uff01\uff1f\uff0e]+[\u201d\u2019\u300d\u300f\uff09)]*"
+    r"|\n\s*\n|\n(?=\s*(?:[-*\u2022]|\d+[.)])\s)"
 )
 
 
@@ -393,12 +395,15 @@ class CitationChecker:
         question: str = "",
         relevance: Sequence[float] | None = None,
         coverage: Sequence[float] | None = None,
+        allowed: set[int] | None = None,
     ) -> Verified:
         """Check each sentence of `answer` against `sources` (source n is sources[n - 1]; `headers[n - 1]` its
         title and section). With `question`, sentences that only restate it are not claims. With `relevance`
         (one score per source), only sources within relevance_margin of the best may be cited; with `coverage`
-        (one question coverage per source), only those with at least min_coverage."""
+        (one question coverage per source), only those with at least min_coverage; with `allowed`, only those."""
         eligible = self._eligible(len(sources), relevance, coverage)
+        if allowed is not None:
+            eligible &= allowed
         spans = sentence_spans(answer)
         parsed = [parse_markers(answer[s:e]) for s, e in spans]
         claims = [clean for clean, _ in parsed]

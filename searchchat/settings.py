@@ -54,9 +54,14 @@ class Settings(BaseSettings):
     reranker: str | None = Field(None, description="Optional reranker name or model path.")
     strict: bool = Field(
         False,
-        description="Answer only when a passage matches the question closely (the evidence score, "
-        "answer.STRICT_MIN_EVIDENCE); otherwise 'not found' without generating. Far fewer answers, more of their "
-        "citations right. Needs the packaged MiniLM and evidence reranking (no effect otherwise).",
+        description="Use the 'strict' answer policy (policy.PROFILES): answer only when the answerability "
+        "model is very sure a passage holds the answer. Fewer answers, more of them right.",
+    )
+    answer_policy: Literal["balanced", "strict", "lenient"] = Field(
+        "balanced", description="The answer policy profile (policy.PROFILES); strict=true overrides it."
+    )
+    answerability_model: str | None = Field(
+        None, description="Directory of the answerability cross-encoder; the shipped one when unset."
     )
     evidence_rerank: bool = Field(
         True, description="Before answering, order passages by the sentence that best matches the question."

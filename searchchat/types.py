@@ -84,6 +84,9 @@ class Citation:
     title: str
     section: str
     snippet: str
+    quote: str | None = None  # the evidence sentence, as the source's text has it
+    start: int | None = None  # its character offsets in the source's text (sources[n - 1]["text"])
+    end: int | None = None
 
 
 @dataclass

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from searchchat.settings import Settings
-from tests.fakes import FakeEmbedder, ScriptedGenerator
+from tests.fakes import FakeEmbedder, OverlapScorer, ScriptedGenerator
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,3 +36,10 @@ def fake_embedder() -> FakeEmbedder:
 @pytest.fixture
 def scripted_generator() -> ScriptedGenerator:
     return ScriptedGenerator()
+
+
+@pytest.fixture(autouse=True)
+def _fake_answerability(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests score answerability by word overlap; integration tests load the shipped model."""
+    if request.node.get_closest_marker("integration") is None:
+        monkeypatch.setattr("searchchat.answer.get_scorer", lambda path=None: OverlapScorer())

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
+from searchchat.answerability import Scorer
+from searchchat.cite import content_terms
 from searchchat.embed import HashEmbedder
 from searchchat.generators.base import Generator, Prompt
 
@@ -36,3 +38,13 @@ class ScriptedGenerator(Generator):
         words = text.split(" ")
         for i, word in enumerate(words):
             yield word if i == len(words) - 1 else word + " "
+
+
+class OverlapScorer(Scorer):
+    """A model-free answerability scorer: the share of the question's content words in the text."""
+
+    name = "overlap"
+
+    def score(self, question: str, texts: Sequence[str]) -> list[float]:
+        q = content_terms(question)
+        return [len(q & content_terms(t)) / len(q) if q else 0.0 for t in texts]

@@ -65,7 +65,7 @@ def test_no_citation_outside_the_sources_is_shown(answerer: Answerer, scripted_g
     scripted_generator.enqueue(
         "A generative adversarial network trains a generator against a discriminator [4]."
     )
-    final = answerer.ask("What is a GAN?")
+    final = answerer.ask("What does a generative adversarial network train?")
     shown = [int(n) for n in re.findall(r"\[(\d+)\]", final["answer"])]
     assert shown == [2] and [c["n"] for c in final["citations"]] == [2]
     assert (
@@ -92,8 +92,7 @@ def test_model_that_declines_abstains(answerer: Answerer, scripted_generator) ->
 def test_answer_language_follows_the_question(answerer: Answerer, scripted_generator) -> None:
     scripted_generator.enqueue("Je ne sais pas.")
     final = answerer.ask("Quelle est la capitale de la France et où se trouve-t-elle ?")
-    assert final["abstained"] and final["answer"] == ABSTAIN["fr"]
-    assert "in French" in scripted_generator.prompts[0].messages[-1]["content"]
+    assert final["abstained"] and final["answer"] == ABSTAIN["fr"] and final["reason"] == "not_answerable"
 
 
 def test_context_budget_limits_the_sources(settings: Settings, fake_embedder) -> None:
@@ -118,15 +117,12 @@ def test_irrelevant_retrieval_abstains_without_generating(settings: Settings, tm
     index_sources([str(docs)], settings)
     store = IndexStore.open(settings.index_dir)
     gen = ScriptedGenerator()  # nothing queued: generating would fail the test
-    strict = settings.with_overrides(min_score=0.999)
-    final = Answerer(Retriever(store, FakeEmbedder(), strict), gen, strict).ask(
-        "How do I bake sourdough bread?"
-    )
+    answerer = Answerer(Retriever(store, FakeEmbedder(), settings), gen, settings)
+    final = answerer.ask("How do I bake sourdough bread?")
     assert final["abstained"] and final["sources"] and gen.prompts == []
-    assert -1 <= final["relevance"] < 0.999
-    lenient = settings.with_overrides(min_score=-1.0)
+    assert final["reason"] == "not_answerable" and final["answerability"] < 0.5 and final["kind"] is None
     gen.enqueue("ChatGPT is not a GAN; it is a transformer trained by next-token prediction.")
-    final = Answerer(Retriever(store, FakeEmbedder(), lenient), gen, lenient).ask("Is ChatGPT a GAN?")
+    final = answerer.ask("Is ChatGPT a GAN?")
     assert not final["abstained"] and final["citations"] and final["sentences"][0]["citations"]
 
 
@@ -166,7 +162,9 @@ def test_closing_the_stream_early_closes_the_generation(settings: Settings, fake
             finally:
                 closed.append(True)
 
-    events = Answerer(ListRetriever(make_hits(*TEXTS), fake_embedder), Endless(), settings).stream("Is it?")
+    events = Answerer(ListRetriever(make_hits(*TEXTS), fake_embedder), Endless(), settings).stream(
+        "Is ChatGPT a GAN?"
+    )
     assert next(events)["type"] == "sources" and next(events)["type"] == "token"
     events.close()
     assert closed == [True]
@@ -217,21 +215,6 @@ def test_ask_streams_then_prints_sources(cli_index) -> None:  # type: ignore[no-
     assert "\nSources:\n  [1] Robots — Robots > Disallow\n" in out and "Verified answer" not in out
 
 
-def test_a_when_question_needs_a_date_in_the_answer(settings: Settings, fake_embedder) -> None:
-    texts = [
-        "The WHO declared the outbreak a Public Health Emergency of International Concern on January 30, 2020."
-    ]
-    gen = ScriptedGenerator().enqueue(
-        "The WHO declared the outbreak a Public Health Emergency of International Concern [1].",
-        "The WHO declared the outbreak a Public Health Emergency of International Concern on January 30, 2020 [1].",
-    )
-    answerer = Answerer(ListRetriever(make_hits(*texts), fake_embedder), gen, settings)
-    question = "When did the WHO declare a Public Health Emergency?"
-    assert answerer.ask(question)["abstained"]
-    final = answerer.ask(question)
-    assert not final["abstained"] and final["citations"][0]["n"] == 1
-
-
 @pytest.mark.parametrize(
     ("question", "lang"),
     [
@@ -246,20 +229,3 @@ def test_question_language(question: str, lang: str) -> None:
     from searchchat.prompt import detect_language
 
     assert detect_language(question) == lang
-
-
-def test_optional_answer_gates_abstain_on_weak_or_off_question_evidence(
-    answerer: Answerer, scripted_generator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import searchchat.answer as answer_mod
-
-    reply = "BM25 ranks documents by term frequency saturation and inverse document frequency [3]."
-    scripted_generator.enqueue(reply)
-    assert not answerer.ask("How does BM25 rank documents?")["abstained"]  # both gates off by default
-    monkeypatch.setattr(answer_mod, "MIN_QUESTION_RELEVANCE", 0.99)  # the evidence is not the question
-    scripted_generator.enqueue(reply)
-    assert answerer.ask("How does BM25 rank documents?")["abstained"]
-    monkeypatch.setattr(answer_mod, "MIN_QUESTION_RELEVANCE", 0.0)
-    monkeypatch.setattr(answer_mod, "MIN_ANSWER_SUPPORT", 1.01)  # no citation scores above 1
-    scripted_generator.enqueue(reply)
-    assert answerer.ask("How does BM25 rank documents?")["abstained"]

@@ -82,12 +82,15 @@ def test_ask_json_contract(indexed):
     assert {"retrieve_ms", "generate_ms"} <= set(data["timings"])
 
 
-def test_ask_strict_flag_reaches_the_answer_gate(indexed, monkeypatch):
-    from searchchat import answer
+def test_ask_strict_flag_picks_the_strict_policy(indexed, monkeypatch):
+    import dataclasses
 
-    monkeypatch.setattr(answer.Answerer, "calibrated", lambda self: True)
-    monkeypatch.setattr(answer, "DEFAULT_MIN_SCORE", -1.0)
-    monkeypatch.setattr(answer, "STRICT_MIN_EVIDENCE", 99.0)  # no passage can match this closely
+    from searchchat import policy
+
+    # a strict profile no passage can satisfy
+    monkeypatch.setitem(
+        policy.PROFILES, "strict", dataclasses.replace(policy.PROFILES["strict"], answer_min=2.0)
+    )
     strict = json.loads(runner.invoke(app, ["ask", "Is ChatGPT a GAN?", "--strict", "--json"]).stdout)
     assert strict["abstained"] and strict["citations"] == [] and strict["sources"]
     plain = json.loads(runner.invoke(app, ["ask", "Is ChatGPT a GAN?", "--json"]).stdout)

@@ -108,26 +108,6 @@ class CalibratedFake(FakeEmbedder):
         self.name = "fake-minilm"
 
 
-def test_answerer_shows_no_citation_of_a_clearly_less_relevant_passage(settings: Settings) -> None:
-    embedder = CalibratedFake()
-    retriever = ListRetriever(make_hits(ANSWERING, OFF_TOPIC), embedder)
-    reply = "Zebras have black and white stripes that confuse biting flies [2]."
-    on = settings.model_copy(update={"k": 2, "min_score": -1.0})
-    final = Answerer(retriever, ScriptedGenerator().enqueue(reply), on).ask(
-        "Who did the influenza vaccine trial enroll?"
-    )
-    assert (
-        final["abstained"] and final["citations"] == []
-    )  # source 2 says it, but does not answer the question
-    assert [s["text"] for s in final["sources"]] == [ANSWERING, OFF_TOPIC]  # the closest sources are listed
-    uncalibrated = ListRetriever(make_hits(ANSWERING, OFF_TOPIC), FakeEmbedder())
-    plain = Answerer(uncalibrated, ScriptedGenerator().enqueue(reply), settings.model_copy(update={"k": 2}))
-    plain.checker.min_coverage = 0.0  # the question-coverage gate (test_coverage.py) would refuse it as well
-    assert (
-        plain.ask("Who did the influenza vaccine trial enroll?")["citations"][0]["n"] == 2
-    )  # an uncalibrated embedder: reranked, not gated
-
-
 def test_strict_mode_answers_only_when_a_passage_matches_the_question_closely(settings: Settings) -> None:
     embedder = CalibratedFake()
     question = (

@@ -40,8 +40,6 @@ def test_split_is_by_article_and_stable() -> None:
 
 def test_mining_terms_segment_cjk_as_bigrams() -> None:
     assert mining_terms("ChatGPT的训练") == ["的训", "训练", "chatgpt"]
-        "ChatGPT的训练"
-    )
     assert mining_terms("Hello world") == ["hello", "world"]
 
 

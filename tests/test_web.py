@@ -219,11 +219,14 @@ def test_ask_passes_history_mode_and_filters(settings) -> None:  # type: ignore[
 
 
 def test_ask_strict_per_request(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from searchchat import answer
+    import dataclasses
 
-    monkeypatch.setattr(answer.Answerer, "calibrated", lambda self: True)
-    monkeypatch.setattr(answer, "DEFAULT_MIN_SCORE", -1.0)
-    monkeypatch.setattr(answer, "STRICT_MIN_EVIDENCE", 99.0)  # no passage can match this closely
+    from searchchat import policy
+
+    # a strict profile no passage can satisfy
+    monkeypatch.setitem(
+        policy.PROFILES, "strict", dataclasses.replace(policy.PROFILES["strict"], answer_min=2.0)
+    )
     c, gen = scripted_client(settings, "Zebras have black and white stripes [1].")
     with c:
         strict = c.post("/ask", json={"question": "Why do zebras have stripes?", "strict": True})
