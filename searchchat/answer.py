@@ -71,9 +71,11 @@ class Answerer:
         settings: Settings,
         few_shot: bool = FEW_SHOT,
         scorer: Scorer | None = None,
+        policy: AnswerPolicy | None = None,
     ) -> None:
         self.retriever, self.generator, self.settings = retriever, generator, settings
         self.few_shot = few_shot
+        self.fixed_policy = policy  # calibration runs fix one; otherwise the settings pick a profile
         self.checker = CitationChecker(
             getattr(retriever, "embedder", None), relevance_margin=None, min_coverage=0.0
         )
@@ -86,6 +88,8 @@ class Answerer:
         )
 
     def policy(self, strict: bool | None = None) -> AnswerPolicy:
+        if self.fixed_policy is not None:
+            return self.fixed_policy
         return get_policy(self.settings.answer_policy, self.settings.strict if strict is None else strict)
 
     def candidates(

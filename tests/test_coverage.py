@@ -1,4 +1,4 @@
-"""Question coverage (coverage.py) and its citation gate, and the request to name an unnamed document (clarify.py)."""
+"""Question coverage (coverage.py) and its citation gate."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from indexer.pipeline import index_sources
 from indexer.store import IndexStore
 from searchchat.answer import Answerer
 from searchchat.cite import CitationChecker
-from searchchat.clarify import unnamed_reference
 from searchchat.coverage import chance_matches, coverage, spelled_out, tokens
 from searchchat.lexical import lexical_index
 from searchchat.settings import Settings
@@ -80,24 +79,6 @@ def test_a_source_other_than_the_most_relevant_needs_more_of_the_question(
     assert strict.verify(answer, sources, coverage=[0.3, 0.6], **args).cited == [2]
     # without coverage (a question in another language) the rule does not apply
     assert strict.verify(answer, sources, **args).cited == [2]
-
-
-@pytest.mark.parametrize(
-    ("question", "phrase"),
-    [
-        ("What was the response rate for the study?", "the study"),
-        ("Which databases were used for this study?", "this study"),
-        ("What was the authors' recent report on?", "the authors"),
-        ("What is the conclusion of this report?", "this report"),
-        ("What did the study of MERS in Korea find?", None),  # named by what follows
-        ("What did the study conducted in Korea find?", None),
-        ("When was the study conducted?", "the study"),  # nothing follows that names it
-        ("What is a case study?", None),
-        ("How does BM25 rank documents?", None),
-    ],
-)
-def test_unnamed_references(question: str, phrase: str | None) -> None:
-    assert unnamed_reference(question) == phrase
 
 
 def test_chance_matches_says_whether_the_words_single_out_a_passage() -> None:

@@ -1,0 +1,117 @@
+"""Calibrate the answer policy on the validation split: the answerability model's best-sentence probability
+against whether quoting that sentence answers correctly, as a risk-coverage table.
+
+    python bench/calibrate_policy.py [--data ../shared/data] [--limit 300] [--out docs/answer-policy-table.md]
+
+Each validation question is asked through the real pipeline (retrieval, evidence reranking, answerability
+scoring) with a generator that writes nothing, so the answer is the quote of the best sentence; the policy's
+bars are then read off the table: balanced maximises truthfulness, strict is the lowest bar with quote
+precision >= 0.9, lenient the lowest with precision >= 0.6."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+from searchchat.answer import Answerer
+from searchchat.beir import BeirDataset, ensure_index
+from searchchat.embed import get_embedder
+from searchchat.evalqa import contains, supports_gold
+from searchchat.generators.base import Generator, Prompt
+from searchchat.policy import AnswerPolicy
+from searchchat.retrieve import Retriever
+from searchchat.settings import Settings
+from searchchat.training.split import Split, article_of
+
+ROOT = Path(__file__).resolve().parent.parent
+BARS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+class Silent(Generator):
+    """Writes nothing: every answer is the policy's quote."""
+
+    name = "silent"
+
+    def stream(self, prompt: Prompt, max_new_tokens: int = 256, temperature: float = 0.0) -> Iterator[str]:
+        return iter(())
+
+    def count_tokens(self, text: str) -> int:
+        return max(1, len(text) // 4)
+
+
+def questions(root: Path, dataset: str, split: Split, part: str) -> list[dict]:
+    with (root / "qa.jsonl").open(encoding="utf-8") as fh:
+        qas = [json.loads(line) for line in fh if line.strip()]
+    return [q for q in qas if split.part_of(dataset, article_of(dataset, str(q["document_id"]))) == part]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--split", type=Path, default=ROOT / "bench" / "data" / "answerability_split.json")
+    ap.add_argument("--datasets", nargs="*", default=["squad20-dev-part", "covidqa"])
+    ap.add_argument("--part", default="validation")
+    ap.add_argument("--limit", type=int, default=300)
+    ap.add_argument("--records", type=Path, default=ROOT / "bench" / "results" / "policy_calibration.jsonl")
+    args = ap.parse_args(argv)
+    split = Split.load(args.split)
+    settings = Settings()
+    embedder = get_embedder(settings)
+    rows = []
+    for dataset in args.datasets:
+        root = args.data / dataset
+        ds = BeirDataset(root, "qa", root / "corpus.jsonl", {}, {})
+        index_dir, _ = ensure_index(ds, settings, embedder, quiet=True)
+        s = settings.with_overrides(index=index_dir)
+        from indexer.store import IndexStore
+
+        store = IndexStore.open(index_dir)
+        open_bar = AnswerPolicy("calibration", answer_min=0.0, cite_min=0.0, quote_min=0.0)
+        answerer = Answerer(Retriever(store, embedder, s), Silent(), s, policy=open_bar)
+        qs = questions(root, dataset, split, args.part)
+        qs = random.Random(0).sample(qs, min(args.limit, len(qs)))
+        for i, q in enumerate(qs, 1):
+            final = answerer.ask(q["question"])
+            golds = [a for a in q.get("answers") or [] if a.strip()]
+            sources = {x["n"]: x["text"] for x in final["sources"]}
+            cited = [c["n"] for c in final["citations"]]
+            right = (
+                bool(golds)
+                and contains(final["answer"], golds)
+                and any(supports_gold(sources[n], golds) for n in cited if n in sources)
+            )
+            rows.append({"dataset": dataset, "qid": q["_id"], "impossible": bool(q.get("is_impossible")),
+                         "p": final["answerability"], "right": right})  # fmt: skip
+            if i % 50 == 0:
+                print(f"{dataset}: {i}/{len(qs)}", flush=True)
+        store.close()
+    args.records.parent.mkdir(parents=True, exist_ok=True)
+    args.records.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    print(table(rows))
+    return 0
+
+
+def table(rows: list[dict]) -> str:
+    """Per bar: share answered, precision of the answers, correct_cited of the answerable, truthfulness."""
+    lines = ["| bar | answered | precision | correct_cited (answerable) | not found (unanswerable) | truthfulness |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    answerable = [r for r in rows if not r["impossible"]]
+    impossible = [r for r in rows if r["impossible"]]
+    for bar in BARS:
+        ans = [r for r in rows if r["p"] >= bar]
+        good = sum(r["right"] for r in ans)
+        truth = sum((1 if r["right"] else -1) if r["p"] >= bar else 0 for r in answerable)
+        truth += sum(-1 if r["p"] >= bar else 1 for r in impossible)
+        lines.append(
+            f"| {bar:.2f} | {len(ans) / len(rows):.3f} | {good / len(ans) if ans else 0:.3f} | "
+            f"{sum(r['right'] and r['p'] >= bar for r in answerable) / max(1, len(answerable)):.3f} | "
+            f"{sum(r['p'] < bar for r in impossible) / max(1, len(impossible)):.3f} | {truth / len(rows):+.3f} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
