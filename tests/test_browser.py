@@ -29,6 +29,7 @@ from searchchat.settings import Settings
 from searchchat.web.app import create_app
 from searchchat.web.server import BackgroundServer
 from tests.conftest import ROOT
+from tests.fakes import OverlapScorer
 from tests.web_helpers import HOSTILE, build_index, make_app, web_settings
 
 pytestmark = pytest.mark.browser
@@ -75,7 +76,10 @@ class PacedExtractive(Generator):
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundServer]:
     root = tmp_path_factory.mktemp("browser")
     generator = PacedExtractive()
-    with BackgroundServer(make_app(web_settings(root / "home", build_index(root)), generator)) as srv:
+    with pytest.MonkeyPatch.context() as mp:  # conftest's per-test fake starts after this module's server
+        mp.setattr("searchchat.answer.get_scorer", lambda path=None: OverlapScorer())
+        app = make_app(web_settings(root / "home", build_index(root)), generator)
+    with BackgroundServer(app) as srv:
         srv.generator = generator  # type: ignore[attr-defined]
         yield srv
 
@@ -156,13 +160,73 @@ def test_question_streams_an_answer_with_citations_and_a_follow_up(server, brows
 
     # the follow-up keeps the conversation
     follow = browser.find_element(By.ID, "followup")
-    follow.send_keys("And what does BM25 use for scoring documents?", Keys.ENTER)
+    follow.send_keys("And what frequency does BM25 rank documents by?", Keys.ENTER)
     wait(browser, lambda d: len(finished_turns(d)) == 2)
     turns = browser.find_elements(By.CSS_SELECTOR, ".turn")
-    assert turns[1].find_element(By.CSS_SELECTOR, ".question").text.startswith("And what does BM25")
+    assert turns[1].find_element(By.CSS_SELECTOR, ".question").text.startswith("And what frequency")
     assert "frequency" in turns[1].find_element(By.CSS_SELECTOR, ".answer").text
     sent = [m["content"] for m in server.generator.prompts[-1].messages]
     assert "How does a GAN generator and discriminator work?" in sent  # the history reached the model
+
+
+FAISS_QUOTE = (
+    "IndexFlatIP computes exact inner products, which equal cosine similarity for normalised embeddings."
+)
+
+
+def test_the_cited_span_is_marked_on_its_card_and_in_the_reader(server, browser: WebDriver) -> None:
+    browser.get(server.url + "/?q=" + "What does FAISS IndexFlatIP compute?")
+    wait(browser, lambda d: finished_turns(d))
+    assert not browser.find_elements(By.CSS_SELECTOR, ".answer-kind")  # the model's own (checked) answer
+    card = browser.find_element(By.CSS_SELECTOR, ".turn .card:not(.uncited)")
+    snippet = card.find_element(By.CSS_SELECTOR, ".card-snippet")
+    assert snippet.find_element(By.CSS_SELECTOR, "mark.cited-span").text == FAISS_QUOTE
+    assert snippet.text.startswith("FAISS searches dense vectors. " + FAISS_QUOTE)
+
+    # a chip's click brings its card forward (in this tab); the card's link carries the quote to the reader
+    chip = browser.find_element(By.CSS_SELECTOR, f'.answer a.cite[data-n="{card.get_attribute("data-n")}"]')
+    chip.click()
+    wait(browser, lambda d: "flash" in card.get_attribute("class"))
+    assert len(browser.window_handles) == 1 and browser.switch_to.active_element == card
+    href = card.get_attribute("href")
+    assert chip.get_attribute("href") == href and "&hl=IndexFlatIP%20computes" in href and ":~:text=" in href
+    page = httpx.get(href, timeout=10).text
+    assert f"<mark class=cited-span id=cited>{FAISS_QUOTE}</mark>" in page
+
+
+def test_cited_span_without_offsets_or_quote(server, browser: WebDriver) -> None:
+    """Null offsets fall back to finding the quote; no quote at all (an older server) leaves the card as it was."""
+    edits = (
+        (r'"(start|end)":\s*\d+', '"$1": null', True),
+        (r',\s*"(quote|start|end)":\s*("(?:[^"\\]|\\.)*"|\d+|null)', "", False),
+    )
+    for pattern, replacement, marked in edits:
+        browser.get(server.url + "/")
+        browser.execute_script(
+            "const re = new RegExp(arguments[0], 'g'), to = arguments[1], f = window.fetch;"
+            "window.fetch = async (u, o) => { const r = await f(u, o);"
+            "  if (!String(u).endsWith('/ask/stream')) return r;"
+            "  return new Response((await r.text()).replace(re, to), { status: r.status, headers: r.headers }); };",
+            pattern,
+            replacement,
+        )
+        browser.find_element(By.ID, "q").send_keys("What does FAISS IndexFlatIP compute?", Keys.ENTER)
+        wait(browser, lambda d: finished_turns(d))
+        card = browser.find_element(By.CSS_SELECTOR, ".turn .card:not(.uncited)")
+        marks = [m.text for m in card.find_elements(By.CSS_SELECTOR, "mark.cited-span")]
+        assert marks == ([FAISS_QUOTE] if marked else []), pattern
+        assert ("&hl=" in card.get_attribute("href")) is marked
+        assert FAISS_QUOTE in card.find_element(By.CSS_SELECTOR, ".card-snippet").text
+
+
+def test_a_quoted_answer_is_labelled(server, browser: WebDriver) -> None:
+    # the model declines; the best evidence sentence is quoted instead
+    browser.get(server.url + "/?q=" + "unanswerable question about bm25")
+    wait(browser, lambda d: finished_turns(d))
+    label = browser.find_element(By.CSS_SELECTOR, ".turn .label .answer-kind")
+    assert label.text == "Quoted from the sources" and label.is_displayed()
+    assert "BM25 ranks documents" in browser.find_element(By.CSS_SELECTOR, ".turn .answer").text
+    assert browser.find_elements(By.CSS_SELECTOR, ".turn .card mark.cited-span")
 
 
 def test_strict_toggle_is_sent_and_remembered(server, browser: WebDriver) -> None:
@@ -202,12 +266,16 @@ def test_hostile_titles_render_as_text(server, browser: WebDriver) -> None:
 
 
 def test_shared_url_not_found_and_error_states(server, browser: WebDriver) -> None:
-    browser.get(server.url + "/?q=" + "unanswerable question about bm25")
+    question = "unanswerable question about the capital of Peru"
+    browser.get(server.url + "/?q=" + question)
     notice = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".notice.notfound"))[0]
     assert "Not found in the indexed documents" in notice.text
-    assert browser.find_element(By.ID, "q").get_attribute("value") == "unanswerable question about bm25"
+    assert (
+        notice.find_element(By.CSS_SELECTOR, ".reason").text == "The passages found do not hold the answer."
+    )
+    assert browser.find_element(By.ID, "q").get_attribute("value") == question
 
-    browser.get(server.url + "/?q=" + "please explode now")
+    browser.get(server.url + "/?q=" + "What does FAISS IndexFlatIP compute? Please explode now.")
     error = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '.notice.error[role="alert"]'))[0]
     assert (
         "server failed" in error.text and error.find_element(By.CSS_SELECTOR, "button.retry").is_displayed()

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from searchchat.generators.base import GeneratorError
+from searchchat.web.pages import DocView, Part, render_document
 from searchchat.web.server import BackgroundServer
 from tests.fakes import ScriptedGenerator
 from tests.web_helpers import (
@@ -337,6 +338,34 @@ def test_hostile_titles_are_data_never_markup(client: TestClient) -> None:
         and "zebras have black and white stripes" in view.text
     )
     assert_json_error(client.get("/view", params={"url": "file:///not/indexed.md"}), 404)
+
+
+def test_view_marks_the_cited_quote(client: TestClient) -> None:
+    link = client.get("/search", params={"q": "zebra stripes hostile", "k": 1}).json()["hits"][0]["link"]
+
+    def view(hl: str) -> str:
+        r = client.get("/view", params={"url": link, "hl": hl})
+        assert r.status_code == 200
+        return r.text
+
+    marked = view("zebras have   black and white stripes")  # whitespace differences do not matter
+    assert "title; <mark class=cited-span id=cited>zebras have black and white stripes</mark>." in marked
+    for absent in ("<script>alert(3)</script>", "zebras " * 200):  # not in the text; too long (over HL_MAX)
+        page = view(absent)
+        assert "<mark" not in page and "<script>alert(3)" not in page and "zebras have black" in page
+
+
+def test_reader_escapes_both_sides_of_the_mark_and_skips_reference_markers() -> None:
+    text = "Use <b>bold</b> & <script>x()</script> tags [12]. Then <i>stop</i>.\nAgain: tags. Then more."
+    doc = DocView(url="file:///d.md", title="D", doctype="markdown", parts=[Part("D", None, [text])])
+    page = render_document(doc, "<script>x()</script> tags. Then")  # the quoted source text lost "[12]"
+    assert page.count("<mark") == 1 and "<script>" not in page and "<b>" not in page
+    assert (
+        "<p>Use &lt;b&gt;bold&lt;/b&gt; &amp; <mark class=cited-span id=cited>&lt;script&gt;x()&lt;/script&gt; "
+        "tags [12]. Then</mark> &lt;i&gt;stop&lt;/i&gt;.</p><p>Again: tags. Then more.</p>" in page
+    )
+    assert render_document(doc, "tags. Then").count("<mark") == 1  # the first occurrence only
+    assert "<mark" not in render_document(doc, "<script>alert(1)</script>")
 
 
 # -- the API key ------------------------------------------------------------------------------------------

@@ -90,11 +90,13 @@ def create_app(
         return HTMLResponse(pages.render_docs(app.openapi()))
 
     @app.get("/view", include_in_schema=False, dependencies=[Depends(for_reads)])
-    async def view(url: str = Query(..., max_length=4000)) -> HTMLResponse:
+    async def view(
+        url: str = Query(..., max_length=4000), hl: str | None = Query(None, max_length=4000)
+    ) -> HTMLResponse:
         doc = await anyio.to_thread.run_sync(pages.load_document, backend.store(), url)
         if doc is None:
             raise ApiError(404, "not_found", "That document is not in the index.")
-        return HTMLResponse(pages.render_document(doc))
+        return HTMLResponse(await anyio.to_thread.run_sync(pages.render_document, doc, hl))
 
     # -- API ------------------------------------------------------------------------------------------------
     @app.get("/healthz", tags=["status"], responses={200: {"model": HealthOut}})

@@ -4,6 +4,7 @@ indexed documents (for file:// sources, which a browser will not open from an ht
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
@@ -12,6 +13,11 @@ from urllib.parse import urldefrag
 from indexer.store import IndexStore
 
 METHODS = ("get", "post", "put", "patch", "delete")
+HL_MAX = 1000  # the longest cited quote (?hl=) the reader marks; a longer one is ignored
+# Between two words of a quote the document may have more spaces, or a reference marker such as " [12]" that
+# the quoted source text had lost (markers.neutralise): one whitespace character or one bracket per step.
+_GAP = r"(?:\s|\[[^\[\]\n]{0,40}\])*"
+_TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
 def _page(title: str, body: str) -> str:
@@ -162,7 +168,28 @@ def load_document(store: IndexStore, url: str) -> DocView | None:
     return DocView(url=doc_url, title=title or doc_url, doctype=doctype or "", parts=parts)
 
 
-def render_document(doc: DocView) -> str:
+def find_quote(text: str, quote: str) -> tuple[int, int] | None:
+    """Where `quote` (whitespace collapsed) is in `text`: verbatim, else allowing the gaps of _GAP."""
+    if not quote:
+        return None
+    at = text.find(quote)
+    if at >= 0:
+        return at, at + len(quote)
+    m = re.search(_GAP.join(re.escape(t) for t in _TOKEN.findall(quote)), text)
+    return (m.start(), m.end()) if m else None
+
+
+def _paragraph(text: str, span: tuple[int, int] | None) -> str:
+    if span is None:
+        return f"<p>{escape(text)}</p>"
+    a, b = span
+    return (f"<p>{escape(text[:a])}<mark class=cited-span id=cited>{escape(text[a:b])}</mark>"
+            f"{escape(text[b:])}</p>")  # fmt: skip
+
+
+def render_document(doc: DocView, hl: str | None = None) -> str:
+    """The reader page; the first occurrence of `hl` (a cited quote) is marked, when it is in the text."""
+    quote = " ".join(hl.split()) if hl and len(hl) <= HL_MAX else ""
     out = [f"<article class=doc><h1>{escape(doc.title)}</h1>",
            f"<p class=src>{escape(doc.doctype)} · <code>{escape(doc.url)}</code></p>"]  # fmt: skip
     seen: set[str] = set()
@@ -176,7 +203,13 @@ def render_document(doc: DocView) -> str:
             f"<section{ident}>" + (f"<h2>{escape(heading)}</h2>" if heading and heading != doc.title else "")
         )
         for text in part.texts:
-            out.extend(f"<p>{escape(p.strip())}</p>" for p in text.split("\n") if p.strip())
+            for line in text.split("\n"):
+                para = " ".join(line.split())
+                span = find_quote(para, quote) if para else None
+                if span:
+                    quote = ""  # only the first occurrence
+                if para:
+                    out.append(_paragraph(para, span))
         out.append("</section>")
     out.append("<p class=note>Rebuilt from the indexed passages.</p></article>")
     return _page(doc.title, "".join(out))

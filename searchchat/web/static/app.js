@@ -14,6 +14,12 @@
   strictBox.addEventListener("change", () => localStorage.setItem(STRICT_STORE, strictBox.checked ? "1" : "0"));
   const LIST = /^\s*(?:[-*•]|\d+[.)])\s+/;
   const INLINE = /\[(\d+)\]|\*\*([^*\n]+)\*\*|`([^`\n]+)`/g;
+  const HL_MAX = 1000;  // the longest quote sent to the reader (/view?hl=), which marks it
+  const REASONS = {
+    no_relevant_passage: "No passage matched the question closely.",
+    not_answerable: "The passages found do not hold the answer.",
+    unsupported: "The drafted answer did not hold up against the sources.",
+  };
 
   let history = [];        // [{role, content}] of finished turns, sent with follow-ups
   let controller = null;   // AbortController of the answer being streamed
@@ -48,17 +54,36 @@
   }
 
   // Links: http(s) URLs open directly; file:// documents open in the built-in reader; anything else
-  // (javascript:, data:, ...) gets no link at all.
-  function safeHref(url) {
+  // (javascript:, data:, ...) gets no link at all. With the cited `quote`, the reader marks it (hl=) and
+  // the browser scrolls to it (a text fragment, which browsers without support ignore).
+  function safeHref(url, quote) {
     let u;
     try { u = new URL(url, location.href); } catch { return null; }
-    if (u.protocol === "http:" || u.protocol === "https:") return u.href;
+    if (u.protocol === "http:" || u.protocol === "https:") {
+      if (!quote || u.hash.includes(":~:")) return u.href;
+      return (u.hash ? u.href : u.href.replace(/#$/, "") + "#") + textFragment(quote);
+    }
     if (u.protocol === "file:") {
       const hash = u.hash;
       u.hash = "";
-      return "/view?url=" + encodeURIComponent(u.href) + hash;
+      const hl = quote ? "&hl=" + encodeURIComponent(quote.slice(0, HL_MAX)) : "";
+      return "/view?url=" + encodeURIComponent(u.href) + hl + (quote ? (hash || "#") + textFragment(quote) : hash);
     }
     return null;
+  }
+
+  // ":~:text=start,end": the first and last words of a long quote, so that small differences between the
+  // indexed text and the page in the middle do not stop the match.
+  function textFragment(quote) {
+    const enc = (s) => encodeURIComponent(s).replace(/-/g, "%2D");
+    const words = quote.split(/\s+/).filter(Boolean);
+    if (words.length <= 10) return ":~:text=" + enc(words.join(" "));
+    return ":~:text=" + enc(words.slice(0, 5).join(" ")) + "," + enc(words.slice(-5).join(" "));
+  }
+
+  function sourceHref(turn, n) {
+    const src = turn.sources.get(n);
+    return src ? safeHref(src.url, turn.quotes.get(n)) : null;
   }
 
   function shortSource(url) {
@@ -144,7 +169,7 @@
   function chip(turn, n) {
     const src = turn.sources.get(n);
     if (!src) return document.createTextNode("[" + n + "]");
-    const href = safeHref(src.url);
+    const href = sourceHref(turn, n);
     const a = el(href ? "a" : "span", "cite", n);
     if (href) { a.href = href; a.target = "_blank"; a.rel = "noopener noreferrer"; }
     a.dataset.n = String(n);
@@ -153,7 +178,24 @@
     a.addEventListener("mouseleave", () => highlight(turn, n, false));
     a.addEventListener("focus", () => highlight(turn, n, true));
     a.addEventListener("blur", () => highlight(turn, n, false));
+    a.addEventListener("click", (e) => {
+      const card = turn.cards.get(n);
+      if (!card || e.button || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;  // new tab: the link
+      e.preventDefault();
+      showCard(card);
+    });
     return a;
+  }
+
+  // A citation chip's click brings its source card into view and flashes it; the card opens the source.
+  function showCard(card) {
+    card.scrollIntoView({ behavior: "smooth", block: "nearest", inline: "nearest" });
+    card.classList.remove("flash");
+    void card.offsetWidth;  // restart the flash when clicked again
+    card.classList.add("flash");
+    clearTimeout(card.flashTimer);
+    card.flashTimer = setTimeout(() => card.classList.remove("flash"), 1600);
+    card.focus({ preventScroll: true });
   }
 
   // Inline markup: [n] citations, **bold**, `code`. Citation chips sit right after the words they support:
@@ -260,7 +302,7 @@
     turn.cards.clear();
     for (const s of sources) {
       turn.sources.set(s.n, s);
-      const href = safeHref(s.url);
+      const href = sourceHref(turn, s.n);
       const card = el(href ? "a" : "div", "card");
       if (href) { card.href = href; card.target = "_blank"; card.rel = "noopener noreferrer"; }
       card.dataset.n = String(s.n);
@@ -277,6 +319,48 @@
     turn.sourcesLabel.hidden = sources.length === 0;
     turn.sourcesBox.hidden = sources.length === 0;
     turn.sourcesCount.textContent = sources.length ? String(sources.length) : "";
+  }
+
+  // [start, end) of a citation's quote in its source's text: the server's offsets when they hold the quote
+  // (Python counts code points, JavaScript UTF-16 units: they differ after an emoji), else the first
+  // occurrence of the quote; null when neither.
+  function citedSpan(text, c) {
+    if (typeof text !== "string" || !c) return null;
+    const quote = typeof c.quote === "string" ? c.quote : "";
+    const { start, end } = c;
+    if (Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start < end && end <= text.length &&
+        text.slice(start, end).trim() && (!quote || text.slice(start, end) === quote)) return [start, end];
+    const q = quote.trim();
+    const at = q ? text.indexOf(q) : -1;
+    return at < 0 ? null : [at, at + q.length];
+  }
+
+  // The card's snippet becomes the text around the cited span, the span in a <mark>.
+  function markCard(card, text, [a, b]) {
+    const snippet = card.querySelector(".card-snippet");
+    if (!snippet) return;
+    const before = text.slice(Math.max(0, a - 60), a), after = text.slice(b, b + 200);
+    const lead = a > 60 ? "…" + before.replace(/^\S*\s+/, "") : before;
+    const tail = b + 200 < text.length ? after.replace(/\s+\S*$/, "") + "…" : after;
+    snippet.replaceChildren(lead, el("mark", "cited-span", text.slice(a, b)), tail);
+    snippet.classList.add("quoted");
+  }
+
+  function showCitedSpans(turn, citations) {
+    turn.quotes.clear();
+    const spans = new Map();
+    for (const c of citations) {
+      const src = turn.sources.get(c && c.n);
+      const span = src && citedSpan(src.text, c);
+      if (!span) continue;
+      spans.set(c.n, span);
+      turn.quotes.set(c.n, src.text.slice(span[0], span[1]));
+    }
+    for (const [n, card] of turn.cards) {
+      const href = sourceHref(turn, n);
+      if (href && card.tagName === "A") card.href = href;
+      if (spans.has(n)) markCard(card, turn.sources.get(n).text, spans.get(n));
+    }
   }
 
   // -- turns ------------------------------------------------------------------------------------------
@@ -300,7 +384,7 @@
     node.append(q, rewrite, sourcesLabel, sourcesBox, answerLabel, answer, status, meta);
     thread.append(node);
     return { node, question, rewrite, answer, status, meta, sourcesBox, sourcesLabel, sourcesCount: count,
-             answerLabel, sources: new Map(), cards: new Map(), raw: "" };
+             answerLabel, sources: new Map(), cards: new Map(), quotes: new Map(), raw: "" };
   }
 
   function showNotice(turn, kind, title, detail, action) {
@@ -358,17 +442,25 @@
   function finish(turn, answer) {
     turn.answer.classList.remove("streaming");
     renderSources(turn, answer.sources || [...turn.sources.values()]);
-    const cited = new Set((answer.citations || []).map((c) => c.n));
+    const citations = Array.isArray(answer.citations) ? answer.citations : [];
+    const cited = new Set(citations.map((c) => c && c.n));
     for (const [n, card] of turn.cards) card.classList.toggle("uncited", !cited.has(n));
     if (answer.abstained) {
       turn.node.classList.add("abstained");
       turn.answer.replaceChildren();
       turn.answerLabel.hidden = true;
+      const reason = Object.hasOwn(REASONS, answer.reason) ? el("span", "reason", REASONS[answer.reason]) : null;
       showNotice(turn, "notfound", "Not found in the indexed documents.",
         turn.sources.size
           ? `None of the ${turn.sources.size} passages searched answers this. Try rephrasing, or index more sources.`
-          : "Nothing in the index matched. Try other words, or index more sources.");
+          : "Nothing in the index matched. Try other words, or index more sources.", reason);
     } else {
+      showCitedSpans(turn, citations);
+      if (answer.kind === "quote") {
+        const note = el("span", "answer-kind", "Quoted from the sources");
+        note.title = "This answer is the sources' own sentences, not one written by the language model.";
+        turn.answerLabel.append(note);
+      }
       renderAnswer(turn, answer.answer || "", unsupportedRanges(answer));
     }
     const t = answer.timings || {};
