@@ -16,6 +16,29 @@ MAX_LENGTH = 128  # question + title + sentence, in word pieces
 BATCH = 32
 
 
+def build_model(config: Any) -> Any:
+    """The cross-encoder: BERT with a linear head on the mean of its token states. The base model was
+    trained with mean pooling, so its [CLS] state barely varies with the input and a [CLS] head does not learn."""
+    import torch
+    from transformers import BertModel
+
+    class MeanPoolCrossEncoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.config = config
+            self.bert = BertModel(config, add_pooling_layer=False)
+            self.head = torch.nn.Linear(config.hidden_size, 1)
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any = None) -> Any:
+            states = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                               token_type_ids=token_type_ids).last_hidden_state  # fmt: skip
+            mask = attention_mask.unsqueeze(-1).to(states.dtype)
+            pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            return self.head(pooled).squeeze(-1)
+
+    return MeanPoolCrossEncoder()
+
+
 def pair_text(title: str, sentence: str) -> str:
     """The passage side of a pair: the sentence after its document's title (names often sit there)."""
     title = " ".join(title.split())
@@ -37,7 +60,7 @@ class AnswerabilityModel(Scorer):
 
     def __init__(self, path: Path | str = MODEL_DIR, bf16: bool | None = None) -> None:
         import torch
-        from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+        from transformers import AutoTokenizer, BertConfig
 
         from searchchat import int8
         from searchchat.embed import cpu_supports_bf16, quiet_hf
@@ -52,7 +75,7 @@ class AnswerabilityModel(Scorer):
         self.name = str(p)
         self.tokenizer: Any = AutoTokenizer.from_pretrained(str(p), local_files_only=True)
         config = BertConfig.from_pretrained(str(p), local_files_only=True)
-        model = BertForSequenceClassification(config)
+        model = build_model(config)
         missing, unexpected = model.load_state_dict(int8.load(p / WEIGHTS), strict=False)
         if [m for m in missing if not m.endswith("position_ids")] or unexpected:
             raise ValueError(
@@ -75,7 +98,7 @@ class AnswerabilityModel(Scorer):
             enc = self.tokenizer([question] * len(batch), batch, truncation="longest_first",
                                  max_length=MAX_LENGTH, padding=True, return_tensors="pt")  # fmt: skip
             with self._torch.inference_mode(), self._autocast():
-                logits = self.model(**enc).logits.float().reshape(-1)
+                logits = self.model(**enc).float().reshape(-1)
             out.extend(self._torch.sigmoid(logits).tolist())
         return out
 

@@ -82,8 +82,9 @@ def train(
 ) -> TrainResult:
     """Train on `pairs`, report AUC on `validation`, write the int8 model to `out_dir`."""
     import torch
-    from transformers import AutoTokenizer, BertForSequenceClassification
+    from transformers import AutoTokenizer, BertConfig, BertModel
 
+    from searchchat.answerability import build_model
     from searchchat.embed import cpu_supports_bf16, quiet_hf
 
     cfg = config or TrainConfig()
@@ -92,7 +93,9 @@ def train(
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     tokenizer: Any = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
-    model = BertForSequenceClassification.from_pretrained(str(base), num_labels=1, local_files_only=True)
+    model = build_model(BertConfig.from_pretrained(str(base), local_files_only=True))
+    pretrained = BertModel.from_pretrained(str(base), add_pooling_layer=False, local_files_only=True)
+    model.bert.load_state_dict(pretrained.state_dict())
     use_bf16 = cfg.bf16 and cpu_supports_bf16()
     per_epoch = math.ceil(len(pairs) / cfg.batch_size)
     total = max(1, round(per_epoch * cfg.epochs))
@@ -121,7 +124,7 @@ def train(
             enc = encode(batch)
             labels = torch.tensor([p.label for p in batch], dtype=torch.float32)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
-                logits = model(**enc).logits.float().reshape(-1)
+                logits = model(**enc).float().reshape(-1)
             loss = loss_fn(logits, labels)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -138,7 +141,7 @@ def train(
         scores: list[float] = []
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
             for batch in _batches(validation, 64, None):
-                scores.extend(torch.sigmoid(model(**encode(batch)).logits.float().reshape(-1)).tolist())
+                scores.extend(torch.sigmoid(model(**encode(batch)).float().reshape(-1)).tolist())
         labels_v = [p.label for p in validation]
         metrics = {"pairs": float(len(validation)), "auc": round(auc(labels_v, scores), 4)}
         for ds in sorted({p.dataset for p in validation}):

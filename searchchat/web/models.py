@@ -52,6 +52,9 @@ class CitationOut(BaseModel):
     title: str
     section: str
     snippet: str
+    quote: str | None = Field(None, description="The evidence sentence, as the source's text has it.")
+    start: int | None = Field(None, description="Its first character's offset in the source's text.")
+    end: int | None = Field(None, description="The offset just after its last character.")
 
 
 class SentenceOut(BaseModel):
@@ -71,6 +74,14 @@ class AnswerOut(BaseModel):
     abstained: bool = Field(description="True when the indexed documents do not answer the question.")
     sentences: list[SentenceOut] = []
     timings: dict[str, float] = {}
+    kind: Literal["generated", "quote"] | None = Field(
+        None, description="generated: the model's checked answer; quote: the best evidence sentence, quoted."
+    )
+    reason: Literal["no_relevant_passage", "not_answerable", "unsupported"] | None = Field(
+        None, description="Why it is 'not found' (None when answered)."
+    )
+    answerability: float | None = Field(None, description="The best sentence's answerability probability.")
+    policy: str | None = Field(None, description="The answer policy profile that decided.")
 
 
 class HitOut(BaseModel):
