@@ -1,15 +1,25 @@
 """Answer evaluation: run `Answerer.ask` over a QA set and score answers, citations, abstention and speed.
 
-QA sets are JSONL lines `{"question", "answers": [...]}` (optionally `_id`/`id`), or a folder in the COVID-QA
-layout (qa.jsonl + corpus.jsonl), whose corpus is indexed once into a cached index like `searchchat eval`.
+QA sets are JSONL lines `{"question", "answers": [...]}` (optionally `_id`/`id`, and `"is_impossible": true`
+for a question the corpus does not answer, whose answers may be empty), or a folder in the COVID-QA layout
+(qa.jsonl + corpus.jsonl), whose corpus is indexed once into a cached index like `searchchat eval`.
 
-Figures (SQuAD-style normalisation: lower case, no punctuation, no articles):
+Figures (SQuAD-style normalisation: lower case, no punctuation, no articles; text with CJK characters is
+compared per character, as CMRC 2018 scores it, with CJK punctuation stripped):
+- correct_cited: share of answerable questions answered with text that contains a gold answer and at least
+  one shown citation whose passage supports a gold answer;
+- wrong_answered: share of all questions answered but not correct_cited (any answer to an unanswerable one);
+- truthfulness (CRAG-style): mean per-question score; answerable: +1 correct_cited, 0 abstained, -1 otherwise;
+  unanswerable: +1 abstained, -1 answered;
+- abstention_answerable / abstention_unanswerable: share of each kind of question answered "not found";
+  reasons: the `reason` codes of the abstentions, counted; kinds: the answers' `kind`, counted (none: generated);
 - f1 / containment: best token-F1 against the gold answers, and the share of answers that contain a gold
-  answer verbatim; abstentions count as 0 (f1_answered averages over answered questions only);
-- citation_precision: share of shown citations whose passage supports a gold answer, i.e. contains it or
-  overlaps it (a common run of at least half of its tokens, or 8 tokens: chunking may cut a gold span);
-- citation_recall: share of answered questions with at least one such citation;
-- gold_in_sources: share of questions where a passage given to the model supports a gold answer (retrieval);
+  answer verbatim, over answerable questions; abstentions count as 0 (f1_answered: answered ones only);
+- citation_precision: share of shown citations (answerable questions) whose passage supports a gold answer,
+  i.e. contains it or overlaps it (a common run of at least half of its tokens, or 8 tokens: chunking may cut
+  a gold span);
+- citation_recall: share of answered answerable questions with at least one such citation;
+- gold_in_sources: share of answerable questions where a passage given to the model supports a gold answer;
 - out_of_range: citation numbers shown (in `citations` or as [n] in the text) that are not a source number;
 - abstention_rate, first-token latency, tokens/s (decode, after the first token) and total latency.
 """
@@ -21,6 +31,7 @@ import random
 import re
 import string
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -33,13 +44,18 @@ from searchchat.metrics import percentile
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _CITE = re.compile(r"\[(\d+)\]")
+# CJK ideographs (with extension A and compatibility ones), hiragana/katakana and hangul syllables
+_CJK = re.compile("([\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af])")
 
 
 @dataclass
 class QAItem:
+    """One question with its gold answers (none needed when it is unanswerable)."""
+
     qid: str
     question: str
     answers: list[str]
+    is_impossible: bool = False
 
 
 @dataclass
@@ -65,12 +81,26 @@ class QARecord:
     raw_answer: str = ""
     relevance: float | None = None  # best dense cosine of the query (the abstention gate's input)
     sources: list[str] = field(default_factory=list)  # the passages given to the model, for re-scoring
+    is_impossible: bool = False  # the corpus does not answer it: abstaining is right
+    correct_cited: bool = False  # answered, contains a gold answer, and a shown citation supports one
+    reason: str | None = None  # the answer's reason code when it abstained
+    kind: str | None = None  # the answer's kind ("generated", "quote"); None when abstained
+    truth: int = 0  # CRAG-style: +1 right (or rightly abstained), 0 abstained when answerable, -1 wrong
 
 
 @dataclass
 class QAReport:
+    """The summary of one system's records (the --json report)."""
+
     questions: int
     answered: int
+    answerable: int
+    unanswerable: int
+    correct_cited: float
+    wrong_answered: float
+    truthfulness: float
+    abstention_answerable: float
+    abstention_unanswerable: float
     abstention_rate: float
     f1: float
     f1_answered: float
@@ -85,6 +115,8 @@ class QAReport:
     first_token_ms_mean: float
     total_ms_p50: float
     tokens_per_s: float
+    reasons: dict[str, int] = field(default_factory=dict)
+    kinds: dict[str, int] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,7 +139,7 @@ def resolve(path: Path | str) -> tuple[Path, Path | None]:
 
 
 def load_qa(path: Path | str) -> list[QAItem]:
-    """Questions with at least one gold answer; clear errors for malformed lines."""
+    """Answerable questions with a gold answer and unanswerable ones; clear errors for malformed lines."""
     items: list[QAItem] = []
     with Path(path).open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
@@ -117,19 +149,37 @@ def load_qa(path: Path | str) -> list[QAItem]:
                 rec = json.loads(line)
                 question = str(rec["question"]).strip()
                 answers = rec.get("answers", [])
-            except (ValueError, KeyError, TypeError):
+                impossible = rec.get("is_impossible", False)
+            except (ValueError, KeyError, TypeError, AttributeError):
                 raise ValueError(
                     f"{path}:{lineno}: expected a JSON object with question and answers"
                 ) from None
             answers = [answers] if isinstance(answers, str) else answers
             if not isinstance(answers, list):
                 raise ValueError(f"{path}:{lineno}: answers must be a list of strings")
+            if not isinstance(impossible, bool):
+                raise ValueError(f"{path}:{lineno}: is_impossible must be true or false")
             answers = [str(a).strip() for a in answers if str(a).strip()]
-            if question and answers and not rec.get("is_impossible", False):
-                items.append(QAItem(str(rec.get("_id", rec.get("id", lineno))), question, answers))
+            if question and (answers or impossible):
+                qid = str(rec.get("_id", rec.get("id", lineno)))
+                items.append(QAItem(qid, question, answers, is_impossible=impossible))
     if not items:
-        raise ValueError(f"{path} has no questions with answers")
+        raise ValueError(f"{path} has no questions (with answers, or marked is_impossible)")
     return items
+
+
+def load_ids(path: Path | str) -> list[str]:
+    """Question ids, one per line (blank lines and # comments skipped)."""
+    with Path(path).expanduser().open(encoding="utf-8") as fh:
+        return [s for s in (line.strip() for line in fh) if s and not s.startswith("#")]
+
+
+def restrict(items: Sequence[QAItem], ids: Iterable[str]) -> tuple[list[QAItem], list[str]]:
+    """(the items whose id is listed, in file order; the listed ids that are not in the QA set)."""
+    wanted = list(dict.fromkeys(ids))
+    have = {item.qid for item in items}
+    keep = set(wanted)
+    return [item for item in items if item.qid in keep], [i for i in wanted if i not in have]
 
 
 def sample(items: Sequence[QAItem], limit: int | None, seed: int) -> list[QAItem]:
@@ -139,9 +189,18 @@ def sample(items: Sequence[QAItem], limit: int | None, seed: int) -> list[QAItem
 
 
 # -- scoring -----------------------------------------------------------------------------------------
+def _is_punct(ch: str) -> bool:
+    return unicodedata.category(ch).startswith("P")
+
+
 def normalize(text: str) -> str:
-    text = _CITE.sub(" ", neutralise(text).lower())
-    text = "".join(" " if ch in string.punctuation else ch for ch in text)
+    """Lower case, no citation markers, punctuation or articles; CJK characters become one token each."""
+    text = neutralise(text).lower()
+    cjk = bool(_CJK.search(text))
+    if cjk:  # full-width forms to plain ones, every punctuation mark out, one token a character
+        text = _CJK.sub(r" \1 ", unicodedata.normalize("NFKC", text))
+    text = _CITE.sub(" ", text)
+    text = "".join(" " if ch in string.punctuation or (cjk and _is_punct(ch)) else ch for ch in text)
     return " ".join(_ARTICLES.sub(" ", text).split())
 
 
@@ -178,14 +237,25 @@ def supports_gold(passage: str, golds: Iterable[str], min_share: float = 0.5, mi
     return False
 
 
+def truth_score(is_impossible: bool, abstained: bool, correct_cited: bool) -> int:
+    """CRAG-style: answerable +1 correct_cited, 0 abstained, -1 otherwise; unanswerable +1 abstained, -1 not."""
+    if is_impossible:
+        return 1 if abstained else -1
+    return 0 if abstained else (1 if correct_cited else -1)
+
+
 def score(item: QAItem, final: dict[str, Any]) -> QARecord:
+    """One question's record from the final answer dict of `Answerer.ask`."""
+    golds = [] if item.is_impossible else item.answers
     sources = {s["n"]: s.get("text") or s.get("snippet", "") for s in final.get("sources", [])}
     shown = [c["n"] for c in final.get("citations", [])]
     in_text = [int(n) for n in _CITE.findall(final.get("answer", ""))]
     out_of_range = sum(1 for n in shown + in_text if n not in sources)
-    good = sum(1 for n in shown if n in sources and supports_gold(sources[n], item.answers))
+    good = sum(1 for n in shown if n in sources and supports_gold(sources[n], golds))
     plain = " ".join(s["text"] for s in final.get("sentences", [])) or final.get("answer", "")
     abstained = bool(final.get("abstained"))
+    has_gold = not abstained and (contains(plain, golds) or contains(final.get("answer", ""), golds))
+    correct_cited = has_gold and good > 0
     t = final.get("timings", {})
     first_after_gen_start = (
         t.get("first_token_ms", 0.0) - t.get("rewrite_ms", 0.0) - t.get("retrieve_ms", 0.0)
@@ -196,12 +266,12 @@ def score(item: QAItem, final: dict[str, Any]) -> QARecord:
         gold=item.answers,
         answer=final.get("answer", ""),
         abstained=abstained,
-        f1=0.0 if abstained else token_f1(plain, item.answers),
-        contains=False if abstained else contains(plain, item.answers),
+        f1=0.0 if abstained else token_f1(plain, golds),
+        contains=False if abstained else contains(plain, golds),
         citations=len(shown),
         good_citations=good,
         out_of_range=out_of_range,
-        gold_in_sources=any(supports_gold(text, item.answers) for text in sources.values()),
+        gold_in_sources=any(supports_gold(text, golds) for text in sources.values()),
         first_token_ms=float(t.get("first_token_ms", 0.0)),
         total_ms=float(t.get("total_ms", 0.0)),
         generate_ms=float(t.get("generate_ms", 0.0)),
@@ -210,45 +280,71 @@ def score(item: QAItem, final: dict[str, Any]) -> QARecord:
         raw_answer=str(final.get("raw_answer", "")),
         relevance=final.get("relevance"),
         sources=[sources[n] for n in sorted(sources)],
+        is_impossible=item.is_impossible,
+        correct_cited=correct_cited,
+        reason=(final.get("reason") or "unknown") if abstained else None,
+        kind=None if abstained else str(final.get("kind") or "generated"),
+        truth=truth_score(item.is_impossible, abstained, correct_cited),
     )
 
 
+def _share(count: float, total: int) -> float:
+    return round(count / total, 4) if total else 0.0
+
+
 def summarise(records: Sequence[QARecord], settings: dict[str, Any] | None = None) -> QAReport:
+    """The report over one system's records (answer and citation figures over answerable questions)."""
     n = len(records)
+    gold = [r for r in records if not r.is_impossible]
+    impossible = [r for r in records if r.is_impossible]
     answered = [r for r in records if not r.abstained]
-    shown = sum(r.citations for r in records)
+    gold_answered = [r for r in gold if not r.abstained]
+    shown = sum(r.citations for r in gold)
     generated = [r for r in records if r.tokens > 1 and r.decode_ms > 0]
     decode_tokens = sum(r.tokens - 1 for r in generated)
     decode_s = sum(r.decode_ms for r in generated) / 1000
     ttft = [r.first_token_ms for r in records if r.tokens > 0]
-    hit = [r for r in records if r.gold_in_sources]
+    hit = [r for r in gold if r.gold_in_sources]
     shown_hit = sum(r.citations for r in hit)
     return QAReport(
         questions=n,
         answered=len(answered),
-        abstention_rate=round(1 - len(answered) / n, 4) if n else 0.0,
-        f1=round(sum(r.f1 for r in records) / n, 4) if n else 0.0,
-        f1_answered=round(sum(r.f1 for r in answered) / len(answered), 4) if answered else 0.0,
-        containment=round(sum(r.contains for r in records) / n, 4) if n else 0.0,
-        citation_precision=round(sum(r.good_citations for r in records) / shown, 4) if shown else 0.0,
-        citation_recall=round(sum(r.good_citations > 0 for r in answered) / len(answered), 4)
-        if answered
-        else 0.0,
+        answerable=len(gold),
+        unanswerable=len(impossible),
+        correct_cited=_share(sum(r.correct_cited for r in gold), len(gold)),
+        wrong_answered=_share(sum(not r.abstained and not r.correct_cited for r in records), n),
+        truthfulness=_share(sum(r.truth for r in records), n),
+        abstention_answerable=_share(sum(r.abstained for r in gold), len(gold)),
+        abstention_unanswerable=_share(sum(r.abstained for r in impossible), len(impossible)),
+        abstention_rate=_share(n - len(answered), n),
+        f1=_share(sum(r.f1 for r in gold), len(gold)),
+        f1_answered=_share(sum(r.f1 for r in gold_answered), len(gold_answered)),
+        containment=_share(sum(r.contains for r in gold), len(gold)),
+        citation_precision=_share(sum(r.good_citations for r in gold), shown),
+        citation_recall=_share(sum(r.good_citations > 0 for r in gold_answered), len(gold_answered)),
         citations_shown=shown,
         out_of_range=sum(r.out_of_range for r in records),
-        gold_in_sources=round(sum(r.gold_in_sources for r in records) / n, 4) if n else 0.0,
-        citation_precision_retrieved=round(sum(r.good_citations for r in hit) / shown_hit, 4)
-        if shown_hit
-        else 0.0,
+        gold_in_sources=_share(sum(r.gold_in_sources for r in gold), len(gold)),
+        citation_precision_retrieved=_share(sum(r.good_citations for r in hit), shown_hit),
         first_token_ms_p50=round(percentile(ttft, 50), 1),
         first_token_ms_mean=round(sum(ttft) / len(ttft), 1) if ttft else 0.0,
         total_ms_p50=round(percentile([r.total_ms for r in records], 50), 1),
         tokens_per_s=round(decode_tokens / decode_s, 2) if decode_s > 0 else 0.0,
+        reasons=dict(Counter(r.reason or "unknown" for r in records if r.abstained).most_common()),
+        kinds=dict(Counter(r.kind or "generated" for r in answered).most_common()),
         settings=settings or {},
     )
 
 
 # -- running -----------------------------------------------------------------------------------------
+def ask(answerer: Any, item: QAItem, k: int | None = None, mode: str | None = None) -> QARecord:
+    """Ask one question (timing it when the answerer does not) and score the answer."""
+    t0 = time.perf_counter()
+    final = answerer.ask(item.question, k=k, mode=mode)
+    final.setdefault("timings", {}).setdefault("total_ms", (time.perf_counter() - t0) * 1000)
+    return score(item, final)
+
+
 def run_qa(
     answerer: Any,
     items: Sequence[QAItem],
@@ -259,21 +355,47 @@ def run_qa(
     """Ask every question (one at a time, as a user would) and score it."""
     records = []
     for item in items:
-        t0 = time.perf_counter()
-        final = answerer.ask(item.question, k=k, mode=mode)
-        final.setdefault("timings", {}).setdefault("total_ms", (time.perf_counter() - t0) * 1000)
-        rec = score(item, final)
+        rec = ask(answerer, item, k=k, mode=mode)
         records.append(rec)
         if on_record:
             on_record(rec)
     return records
 
 
+def run_systems(
+    answerers: Sequence[Any],
+    items: Sequence[QAItem],
+    k: int | None = None,
+    mode: str | None = None,
+    on_record: Callable[[int, QARecord], None] | None = None,
+) -> list[list[QARecord]]:
+    """Each question put to every answerer in turn before the next question (interleaved, so that machine
+    load falls on all alike); one list of records per answerer. on_record gets (answerer index, record)."""
+    records: list[list[QARecord]] = [[] for _ in answerers]
+    for item in items:
+        for i, answerer in enumerate(answerers):
+            rec = ask(answerer, item, k=k, mode=mode)
+            records[i].append(rec)
+            if on_record:
+                on_record(i, rec)
+    return records
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{key} {n}" for key, n in counts.items()) or "-"
+
+
 def format_report(report: QAReport) -> str:
+    """One system's report as text."""
     r = report
     return "\n".join(
         [
             f"questions           {r.questions}  (answered {r.answered}, abstention rate {r.abstention_rate:.3f})",
+            f"answerable          {r.answerable}  (unanswerable {r.unanswerable})",
+            f"correct and cited   {r.correct_cited:.3f}  (wrong answers {r.wrong_answered:.3f})",
+            f"truthfulness        {r.truthfulness:+.3f}",
+            f"abstention          answerable {r.abstention_answerable:.3f}, "
+            f"unanswerable {r.abstention_unanswerable:.3f}",
             f"answer token-F1     {r.f1:.3f}  (answered only {r.f1_answered:.3f})",
             f"containment         {r.containment:.3f}",
             f"citation precision  {r.citation_precision:.3f}  ({r.citations_shown} citations shown)",
@@ -283,5 +405,40 @@ def format_report(report: QAReport) -> str:
             f"first token         p50 {r.first_token_ms_p50:.0f} ms, mean {r.first_token_ms_mean:.0f} ms",
             f"total per question  p50 {r.total_ms_p50:.0f} ms",
             f"decode speed        {r.tokens_per_s:.1f} tokens/s",
+            f"abstention reasons  {_counts(r.reasons)}",
+            f"answer kinds        {_counts(r.kinds)}",
         ]
     )
+
+
+_ROWS: list[tuple[str, Callable[[QAReport], str]]] = [
+    ("questions", lambda r: str(r.questions)),
+    ("answerable / unanswerable", lambda r: f"{r.answerable} / {r.unanswerable}"),
+    ("answered", lambda r: str(r.answered)),
+    ("correct and cited", lambda r: f"{r.correct_cited:.3f}"),
+    ("wrong answers", lambda r: f"{r.wrong_answered:.3f}"),
+    ("truthfulness", lambda r: f"{r.truthfulness:+.3f}"),
+    ("citation precision", lambda r: f"{r.citation_precision:.3f}"),
+    ("citation recall", lambda r: f"{r.citation_recall:.3f}"),
+    ("citations shown", lambda r: str(r.citations_shown)),
+    ("out-of-range cites", lambda r: str(r.out_of_range)),
+    ("abstention (answerable)", lambda r: f"{r.abstention_answerable:.3f}"),
+    ("abstention (unanswerable)", lambda r: f"{r.abstention_unanswerable:.3f}"),
+    ("abstention rate", lambda r: f"{r.abstention_rate:.3f}"),
+    ("answer token-F1", lambda r: f"{r.f1:.3f}"),
+    ("token-F1 of answered", lambda r: f"{r.f1_answered:.3f}"),
+    ("containment", lambda r: f"{r.containment:.3f}"),
+    ("gold in sources", lambda r: f"{r.gold_in_sources:.3f}"),
+    ("first token p50 ms", lambda r: f"{r.first_token_ms_p50:.0f}"),
+    ("total p50 ms", lambda r: f"{r.total_ms_p50:.0f}"),
+    ("decode tokens/s", lambda r: f"{r.tokens_per_s:.1f}"),
+    ("abstention reasons", lambda r: _counts(r.reasons)),
+    ("answer kinds", lambda r: _counts(r.kinds)),
+]
+
+
+def format_table(reports: dict[str, QAReport]) -> str:
+    """Reports side by side: a column per system (keyed by its label), a row per figure."""
+    rows = [["", *reports]] + [[name, *(cell(r) for r in reports.values())] for name, cell in _ROWS]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows)
