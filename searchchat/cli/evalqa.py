@@ -1,10 +1,11 @@
-"""`searchchat eval-qa`: answer a QA set and report answer F1, citation precision/recall, abstention, speed."""
+"""`searchchat eval-qa`: answer a QA set and report truthfulness, citations and abstention beside a baseline."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
+from typing import IO, Any, get_args
 
 import typer
 
@@ -21,31 +22,65 @@ from searchchat.cli.common import (
 )
 
 
+def baseline_path(out: Path) -> Path:
+    """Where the baseline's records go: `.baseline` before the suffix (run.jsonl -> run.baseline.jsonl)."""
+    return out.with_name(f"{out.stem}.baseline{out.suffix}")
+
+
+def progress(rec: Any) -> str:
+    """The per-question state on stderr: truth score, then the reason or the F1 and citations."""
+    if rec.abstained:
+        return f"truth {rec.truth:+d}, abstained ({rec.reason})"
+    cited = "correct+cited" if rec.correct_cited else "not correct+cited"
+    return f"truth {rec.truth:+d}, {cited}, F1 {rec.f1:.2f}, {rec.good_citations}/{rec.citations} cites"
+
+
 @app.command("eval-qa")
 def eval_qa(
     qa: Path = typer.Argument(
-        ..., help="QA JSONL ({question, answers}) or a folder with qa.jsonl + corpus.jsonl."
+        ..., help="QA JSONL ({question, answers[, is_impossible]}) or a folder with qa.jsonl + corpus.jsonl."
     ),
     index: Path | None = IndexOpt,
     limit: int | None = typer.Option(None, "--limit", min=1, help="Score a random sample of N questions."),
     seed: int = typer.Option(13, "--seed", help="Seed of the sample."),
+    qa_ids: Path | None = typer.Option(
+        None, "--qa-ids", help="Only the questions whose ids this file lists, one a line (a held-out split)."
+    ),
     generator: str | None = typer.Option(None, "--generator", help="local, openai, extractive or llamacpp."),
+    baseline: str = typer.Option(
+        "extractive", "--baseline", help="Generator measured beside it in the same run, or 'none'."
+    ),
     model: str | None = typer.Option(None, "--model", help="Model directory, GGUF file or HF id (local)."),
     k: int | None = typer.Option(None, "-k", min=1, max=50, help="Passages given to the model."),
     mode: str | None = ModeOpt,
     max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", min=1, help="Generation length cap."),
-    out: Path | None = typer.Option(None, "--out", help="Also write one JSON line per question here."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Also write one JSON line per question here (the baseline's to FILE.baseline.EXT).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-question progress on stderr."),
     strict: bool = StrictOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Evaluate answers on a QA set (a folder's corpus.jsonl is indexed once into a cached index)."""
+    """Evaluate answers on a QA set beside a baseline (a folder's corpus.jsonl is indexed once, cached)."""
     from indexer.store import IndexStore
     from searchchat.answer import Answerer
     from searchchat.embed import get_embedder
-    from searchchat.evalqa import QARecord, format_report, load_qa, resolve, run_qa, sample, summarise
+    from searchchat.evalqa import (
+        QARecord,
+        format_table,
+        load_ids,
+        load_qa,
+        resolve,
+        restrict,
+        run_systems,
+        sample,
+        summarise,
+    )
     from searchchat.generators import get_generator
     from searchchat.retrieve import Retriever
+    from searchchat.settings import Settings
 
     settings = make_settings(
         index,
@@ -55,9 +90,24 @@ def eval_qa(
         max_new_tokens=max_new_tokens,
         strict=strict or None,
     )
+    choices = get_args(Settings.model_fields["generator"].annotation)
+    base_name: str | None = None if baseline.lower() == "none" else baseline.lower()
+    if base_name is not None and base_name not in choices:
+        fail(f"unknown baseline {baseline!r}; choose {', '.join(choices)} or none", code=2)
+    if base_name == settings.generator:
+        base_name = None  # the system is the baseline: nothing to compare
     with friendly_errors():
         qa_file, corpus = resolve(qa)
-        items = sample(load_qa(qa_file), limit, seed)
+        items = load_qa(qa_file)
+        if qa_ids is not None:
+            items, missing = restrict(items, load_ids(qa_ids))
+            if missing and not quiet:
+                typer.echo(
+                    f"{len(missing)} ids in {qa_ids} are not in {qa_file} (e.g. {missing[0]})", err=True
+                )
+            if not items:
+                raise ValueError(f"no question of {qa_file} has an id listed in {qa_ids}")
+        items = sample(items, limit, seed)
         embedder = get_embedder(settings)
         index_dir = settings.index_dir
         if index is None and corpus is not None:
@@ -69,39 +119,44 @@ def eval_qa(
             index_dir, _ = ensure_index(ds, settings, embedder, quiet=quiet or json_out)
         settings = settings.with_overrides(index=index_dir)
         store = IndexStore.open(index_dir)
-        answerer = Answerer(Retriever(store, embedder, settings), get_generator(settings), settings)
-        fh = out.open("w", encoding="utf-8") if out else None
-        done = [0]
+        retriever = Retriever(store, embedder, settings)
+        systems = [(f"default ({settings.generator})", settings)]
+        if base_name is not None:
+            systems.append((f"baseline ({base_name})", settings.with_overrides(generator=base_name)))
+        answerers = [Answerer(retriever, get_generator(s), s) for _, s in systems]
+        paths = [out, baseline_path(out)] if out else []
+        files: list[IO[str]] = []
+        done = [0] * len(systems)
 
-        def on_record(rec: QARecord) -> None:
-            done[0] += 1
-            if fh:
-                fh.write(json.dumps(rec.__dict__, ensure_ascii=False) + "\n")
-                fh.flush()
+        def on_record(i: int, rec: QARecord) -> None:
+            done[i] += 1
+            if i < len(files):
+                files[i].write(json.dumps(rec.__dict__, ensure_ascii=False) + "\n")
+                files[i].flush()
             if not quiet:
-                state = (
-                    "abstained"
-                    if rec.abstained
-                    else f"F1 {rec.f1:.2f}, {rec.good_citations}/{rec.citations} cites"
-                )
-                print(
-                    f"[{done[0]}/{len(items)}] {state}, {rec.total_ms / 1000:.1f} s",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                who = f" {systems[i][0]}:" if len(systems) > 1 else ""
+                print(f"[{done[i]}/{len(items)}]{who} {progress(rec)}, {rec.total_ms / 1000:.1f} s",
+                      file=sys.stderr, flush=True)  # fmt: skip
 
         try:
-            records = run_qa(answerer, items, k=k, mode=mode, on_record=on_record)
+            for path in paths[: len(systems)]:
+                files.append(path.open("w", encoding="utf-8"))
+            records = run_systems(answerers, items, k=k, mode=mode, on_record=on_record)
         finally:
-            if fh:
+            for fh in files:
                 fh.close()
             store.close()
-    if not records:
+    if not records[0]:
         fail("no questions were scored")
-    report = summarise(records, {"qa": str(qa_file), "index": str(index_dir), "generator": settings.generator,
-                                 "k": k or settings.k, "mode": mode or settings.mode, "limit": limit, "seed": seed,
-                                 "max_new_tokens": settings.max_new_tokens, "strict": settings.strict})  # fmt: skip
+    common = {"qa": str(qa_file), "index": str(index_dir), "k": k or settings.k, "mode": mode or settings.mode,
+              "limit": limit, "seed": seed, "qa_ids": str(qa_ids) if qa_ids else None,
+              "max_new_tokens": settings.max_new_tokens, "strict": settings.strict}  # fmt: skip
+    reports = {
+        label: summarise(recs, {**common, "generator": s.generator})
+        for (label, s), recs in zip(systems, records, strict=True)
+    }
     if json_out:
-        print_json(report.to_dict())
+        main, *rest = reports.values()
+        print_json({"system": main.to_dict(), "baseline": rest[0].to_dict() if rest else None})
     else:
-        typer.echo(format_report(report))
+        typer.echo(format_table(reports))
