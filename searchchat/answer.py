@@ -79,7 +79,9 @@ class Answerer:
         self.checker = CitationChecker(
             getattr(retriever, "embedder", None), relevance_margin=None, min_coverage=0.0
         )
-        self.scorer = scorer if scorer is not None else get_scorer(settings.answerability_model)
+        self.scorer = (
+            scorer if scorer is not None else get_scorer(settings.answerability_model, self.checker.embed)
+        )
         # a configured cross-encoder keeps its order: evidence reranking would replace it
         self.evidence = (
             EvidenceReranker(self.checker.embed)

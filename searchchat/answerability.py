@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,40 @@ class AnswerabilityModel(Scorer):
         return out
 
 
+class EvidenceScorer(Scorer):
+    """The interim decision while no trained model is shipped: the evidence reranker's score of the sentence
+    (cosine with the question plus the lexical bonus, evidence.py), not a probability."""
+
+    name = "evidence"
+
+    def __init__(self, embed: Callable[[Sequence[str]], Any]) -> None:
+        self.embed = embed
+
+    def score(self, question: str, texts: Sequence[str]) -> list[float]:
+        from searchchat.cite import content_terms
+        from searchchat.evidence import LEXICAL_BONUS
+
+        if not texts:
+            return []
+        vecs = self.embed([question, *texts])
+        q = content_terms(question)
+        return [float(cos) + LEXICAL_BONUS * (len(q & content_terms(t)) / len(q) if q else 0.0)
+                for cos, t in zip(vecs[1:] @ vecs[0], texts, strict=True)]  # fmt: skip
+
+
+def shipped() -> bool:
+    """Whether a trained answerability model is shipped (bench/train_answerability.py writes it)."""
+    return (MODEL_DIR / WEIGHTS).is_file()
+
+
 @functools.lru_cache(maxsize=2)
-def get_scorer(path: str | None = None) -> Scorer:
+def load_model(path: str | None = None) -> Scorer:
     """The answerability model at `path` (the shipped one by default), loaded once."""
     return AnswerabilityModel(Path(path) if path else MODEL_DIR)
+
+
+def get_scorer(path: str | None, embed: Callable[[Sequence[str]], Any]) -> Scorer:
+    """The configured model, else the shipped one, else the evidence score."""
+    if path == "evidence" or (path is None and not shipped()):
+        return EvidenceScorer(embed)
+    return load_model(path)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from searchchat.policy import PROFILES, AnswerPolicy
 from searchchat.settings import Settings
 from tests.fakes import FakeEmbedder, OverlapScorer, ScriptedGenerator
 
@@ -38,8 +39,14 @@ def scripted_generator() -> ScriptedGenerator:
     return ScriptedGenerator()
 
 
+# answer_min, cite_min, quote_min of each profile on the fake scorer's scale
+OVERLAP_BARS = {"balanced": (0.5, 0.3, 0.5), "strict": (0.8, 0.5, 0.8), "lenient": (0.3, 0.15, 0.3)}
+
+
 @pytest.fixture(autouse=True)
 def _fake_answerability(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Unit tests score answerability by word overlap; integration tests load the shipped model."""
     if request.node.get_closest_marker("integration") is None:
-        monkeypatch.setattr("searchchat.answer.get_scorer", lambda path=None: OverlapScorer())
+        monkeypatch.setattr("searchchat.answer.get_scorer", lambda path=None, embed=None: OverlapScorer())
+        for name, bars in OVERLAP_BARS.items():  # the fake scores a share of words, 0..1
+            monkeypatch.setitem(PROFILES, name, AnswerPolicy(name, *bars))
