@@ -22,6 +22,7 @@ from searchchat.retrieve import Filters, Retriever
 from searchchat.rewrite import rewrite
 from searchchat.settings import Settings
 from searchchat.types import Answer, Citation, Hit, Sentence
+from searchchat.windows import Spot, windows
 
 # Whether the prompt carries prompt.FEW_SHOT's worked example (measured with bench/covidqa_prompt.py).
 FEW_SHOT = True
@@ -162,7 +163,8 @@ class Answerer:
         first: float | None = None
         parts: list[str] = []
         if answerable:
-            prompt = build_prompt(question, hits, history, texts=texts, query=query, few_shot=self.few_shot)
+            prompt = build_prompt(question, hits, history, texts=self.context(texts, cands), query=query,
+                                  few_shot=self.few_shot)  # fmt: skip
             stream = self.generator.stream(
                 prompt, max_new_tokens=self.settings.max_new_tokens, temperature=self.settings.temperature
             )
@@ -224,6 +226,14 @@ class Answerer:
             NO_RELEVANT_PASSAGE if not hits else NOT_ANSWERABLE if not answerable else UNSUPPORTED
         )  # fmt: skip
         yield {"type": "final", "answer": final}
+
+    def context(self, texts: list[str], cands: list[Candidate]) -> list[str]:
+        """What the generator reads of each source: the whole text, or its evidence windows (settings.context).
+        Citations are still checked against the whole text."""
+        if self.settings.context != "windows":
+            return texts
+        spots = [Spot(c.source, c.start, c.end) for c in cands[: self.settings.window_sentences]]
+        return windows(texts, spots, neighbours=self.settings.window_neighbours)
 
     @staticmethod
     def quote(cands: list[Candidate], policy: AnswerPolicy) -> list[Candidate]:

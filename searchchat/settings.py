@@ -78,7 +78,17 @@ class Settings(BaseSettings):
     max_new_tokens: int = Field(256, ge=1, le=4096)
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     context_tokens: int = Field(1500, ge=128, description="Token budget for the sources in the prompt.")
-    min_score: float | None = Field(None, description="Abstain when the best dense score is below this.")
+    context: Literal["chunks", "windows"] = Field(
+        "chunks",
+        description="What the generator reads of each source: the whole chunk, or compact evidence windows "
+        "(its best sentences with their neighbours; a shorter prompt, so a faster first token).",
+    )
+    window_sentences: int = Field(
+        6, ge=1, le=50, description="Windows: the best sentences, over all sources, that are kept."
+    )
+    window_neighbours: int = Field(
+        1, ge=0, le=5, description="Windows: sentences kept either side of each best sentence."
+    )
 
     # Web
     host: str = "127.0.0.1"

@@ -8,13 +8,11 @@ import pytest
 
 from indexer.pipeline import index_sources
 from indexer.store import IndexStore
-from searchchat.answer import Answerer
 from searchchat.cite import CitationChecker
 from searchchat.coverage import chance_matches, coverage, spelled_out, tokens
 from searchchat.lexical import lexical_index
 from searchchat.settings import Settings
-from tests.answer_helpers import ListRetriever, make_hits
-from tests.fakes import FakeEmbedder, ScriptedGenerator
+from tests.fakes import FakeEmbedder
 from tests.helpers import write_docs
 
 
@@ -90,25 +88,3 @@ def test_chance_matches_says_whether_the_words_single_out_a_passage() -> None:
     assert chance_matches("What is zzyzx?", doc_freq) == pytest.approx(0.5)  # a word the index lacks
     assert chance_matches("What is it?", doc_freq) == 0.0  # no words to weigh
     assert chance_matches("How many patients?", lambda ts: ([0 for _ in ts], 0)) == 0.0  # an empty index
-
-
-PATIENTS = [
-    "In the Wuhan cohort, 41 patients were studied between December and January.",
-    "The Seoul study enrolled 186 patients with MERS.",
-    "Of the 52 patients studied in Madrid, 30 were men.",
-]
-
-
-@pytest.fixture
-def broad_answerer(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Answerer:
-    from searchchat import answer
-
-    df = {"mani": 250, "patient": 470, "studi": 840, "wuhan": 4, "cohort": 60}
-    monkeypatch.setattr(answer.Answerer, "calibrated", lambda self: True)
-    monkeypatch.setattr(
-        answer.Answerer, "doc_freq", lambda self: lambda ts: ([df.get(t, 0) for t in ts], 2600)
-    )
-    monkeypatch.setattr(answer, "DEFAULT_MIN_SCORE", -1.0)
-    monkeypatch.setattr(answer, "STRICT_MIN_EVIDENCE", 99.0)  # no passage matches any question closely enough
-    on = settings.model_copy(update={"evidence_rerank": True})
-    return Answerer(ListRetriever(make_hits(*PATIENTS), FakeEmbedder()), ScriptedGenerator(), on)

@@ -114,7 +114,7 @@ def test_strict_mode_answers_only_when_a_passage_matches_the_question_closely(se
         "The influenza vaccine trial enrolled how many volunteers in 2019?"  # close to passage 1's words
     )
     reply = "The influenza vaccine trial enrolled 400 volunteers in 2019 [1]."
-    strict = settings.model_copy(update={"k": 2, "min_score": -1.0, "strict": True})
+    strict = settings.model_copy(update={"k": 2, "strict": True})
     close = ListRetriever(make_hits(ANSWERING, OFF_TOPIC), embedder)
     gen = ScriptedGenerator().enqueue(reply)
     final = Answerer(close, gen, strict).ask(question)
@@ -125,7 +125,7 @@ def test_strict_mode_answers_only_when_a_passage_matches_the_question_closely(se
     final = Answerer(loose, gen, strict).ask(QUESTION)
     assert final["abstained"] and gen.prompts == [] and len(final["sources"]) == 2
     # without strict mode the model is asked (and its answer checked as usual)
-    relaxed = settings.model_copy(update={"k": 2, "min_score": -1.0})
+    relaxed = settings.model_copy(update={"k": 2})
     gen = ScriptedGenerator().enqueue(reply)
     Answerer(loose, gen, relaxed).ask(QUESTION)
     assert len(gen.prompts) == 1
