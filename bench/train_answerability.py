@@ -1,4 +1,4 @@
-"""Rebuild the shipped answerability model from ../shared/data (about 25 min on 2 cores with bf16).
+"""Rebuild the shipped answerability model from ../shared/data (about 31 min on 2 cores with bf16 autocast).
 
     python bench/train_answerability.py [--data ../shared/data] [--out searchchat/models/answerability]
 

@@ -111,3 +111,24 @@ def test_policy_profiles() -> None:
     assert PROFILES["strict"].answer_min >= PROFILES["balanced"].answer_min >= PROFILES["lenient"].answer_min
     with pytest.raises(ValueError, match="unknown answer policy"):
         get_policy("reckless")
+
+
+@pytest.mark.integration
+def test_the_shipped_model_prefers_the_sentence_that_answers() -> None:
+    from searchchat.answerability import MODEL_DIR, shipped
+
+    assert shipped(), f"no trained answerability model in {MODEL_DIR}"
+    model = AnswerabilityModel(MODEL_DIR)
+    assert model.info["result"]["validation"]["auc"] > 0.8  # the card records the validation figure
+    title = "Super Bowl 50"
+    answer, near, off = model.score("On what day of the week was Media Day held?", [
+        pair_text(title, "Media Day was held on Monday evening, February 1, at the SAP Center in San Jose."),
+        pair_text(title, "The game was played on February 7, 2016, at Levi's Stadium."),
+        pair_text("Photosynthesis", "Plants turn light, water and carbon dioxide into sugar and oxygen."),
+    ])  # fmt: skip
+    assert answer > 0.5 > off and answer > near
+    zh = model.score("ChatGPT的训练分为哪两个阶段？", [
+        pair_text("ChatGPT", "ChatGPT的训练分为两个阶段：预训练和微调。"),
+        pair_text("ChatGPT", "文章最后列出了作者的联系方式。"),
+    ])  # fmt: skip
+    assert zh[0] > zh[1]

@@ -22,9 +22,9 @@ TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "spec
 class TrainConfig:
     """Settings of one training run (recorded in the model card)."""
 
-    epochs: float = 2.0
+    epochs: float = 1.3  # 1,412 steps of 32: about 31 minutes on 2 cores with bf16
     batch_size: int = 32
-    lr: float = 4e-5
+    lr: float = 6e-5
     warmup: float = 0.1
     weight_decay: float = 0.01
     max_length: int = MAX_LENGTH
