@@ -30,6 +30,17 @@ ROOT = Path(__file__).resolve().parent.parent
 BARS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
 
+class Recording(Answerer):
+    """The answerer, keeping the scored candidates of the last question (for the per-sentence records)."""
+
+    last: list = []
+
+    def candidates(self, query, hits, texts, policy):  # type: ignore[no-untyped-def]
+        found = super().candidates(query, hits, texts, policy)
+        self.last = [(c, texts[c.source - 1]) for c in found]
+        return found
+
+
 class Silent(Generator):
     """Writes nothing: every answer is the policy's quote."""
 
@@ -55,10 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--datasets", nargs="*", default=["squad20-dev-part", "covidqa"])
     ap.add_argument("--part", default="validation")
     ap.add_argument("--limit", type=int, default=300)
+    ap.add_argument("--scorer", default=None, help="answerability model directory, or 'evidence'")
+    ap.add_argument(
+        "--candidates", type=int, default=AnswerPolicy.candidates, help="sentences scored per question"
+    )
     ap.add_argument("--records", type=Path, default=ROOT / "bench" / "results" / "policy_calibration.jsonl")
     args = ap.parse_args(argv)
     split = Split.load(args.split)
-    settings = Settings()
+    settings = Settings().with_overrides(answerability_model=args.scorer)
     embedder = get_embedder(settings)
     rows = []
     for dataset in args.datasets:
@@ -69,8 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         from indexer.store import IndexStore
 
         store = IndexStore.open(index_dir)
-        open_bar = AnswerPolicy("calibration", answer_min=0.0, cite_min=0.0, quote_min=0.0)
-        answerer = Answerer(Retriever(store, embedder, s), Silent(), s, policy=open_bar)
+        open_bar = AnswerPolicy(
+            "calibration", answer_min=0.0, cite_min=0.0, quote_min=0.0, candidates=args.candidates
+        )
+        answerer = Recording(Retriever(store, embedder, s), Silent(), s, policy=open_bar)
         qs = questions(root, dataset, split, args.part)
         qs = random.Random(0).sample(qs, min(args.limit, len(qs)))
         for i, q in enumerate(qs, 1):
@@ -83,8 +100,12 @@ def main(argv: list[str] | None = None) -> int:
                 and contains(final["answer"], golds)
                 and any(supports_gold(sources[n], golds) for n in cited if n in sources)
             )
+            # every scored sentence: would quoting it alone be a correct, supported answer?
+            cands = [{"source": c.source, "prior": round(c.prior, 5), "p": round(c.p, 5),
+                      "gold": bool(golds) and contains(c.text, golds) and supports_gold(text, golds)}
+                     for c, text in answerer.last]  # fmt: skip
             rows.append({"dataset": dataset, "qid": q["_id"], "impossible": bool(q.get("is_impossible")),
-                         "p": final["answerability"], "right": right})  # fmt: skip
+                         "p": final["answerability"], "right": right, "candidates": cands})  # fmt: skip
             if i % 50 == 0:
                 print(f"{dataset}: {i}/{len(qs)}", flush=True)
         store.close()
