@@ -93,7 +93,11 @@ class Answerer:
     def policy(self, strict: bool | None = None) -> AnswerPolicy:
         if self.fixed_policy is not None:
             return self.fixed_policy
-        return get_policy(self.settings.answer_policy, self.settings.strict if strict is None else strict)
+        return get_policy(
+            self.settings.answer_policy,
+            self.settings.strict if strict is None else strict,
+            scale=getattr(self.scorer, "scale", "evidence"),
+        )
 
     def candidates(
         self, query: str, hits: list[Hit], texts: list[str], policy: AnswerPolicy

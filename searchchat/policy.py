@@ -32,25 +32,39 @@ class AnswerPolicy:
         return best >= self.answer_min
 
 
-# Bars on the shipped answerability model's probability (docs/answerability.md), read off the validation
-# articles of the split (bench/calibrate_policy.py; 300 squad20-dev-part + 206 COVID-QA questions, none of
-# them seen in training; table in docs/answer-policy.md). Quoting the best sentence, truthfulness by bar,
-# squad / covidqa: 0.4 +0.28 / +0.13; 0.6 +0.36 / +0.14; 0.8 +0.44 / +0.08. Their mean is flat from 0.6 to
-# 0.8 (+0.25 to +0.26), and 0.6 answers twice as often, so balanced takes 0.6; strict the high-precision end
-# (0.8: 69% of its quotes right); lenient 0.4 (80% of the answerable squad questions answered).
-# cite_min sits below answer_min: a second source, or the model's own sentence, may be a little less sure.
+# Two scales, one table each: the scorer in use says which (Scorer.scale).
+#
+# "evidence", the default: the evidence score (answerability.EvidenceScorer, cosine plus lexical bonus, about
+# 0..1.5). Read off 150 validation questions of squad20-dev-part (bench/calibrate_policy.py --scorer evidence):
+# quoting at 0.8 answers 77% (correct_cited 0.72 of the answerable, 29% "not found" on the unanswerable,
+# truthfulness +0.13); at 1.0, 47% (0.47, 62%, +0.33); at 1.1, 27% (0.28, 80%, +0.41).
 PROFILES: dict[str, AnswerPolicy] = {
+    "balanced": AnswerPolicy("balanced", answer_min=1.0, cite_min=0.9, quote_min=1.0),
+    "strict": AnswerPolicy("strict", answer_min=1.1, cite_min=1.0, quote_min=1.1),
+    "lenient": AnswerPolicy("lenient", answer_min=0.8, cite_min=0.7, quote_min=0.8),
+}
+# "probability": the trained answerability model (SEARCHCHAT_ANSWERABILITY_MODEL=shipped, docs/answerability.md),
+# read off the validation articles of the split (300 squad20-dev-part + 206 COVID-QA questions, none seen in
+# training; docs/answer-policy.md). Quoting the best sentence, truthfulness by bar, squad / covidqa: 0.4 +0.28 /
+# +0.13; 0.6 +0.36 / +0.14; 0.8 +0.44 / +0.08. Their mean is flat from 0.6 to 0.8 and 0.6 answers twice as
+# often, so balanced takes 0.6; strict 0.8; lenient 0.4. cite_min sits below answer_min: a second source, or
+# the model's own sentence, may be a little less sure than the best sentence.
+MODEL_PROFILES: dict[str, AnswerPolicy] = {
     "balanced": AnswerPolicy("balanced", answer_min=0.6, cite_min=0.4, quote_min=0.6),
     "strict": AnswerPolicy("strict", answer_min=0.8, cite_min=0.6, quote_min=0.8),
     "lenient": AnswerPolicy("lenient", answer_min=0.4, cite_min=0.25, quote_min=0.4),
 }
+SCALES = {"evidence": PROFILES, "probability": MODEL_PROFILES}
 
 
-def get_policy(name: str = "balanced", strict: bool | None = None) -> AnswerPolicy:
-    """The named profile; `strict` (per request or setting) picks the strict one."""
+def get_policy(name: str = "balanced", strict: bool | None = None, scale: str = "evidence") -> AnswerPolicy:
+    """The named profile on the scorer's scale; `strict` (per request or setting) picks the strict one."""
+    profiles = SCALES.get(scale)
+    if profiles is None:
+        raise ValueError(f"unknown score scale {scale!r}; choose one of {', '.join(SCALES)}")
     if strict:
-        return PROFILES["strict"]
+        return profiles["strict"]
     try:
-        return PROFILES[name]
+        return profiles[name]
     except KeyError:
-        raise ValueError(f"unknown answer policy {name!r}; choose one of {', '.join(PROFILES)}") from None
+        raise ValueError(f"unknown answer policy {name!r}; choose one of {', '.join(profiles)}") from None

@@ -10,11 +10,12 @@ import pytest
 import torch
 
 from searchchat import int8
-from searchchat.answerability import AnswerabilityModel, pair_text
-from searchchat.policy import PROFILES, get_policy
+from searchchat.answerability import AnswerabilityModel, EvidenceScorer, get_scorer, pair_text
+from searchchat.policy import MODEL_PROFILES, PROFILES, get_policy
 from searchchat.training.data import Pair, iter_pairs, mining_terms
 from searchchat.training.split import Split, article_of, make_split
 from searchchat.training.train import TrainConfig, auc, train
+from tests.fakes import FakeEmbedder
 
 
 def test_int8_round_trip_is_close(tmp_path: Path) -> None:
@@ -108,9 +109,26 @@ def test_a_missing_model_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_policy_profiles() -> None:
     assert get_policy("balanced").name == "balanced" and get_policy("lenient", strict=True).name == "strict"
-    assert PROFILES["strict"].answer_min >= PROFILES["balanced"].answer_min >= PROFILES["lenient"].answer_min
+    for profiles in (PROFILES, MODEL_PROFILES):
+        assert (
+            profiles["strict"].answer_min >= profiles["balanced"].answer_min >= profiles["lenient"].answer_min
+        )
+        assert all(p.cite_min <= p.answer_min and p.quote_min >= p.cite_min for p in profiles.values())
+    assert all(0.0 < p.answer_min < 1.0 for p in MODEL_PROFILES.values())  # bars on a probability
+    assert get_policy("balanced", scale="probability") is MODEL_PROFILES["balanced"]
     with pytest.raises(ValueError, match="unknown answer policy"):
         get_policy("reckless")
+    with pytest.raises(ValueError, match="unknown score scale"):
+        get_policy("balanced", scale="furlongs")
+
+
+def test_the_scorer_setting_picks_the_evidence_score_or_a_model(tmp_path: Path) -> None:
+    embed = FakeEmbedder().embed
+    assert isinstance(get_scorer(None, embed), EvidenceScorer)
+    assert isinstance(get_scorer("evidence", embed), EvidenceScorer)
+    assert get_scorer(None, embed).scale == "evidence"
+    with pytest.raises(FileNotFoundError, match="SEARCHCHAT_ANSWERABILITY_MODEL"):
+        get_scorer(str(tmp_path / "no-model"), embed)
 
 
 @pytest.mark.integration
@@ -118,7 +136,8 @@ def test_the_shipped_model_prefers_the_sentence_that_answers() -> None:
     from searchchat.answerability import MODEL_DIR, shipped
 
     assert shipped(), f"no trained answerability model in {MODEL_DIR}"
-    model = AnswerabilityModel(MODEL_DIR)
+    model = get_scorer("shipped", FakeEmbedder().embed)
+    assert isinstance(model, AnswerabilityModel) and model.scale == "probability"
     assert model.info["result"]["validation"]["auc"] > 0.8  # the card records the validation figure
     title = "Super Bowl 50"
     answer, near, off = model.score("On what day of the week was Media Day held?", [

@@ -80,7 +80,10 @@ class AnswerOut(BaseModel):
     reason: Literal["no_relevant_passage", "not_answerable", "unsupported"] | None = Field(
         None, description="Why it is 'not found' (None when answered)."
     )
-    answerability: float | None = Field(None, description="The best sentence's answerability probability.")
+    answerability: float | None = Field(
+        None,
+        description="The best sentence's score under the policy's scorer (a probability with the trained model).",
+    )
     policy: str | None = Field(None, description="The answer policy profile that decided.")
 
 
