@@ -164,12 +164,16 @@ def run_mode(
     retriever: Retriever, ds: BeirDataset, mode: str, k: int
 ) -> tuple[dict[str, list[str]], list[float], list[float]]:
     """Every query of the split in one mode: document rankings, and per-query wall and CPU time (ms)."""
-    first = next(iter(ds.queries.values()))
-    retriever.search(first, k=k, mode=mode)  # warm-up (lazy loads), not timed
+    first = next((t for t in ds.queries.values() if t.strip()), "")
+    if first:
+        retriever.search(first, k=k, mode=mode)  # warm-up (lazy loads), not timed
     run: dict[str, list[str]] = {}
     wall: list[float] = []
     cpu: list[float] = []
     for qid, text in ds.queries.items():
+        if not text.strip():  # a blank query in the data (CMRC 2018 has two): nothing found, scored as such
+            run[qid] = []
+            continue
         t0, c0 = time.perf_counter(), time.process_time()
         result = retriever.search(text, k=k, mode=mode)
         wall.append((time.perf_counter() - t0) * 1000)

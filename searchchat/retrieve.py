@@ -14,7 +14,7 @@ import numpy as np
 
 from indexer.store import IndexStore, StoreHandle
 from searchchat.embed import Embedder
-from searchchat.lexical import lexical_index
+from searchchat.lexical import cjk_share, lexical_index
 from searchchat.rerank import Reranker, get_reranker
 from searchchat.settings import Settings
 from searchchat.types import Hit
@@ -232,10 +232,16 @@ class Retriever:
     def store(self) -> IndexStore:
         return self._store.get() if isinstance(self._store, StoreHandle) else self._store
 
-    def fuse(self, dense: Scored, lexical: Scored) -> Scored:
+    def fuse(self, dense: Scored, lexical: Scored, query: str = "") -> Scored:
+        """Both legs fused. An embedder that does not know CJK scripts (the packaged MiniLM) gets less weight
+        by the share of the query written in them: on cmrc2018-trial (Chinese) its dense leg reaches nDCG@10
+        0.24 against BM25's 0.98, and a fixed weight drags hybrid down to 0.83."""
         if self.fusion == "rrf":
             return rrf([dense, lexical], k=self.settings.rrf_k)
-        return convex(dense, lexical, self.alpha)
+        alpha = self.alpha
+        if not getattr(self.embedder, "cjk", True):
+            alpha *= 1.0 - cjk_share(query)
+        return convex(dense, lexical, alpha)
 
     def search(
         self, query: str, k: int | None = None, mode: str | None = None, filters: Filters | None = None
@@ -272,7 +278,7 @@ class Retriever:
         if mode in ("bm25", "hybrid"):
             lexical = lexical_index(store).search(query, depth, allowed)
             lap("bm25_ms")
-        scored = self.fuse(dense, lexical) if mode == "hybrid" else (dense or lexical)
+        scored = self.fuse(dense, lexical, query) if mode == "hybrid" else (dense or lexical)
         if mode == "hybrid":
             lap("fuse_ms")
         hits = self._hits(store, scored, k, query)

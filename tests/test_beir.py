@@ -200,3 +200,11 @@ def test_cli_eval_errors(cli, dataset: Path, tmp_path: Path) -> None:  # type: i
     assert res.exit_code == 1 and "available: test, train" in res.output
     assert cli("eval", str(dataset), "--mode", "sparse").exit_code == 2
     assert cli("eval", str(dataset), "--fusion", "max").exit_code == 2
+
+
+def test_a_blank_judged_query_finds_nothing_and_counts(dataset: Path, settings: Settings) -> None:
+    queries = dataset / "queries.jsonl"
+    queries.write_text(queries.read_text().replace('"volcanic magma"', '"  "'))
+    bm25 = run_eval(dataset, "test", modes=["bm25"], settings=settings).rows[0]
+    assert bm25.queries == 5  # still scored, as a query with nothing found: q1, q3, q4 of 5
+    assert bm25.ndcg_10 == pytest.approx(0.6)
