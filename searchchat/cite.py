@@ -27,6 +27,7 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from searchchat.embed import Embedder
+from searchchat.lexical import cjk_grams
 from searchchat.markers import neutralise
 from searchchat.types import Sentence
 
@@ -161,8 +162,8 @@ def words(text: str) -> list[str]:
 
 
 def content_terms(text: str) -> set[str]:
-    """Stemmed, lower-cased content words (stopwords and bare numbers dropped)."""
-    ws = [w.lower() for w in words(text)]
+    """Stemmed, lower-cased content words (stopwords and bare numbers dropped); CJK text as character bigrams."""
+    ws = [g for w in words(text) for g in cjk_grams(w.lower())]
     kept = [w for w in ws if len(w) > 1 and w not in _STOP and not _is_number(w) and w not in _NUMBER_WORDS]
     return set(_STEMMER.stemWords(kept))
 
@@ -200,7 +201,7 @@ def names(text: str) -> set[str]:
     """Names a supporting source must contain: acronyms, alphanumeric tokens (HIV-1, SARS-CoV-2) and
     capitalised words that do not open the sentence, lower-cased."""
     out: set[str] = set()
-    tokens = words(text)
+    tokens = [g for w in words(text) for g in cjk_grams(w)]  # "ChatGPT的训练": the name is "ChatGPT"
     for i, w in enumerate(tokens):
         if len(w) < 2 or w.lower() in _STOP or _is_number(w) or _MEASURE.fullmatch(w):
             continue

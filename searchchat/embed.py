@@ -138,8 +138,9 @@ class SentenceTransformerEmbedder(Embedder):
 
 
 class HashEmbedder(Embedder):
-    """A model-free embedder: hashed bag of lower-cased words and bigrams. Deterministic and instant, for
-    tests and for machines without torch; lexical only, so real use wants the MiniLM default."""
+    """A model-free embedder: hashed bag of lower-cased words and bigrams (CJK text as character bigrams).
+    Deterministic and instant, for tests and for machines without torch; lexical only, so real use wants the
+    MiniLM default."""
 
     def __init__(self, dim: int = 64) -> None:
         self.dim = dim
@@ -149,9 +150,11 @@ class HashEmbedder(Embedder):
         import hashlib
         import re
 
+        from searchchat.lexical import cjk_grams
+
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
-            words = re.findall(r"\w+", text.lower())
+            words = [g for w in re.findall(r"\w+", text.lower()) for g in cjk_grams(w)]
             for feat in words + [a + " " + b for a, b in zip(words, words[1:], strict=False)]:
                 h = int.from_bytes(hashlib.blake2b(feat.encode(), digest_size=8).digest(), "little")
                 out[row, h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0

@@ -58,6 +58,16 @@ def segment(text: str) -> str:
     return _CJK_RUN.sub(_bigrams, text)
 
 
+def cjk_grams(word: str) -> list[str]:
+    """A word with CJK characters as the overlapping bigrams of its CJK runs (a lone character as itself) and
+    its other parts; any other word as itself. How word-overlap measures see Chinese, Japanese and Korean."""
+    runs = _CJK_RUN.findall(word)
+    if not runs:
+        return [word]
+    grams = [r[i : i + 2] for r in runs for i in range(max(1, len(r) - 1))]
+    return grams + [w for w in _CJK_RUN.split(word) if w]
+
+
 def cjk_share(text: str) -> float:
     """The share of the text's letters and digits that are CJK characters (0 for text without any)."""
     total = sum(ch.isalnum() for ch in text)

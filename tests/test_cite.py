@@ -192,3 +192,14 @@ def test_names_and_numbers_of_the_question_are_not_required_in_the_source(checke
     assert checker.supports(["The COVID-19 hospital was built in 12 days."], sources, question=q)[0][
         0
     ].missing == ["12"]
+
+
+def test_a_chinese_answer_is_checked_by_character_bigrams(checker: CitationChecker) -> None:
+    from searchchat.cite import content_terms
+
+    assert {"训练", "阶段", "chatgpt"} <= content_terms("ChatGPT的训练分为哪两个阶段？")
+    sources = ["ChatGPT的训练分为两个阶段：预训练和微调。", "生成对抗网络由生成器和判别器组成。"]
+    v = checker.verify("ChatGPT的训练分为预训练和微调两个阶段[2]。", sources)
+    assert v.sentences[0].citations == [1] and v.sentences[0].supported  # moved to the source that says it
+    wrong = checker.verify("ChatGPT是生成对抗网络，由生成器和判别器训练而成[1]。", sources[:1])
+    assert not wrong.cited
