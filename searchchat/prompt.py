@@ -45,9 +45,16 @@ ABSTAIN = {
     "it": "I documenti indicizzati non rispondono a questa domanda.",
     "pt": "Os documentos indexados não respondem a esta pergunta.",
     "nl": "De geïndexeerde documenten beantwoorden deze vraag niet.",
+    "zh": "已索引的文档没有回答这个问题。",
+    "ja": "索引された文書はこの質問に答えていません。",
+    "ko": "색인된 문서는 이 질문에 답하지 않습니다.",
 }
 LANGUAGE_NAMES = {"en": "English", "fr": "French", "de": "German", "es": "Spanish", "it": "Italian",
-                  "pt": "Portuguese", "nl": "Dutch"}  # fmt: skip
+                  "pt": "Portuguese", "nl": "Dutch", "zh": "Chinese (简体中文)", "ja": "Japanese (日本語)",
+                  "ko": "Korean (한국어)"}  # fmt: skip
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _STOPWORDS = {"en": sw.STOPWORDS_EN_PLUS, "fr": sw.STOPWORDS_FRENCH, "de": sw.STOPWORDS_GERMAN,
               "es": sw.STOPWORDS_SPANISH, "it": sw.STOPWORDS_ITALIAN, "pt": sw.STOPWORDS_PORTUGUESE,
               "nl": sw.STOPWORDS_DUTCH}  # fmt: skip
@@ -56,7 +63,12 @@ _MARKS = re.compile(r"\s*\[\d+(?:\s*[,;-]\s*\d+)*\]")
 
 
 def detect_language(text: str) -> str:
-    """A two-letter code (en, fr, de, es, it, pt, nl) by stopword counts; English when unsure."""
+    """A two-letter code: zh, ja or ko when the question has more CJK characters than Latin-script words (kana
+    for Japanese, Hangul for Korean, else Chinese); otherwise en, fr, de, es, it, pt or nl by stopword counts;
+    English when unsure."""
+    cjk = len(_HAN.findall(text)) + len(_KANA.findall(text)) + len(_HANGUL.findall(text))
+    if cjk and cjk > len(re.findall(r"[A-Za-z\u00c0-\u024f]+", text)):
+        return "ko" if _HANGUL.search(text) else "ja" if _KANA.search(text) else "zh"
     tokens = [w.lower() for w in _WORD.findall(text)]
     tokens += [p for w in tokens if "'" in w or "\u2019" in w for p in re.split(r"['\u2019]", w)]  # l'école
     if not tokens:

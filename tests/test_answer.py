@@ -93,6 +93,8 @@ def test_answer_language_follows_the_question(answerer: Answerer, scripted_gener
     scripted_generator.enqueue("Je ne sais pas.")
     final = answerer.ask("Quelle est la capitale de la France et où se trouve-t-elle ?")
     assert final["abstained"] and final["answer"] == ABSTAIN["fr"] and final["reason"] == "not_answerable"
+    final = answerer.ask("法国的首都是哪里？")
+    assert final["abstained"] and final["answer"] == ABSTAIN["zh"]
 
 
 def test_context_budget_limits_the_sources(settings: Settings, fake_embedder) -> None:
@@ -223,6 +225,10 @@ def test_ask_streams_then_prints_sources(cli_index) -> None:  # type: ignore[no-
         ("Was ist die häufigste Ursache der Infektion bei Kindern?", "de"),
         ("¿Cuál es la principal causa de la infección en los niños?", "es"),
         ("BM25?", "en"),
+        ("ChatGPT的训练分为哪两个阶段？", "zh"),
+        ("What does 预训练 mean?", "en"),
+        ("ChatGPTはGANですか？", "ja"),
+        ("ChatGPT는 GAN입니까?", "ko"),
     ],
 )
 def test_question_language(question: str, lang: str) -> None:
