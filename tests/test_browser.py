@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -132,7 +133,7 @@ def luminance(css_color: str) -> float:
 # -- the main flow ----------------------------------------------------------------------------------------
 def test_question_streams_an_answer_with_citations_and_a_follow_up(server, browser: WebDriver) -> None:
     browser.get(server.url + "/")
-    wait(browser, lambda d: "5 documents" in d.find_element(By.ID, "stats").text)
+    wait(browser, lambda d: "6 documents" in d.find_element(By.ID, "stats").text)
     browser.find_element(By.TAG_NAME, "h1").click()  # move focus away from the search box
     ActionChains(browser).send_keys("/").perform()
     assert browser.switch_to.active_element.get_attribute("id") == "q"
@@ -229,9 +230,20 @@ def test_a_quoted_answer_is_labelled(server, browser: WebDriver) -> None:
     assert browser.find_elements(By.CSS_SELECTOR, ".turn .card mark.cited-span")
 
 
+def test_a_chinese_question_gets_a_chinese_answer_with_a_citation(server, browser: WebDriver) -> None:
+    browser.get(server.url + "/?q=" + quote("ChatGPT是生成对抗网络吗？"))
+    wait(browser, lambda d: finished_turns(d))
+    answer = browser.find_element(By.CSS_SELECTOR, ".turn .answer")
+    assert "不是生成对抗网络" in answer.text
+    chip = answer.find_element(By.CSS_SELECTOR, "a.cite")
+    assert "zh.md" in chip.get_attribute("href")
+    card = browser.find_element(By.CSS_SELECTOR, f'.turn .card[data-n="{chip.get_attribute("data-n")}"]')
+    assert "ChatGPT 与 GAN" in card.text
+
+
 def test_strict_toggle_is_sent_and_remembered(server, browser: WebDriver) -> None:
     browser.get(server.url + "/")
-    wait(browser, lambda d: "5 documents" in d.find_element(By.ID, "stats").text)
+    wait(browser, lambda d: "6 documents" in d.find_element(By.ID, "stats").text)
     box = browser.find_element(By.ID, "strict")
     assert not box.is_selected()
     box.click()
@@ -352,5 +364,5 @@ def test_api_key_prompt_when_the_whole_api_is_protected(server, browser: WebDriv
         notice.find_element(By.TAG_NAME, "input").send_keys("open-sesame", Keys.ENTER)
         wait(browser, lambda d: finished_turns(d) and not d.find_elements(By.CSS_SELECTOR, ".notice.error"))
         assert "inner products" in browser.find_element(By.CSS_SELECTOR, ".turn .answer").text
-        wait(browser, lambda d: "5 documents" in d.find_element(By.ID, "stats").text)
+        wait(browser, lambda d: "6 documents" in d.find_element(By.ID, "stats").text)
         browser.execute_script("localStorage.clear()")

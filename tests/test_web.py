@@ -107,10 +107,10 @@ def test_healthz_stats_and_sources(client: TestClient) -> None:
     assert health["status"] == "ok" and health["index"] is True and health["generator"] == "extractive"
     assert health["generations"]["running"] == 0
     stats = client.get("/api/stats").json()
-    assert stats["documents"] == 5 and stats["chunks"] >= 5 and stats["sources"] == 1
+    assert stats["documents"] == 6 and stats["chunks"] >= 5 and stats["sources"] == 1
     assert stats["embedder"] == "hash-64" and re.match(r"\d{4}-\d\d-\d\dT", stats["last_indexed"])
     sources = client.get("/api/sources").json()
-    assert len(sources) == 1 and sources[0]["documents"] == 5 and sources[0]["kind"] == "folder"
+    assert len(sources) == 1 and sources[0]["documents"] == 6 and sources[0]["kind"] == "folder"
 
 
 def test_without_an_index_the_page_works_and_the_api_says_so(tmp_path: Path) -> None:
@@ -132,7 +132,7 @@ def test_a_running_server_picks_up_a_newly_built_index(tmp_path: Path, built: Pa
     with TestClient(make_app(settings)) as c:
         assert c.get("/api/stats").status_code == 503
         shutil.copytree(built, index)
-        assert c.get("/api/stats").json()["documents"] == 5
+        assert c.get("/api/stats").json()["documents"] == 6
         assert c.get("/healthz").json()["index"] is True
         assert c.get("/search", params={"q": "discriminator"}).json()["hits"]
 
@@ -156,7 +156,7 @@ def test_removing_a_source_needs_the_key_and_updates_the_index(tmp_path: Path, b
         auth = {"Authorization": "Bearer s3cret"}
         assert_json_error(c.delete("/api/sources", params={"source": "/no/such"}, headers=auth), 404)
         done = c.delete("/api/sources", params={"source": source}, headers=auth)
-        assert done.status_code == 200 and done.json()["documents_removed"] == 5
+        assert done.status_code == 200 and done.json()["documents_removed"] == 6
         assert c.get("/api/stats").json()["documents"] == 0
 
 
@@ -498,7 +498,7 @@ def test_serve_command_builds_the_app_and_runs_uvicorn(tmp_path: Path, built: Pa
     assert result.exit_code == 0, result.output
     assert calls["host"] == "127.0.0.1" and calls["port"] == 8123
     with TestClient(calls["app"]) as c:
-        assert c.get("/api/stats").json()["documents"] == 5
+        assert c.get("/api/stats").json()["documents"] == 6
     missing = CliRunner().invoke(app, ["serve", "--index", str(tmp_path / "none"), "--no-preload"])
     assert missing.exit_code == 0 and "No index yet" in missing.output
     assert CliRunner().invoke(app, ["serve", "--port", "0"]).exit_code == 2

@@ -18,6 +18,8 @@ DOCS = {
     **TOPICS,
     "hostile.md": f"# {HOSTILE}\n\n## <img src=x onerror=alert(2)>\n\nThe zebra page has a hostile title; zebras "
     "have black and white stripes.\n",
+    "zh.md": "# ChatGPT 与 GAN\n\nChatGPT 不是生成对抗网络，而是基于 Transformer 的大型语言模型。生成对抗网络由生成器和"
+    "判别器组成，主要用于生成图像。\n",
 }
 
 
