@@ -56,7 +56,8 @@ class Silent(Generator):
 def questions(root: Path, dataset: str, split: Split, part: str) -> list[dict]:
     with (root / "qa.jsonl").open(encoding="utf-8") as fh:
         qas = [json.loads(line) for line in fh if line.strip()]
-    return [q for q in qas if split.part_of(dataset, article_of(dataset, str(q["document_id"]))) == part]
+    return [q for q in qas if str(q.get("question", "")).strip()  # CMRC 2018 has blank questions
+            and split.part_of(dataset, article_of(dataset, str(q["document_id"]))) == part]  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
