@@ -85,16 +85,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundServe
         yield srv
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+def start_chromium(profile: Path, lang: str | None = None) -> WebDriver:
     options = webdriver.ChromeOptions()
     for flag in FLAGS:
         options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.add_argument(f"--user-data-dir={profile}")
     options.add_argument("--window-size=1200,1000")
+    if lang:
+        options.add_argument(f"--lang={lang}")
+        options.add_experimental_option("prefs", {"intl.accept_languages": lang})
     options.binary_location = CHROMIUM
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(WAIT)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"))
     try:
         yield driver
     finally:
@@ -239,6 +247,22 @@ def test_a_chinese_question_gets_a_chinese_answer_with_a_citation(server, browse
     assert "zh.md" in chip.get_attribute("href")
     card = browser.find_element(By.CSS_SELECTOR, f'.turn .card[data-n="{chip.get_attribute("data-n")}"]')
     assert "ChatGPT 与 GAN" in card.text
+
+
+def test_the_page_speaks_chinese_to_a_chinese_browser(server, tmp_path: Path) -> None:
+    driver = start_chromium(tmp_path / "profile-zh", lang="zh-CN")
+    try:
+        driver.get(server.url + "/")
+        assert driver.execute_script("return navigator.language").lower().startswith("zh")
+        assert driver.find_element(By.TAG_NAME, "h1").text == "向你的文档提问"
+        assert driver.find_element(By.ID, "q").get_attribute("placeholder") == "问点什么…"
+        wait(driver, lambda d: "6 篇文档" in d.find_element(By.ID, "stats").text)
+        driver.get(server.url + "/?q=" + quote("火星上有多少座火山城市？"))  # nothing indexed answers it
+        wait(driver, lambda d: finished_turns(d))
+        notice = driver.find_element(By.CSS_SELECTOR, ".turn .notice").text
+        assert "已索引的文档中没有找到答案" in notice
+    finally:
+        driver.quit()
 
 
 def test_strict_toggle_is_sent_and_remembered(server, browser: WebDriver) -> None:

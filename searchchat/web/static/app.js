@@ -15,11 +15,76 @@
   const LIST = /^\s*(?:[-*•]|\d+[.)])\s+/;
   const INLINE = /\[(\d+)\]|\*\*([^*\n]+)\*\*|`([^`\n]+)`/g;
   const HL_MAX = 1000;  // the longest quote sent to the reader (/view?hl=), which marks it
-  const REASONS = {
-    no_relevant_passage: "No passage matched the question closely.",
-    not_answerable: "The passages found do not hold the answer.",
-    unsupported: "The drafted answer did not hold up against the sources.",
+  // The page's own words, in the browser's language (English, or Chinese for zh-*); answers come in the
+  // question's language from the server.
+  const STRINGS = {
+    en: {
+      no_relevant_passage: "No passage matched the question closely.",
+      not_answerable: "The passages found do not hold the answer.",
+      unsupported: "The drafted answer did not hold up against the sources.",
+      notFound: "Not found in the indexed documents.",
+      noneAnswers: "None of the {n} passages searched answers this. Try rephrasing, or index more sources.",
+      nothingMatched: "Nothing in the index matched. Try other words, or index more sources.",
+      quoted: "Quoted from the sources",
+      quotedTitle: "This answer is the sources' own sentences, not one written by the language model.",
+      sources: "Sources", answer: "Answer", searching: "Searching the index…", writing: "Writing the answer…",
+      searchedFor: "Searched for: ", stopped: "Stopped.", unsupportedTitle: "The cited source does not clearly support this sentence.",
+      serverFailed: "The server failed while answering.", unreachable: "Could not reach the server.",
+      checkRunning: "Check that searchchat is running, then try again.", incomplete: "The answer stopped before it was complete.",
+      tryAgain: "Try again", saveRetry: "Save and retry", needsKey: "This server needs an API key.",
+      noIndex: "No index yet.", runIndex: "Run `searchchat index SOURCE...` on the server, then try again.",
+      busy: "The server is busy answering other questions.", tryIn: "Try again in about {s} s.",
+      httpError: "The server could not answer (HTTP {status}).",
+      stats: "{docs} documents · {chunks} passages · {sources} source{plural} · indexed {ago}",
+      hero: "Searching {docs} documents and {chunks} passages",
+      statsNoIndex: "No index yet — run `searchchat index SOURCE...`",
+      heroNoIndex: "No index yet — run `searchchat index SOURCE...` to add documents.",
+      statsKey: "Index statistics need the API key", statsUnavailable: "Index statistics unavailable",
+      serverUnreachable: "Server unreachable", never: "never", justNow: "just now", minAgo: "{n} min ago",
+      hAgo: "{n} h ago", daysAgo: "{n} days ago",
+      "html.h1": "Ask your documents",
+      "html.lead": "Answers written from the pages and files you indexed, with every claim linked to its source.",
+      "html.q": "Ask anything…", "html.followup": "Ask a follow-up…", "html.stop": "Stop",
+      "html.loading": "Loading index statistics…", "html.strict": "Only answer when sure",
+    },
+    zh: {
+      no_relevant_passage: "没有与问题足够接近的段落。",
+      not_answerable: "找到的段落中没有答案。",
+      unsupported: "草拟的回答与来源不符。",
+      notFound: "已索引的文档中没有找到答案。",
+      noneAnswers: "检索到的 {n} 个段落都没有回答这个问题。请换个说法，或者索引更多来源。",
+      nothingMatched: "索引中没有匹配的内容。请换些词语，或者索引更多来源。",
+      quoted: "摘自来源原文",
+      quotedTitle: "这个回答是来源中的原句，不是语言模型写的。",
+      sources: "来源", answer: "回答", searching: "正在检索索引…", writing: "正在撰写回答…",
+      searchedFor: "检索词：", stopped: "已停止。", unsupportedTitle: "所引用的来源没有明确支持这句话。",
+      serverFailed: "服务器在回答时出错。", unreachable: "无法连接服务器。",
+      checkRunning: "请确认 searchchat 正在运行，然后重试。", incomplete: "回答在完成之前中断了。",
+      tryAgain: "重试", saveRetry: "保存并重试", needsKey: "此服务器需要 API 密钥。",
+      noIndex: "还没有索引。", runIndex: "请在服务器上运行 `searchchat index SOURCE...`，然后重试。",
+      busy: "服务器正忙于回答其他问题。", tryIn: "请约 {s} 秒后重试。",
+      httpError: "服务器无法回答（HTTP {status}）。",
+      stats: "{docs} 篇文档 · {chunks} 个段落 · {sources} 个来源 · 索引于{ago}",
+      hero: "在 {docs} 篇文档、{chunks} 个段落中检索",
+      statsNoIndex: "还没有索引——运行 `searchchat index SOURCE...`",
+      heroNoIndex: "还没有索引——运行 `searchchat index SOURCE...` 添加文档。",
+      statsKey: "索引统计需要 API 密钥", statsUnavailable: "无法获取索引统计",
+      serverUnreachable: "无法连接服务器", never: "从未", justNow: "刚刚", minAgo: "{n} 分钟前",
+      hAgo: "{n} 小时前", daysAgo: "{n} 天前",
+      "html.h1": "向你的文档提问",
+      "html.lead": "回答来自你索引的网页和文件，每一句都链接到它的来源。",
+      "html.q": "问点什么…", "html.followup": "继续追问…", "html.stop": "停止",
+      "html.loading": "正在加载索引统计…", "html.strict": "只在有把握时回答",
+    },
   };
+  const LANG = (navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en";
+  const tr = (key, vars = {}) =>
+    (STRINGS[LANG][key] ?? STRINGS.en[key]).replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ""));
+  const REASONS = { no_relevant_passage: tr("no_relevant_passage"), not_answerable: tr("not_answerable"),
+                    unsupported: tr("unsupported") };
+  document.documentElement.lang = LANG === "zh" ? "zh-CN" : "en";
+  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = tr(node.dataset.i18n);
+  for (const node of document.querySelectorAll("[data-i18n-placeholder]")) node.placeholder = tr(node.dataset.i18nPlaceholder);
 
   let history = [];        // [{role, content}] of finished turns, sent with follow-ups
   let controller = null;   // AbortController of the answer being streamed
@@ -98,13 +163,13 @@
   }
 
   function ago(iso) {
-    if (!iso) return "never";
+    if (!iso) return tr("never");
     const s = (Date.now() - new Date(iso).getTime()) / 1000;
     if (!isFinite(s)) return iso;
-    if (s < 90) return "just now";
-    if (s < 5400) return Math.round(s / 60) + " min ago";
-    if (s < 129600) return Math.round(s / 3600) + " h ago";
-    return Math.round(s / 86400) + " days ago";
+    if (s < 90) return tr("justNow");
+    if (s < 5400) return tr("minAgo", { n: Math.round(s / 60) });
+    if (s < 129600) return tr("hAgo", { n: Math.round(s / 3600) });
+    return tr("daysAgo", { n: Math.round(s / 86400) });
   }
 
   const fmt = (n) => Number(n).toLocaleString("en");
@@ -159,7 +224,7 @@
       if (hi <= lo) continue;
       if (lo > pos) parent.append(s.slice(pos, lo));
       const span = el("span", "unsupported", s.slice(lo, hi));
-      span.title = "The cited source does not clearly support this sentence.";
+      span.title = tr("unsupportedTitle");
       parent.append(span);
       pos = hi;
     }
@@ -372,13 +437,13 @@
     rewrite.hidden = true;
     const sourcesLabel = el("div", "label");
     const count = el("span", "count");
-    sourcesLabel.append(svgIcon(["M4 5h16M4 12h16M4 19h10"]), el("span", null, "Sources"), count);
+    sourcesLabel.append(svgIcon(["M4 5h16M4 12h16M4 19h10"]), el("span", null, tr("sources")), count);
     const sourcesBox = el("div", "sources");
     for (let i = 0; i < 3; i++) sourcesBox.append(el("div", "card skeleton"));
     const answerLabel = el("div", "label");
-    answerLabel.append(svgIcon(["M12 3l1.9 5.1L19 10l-5.1 1.9L12 17l-1.9-5.1L5 10l5.1-1.9z"]), el("span", null, "Answer"));
+    answerLabel.append(svgIcon(["M12 3l1.9 5.1L19 10l-5.1 1.9L12 17l-1.9-5.1L5 10l5.1-1.9z"]), el("span", null, tr("answer")));
     const answer = el("div", "answer streaming");
-    answer.append(el("span", "thinking", "Searching the index…"));
+    answer.append(el("span", "thinking", tr("searching")));
     const status = el("div", "status");
     const meta = el("div", "meta");
     node.append(q, rewrite, sourcesLabel, sourcesBox, answerLabel, answer, status, meta);
@@ -402,7 +467,7 @@
     field.type = "password";
     field.placeholder = "API key";
     field.setAttribute("aria-label", "API key");
-    const save = el("button", null, "Save and retry");
+    const save = el("button", null, tr("saveRetry"));
     save.type = "submit";
     f.append(field, save);
     f.addEventListener("submit", (e) => {
@@ -416,7 +481,7 @@
   }
 
   function retryButton(turn) {
-    const b = el("button", "retry", "Try again");
+    const b = el("button", "retry", tr("tryAgain"));
     b.type = "button";
     b.addEventListener("click", () => { turn.node.remove(); ask(turn.question, false); });
     return b;
@@ -427,15 +492,14 @@
     try { body = await res.json(); } catch { /* not JSON */ }
     const detail = body.detail || (body.error && body.error.message) || res.statusText || "";
     if (res.status === 401) {
-      showNotice(turn, "error", "This server needs an API key.", detail, keyForm(turn));
+      showNotice(turn, "error", tr("needsKey"), detail, keyForm(turn));
     } else if (res.status === 503 && body.error === "no_index") {
-      showNotice(turn, "error", "No index yet.", "Run `searchchat index SOURCE...` on the server, then try again.", retryButton(turn));
+      showNotice(turn, "error", tr("noIndex"), tr("runIndex"), retryButton(turn));
     } else if (res.status === 503 && body.error === "busy") {
       const wait = res.headers.get("Retry-After");
-      showNotice(turn, "error", "The server is busy answering other questions.",
-        wait ? `Try again in about ${wait} s.` : detail, retryButton(turn));
+      showNotice(turn, "error", tr("busy"), wait ? tr("tryIn", { s: wait }) : detail, retryButton(turn));
     } else {
-      showNotice(turn, "error", `The server could not answer (HTTP ${res.status}).`, detail, retryButton(turn));
+      showNotice(turn, "error", tr("httpError", { status: res.status }), detail, retryButton(turn));
     }
   }
 
@@ -450,15 +514,13 @@
       turn.answer.replaceChildren();
       turn.answerLabel.hidden = true;
       const reason = Object.hasOwn(REASONS, answer.reason) ? el("span", "reason", REASONS[answer.reason]) : null;
-      showNotice(turn, "notfound", "Not found in the indexed documents.",
-        turn.sources.size
-          ? `None of the ${turn.sources.size} passages searched answers this. Try rephrasing, or index more sources.`
-          : "Nothing in the index matched. Try other words, or index more sources.", reason);
+      showNotice(turn, "notfound", tr("notFound"),
+        turn.sources.size ? tr("noneAnswers", { n: turn.sources.size }) : tr("nothingMatched"), reason);
     } else {
       showCitedSpans(turn, citations);
       if (answer.kind === "quote") {
-        const note = el("span", "answer-kind", "Quoted from the sources");
-        note.title = "This answer is the sources' own sentences, not one written by the language model.";
+        const note = el("span", "answer-kind", tr("quoted"));
+        note.title = tr("quotedTitle");
         turn.answerLabel.append(note);
       }
       renderAnswer(turn, answer.answer || "", unsupportedRanges(answer));
@@ -501,11 +563,11 @@
       for await (const ev of sseEvents(res)) {
         const data = JSON.parse(ev.data);
         if (ev.event === "rewrite") {
-          turn.rewrite.textContent = "Searched for: " + data.query;
+          turn.rewrite.textContent = tr("searchedFor") + data.query;
           turn.rewrite.hidden = false;
         } else if (ev.event === "sources") {
           renderSources(turn, data.sources || []);
-          turn.answer.replaceChildren(el("span", "thinking", "Writing the answer…"));
+          turn.answer.replaceChildren(el("span", "thinking", tr("writing")));
         } else if (ev.event === "token") {
           turn.raw += data.text;
           if (!pending) { pending = true; requestAnimationFrame(paint); }
@@ -513,19 +575,19 @@
           final = data;
           finish(turn, data);
         } else if (ev.event === "error") {
-          throw Object.assign(new Error(data.detail || "The server failed while answering."), { server: true });
+          throw Object.assign(new Error(data.detail || tr("serverFailed")), { server: true });
         }
       }
-      if (!final) throw new Error("The answer stopped before it was complete.");
+      if (!final) throw new Error(tr("incomplete"));
     } catch (err) {
       turn.answer.classList.remove("streaming");
       if (err.name === "AbortError") {
-        if (controller === ctrl) showNotice(turn, "muted", "Stopped.", "");
+        if (controller === ctrl) showNotice(turn, "muted", tr("stopped"), "");
       } else {
         if (!turn.raw) { turn.answer.replaceChildren(); }
         if (!turn.sources.size) renderSources(turn, []);
-        showNotice(turn, "error", err.server ? "The server failed while answering." : "Could not reach the server.",
-          err.server ? err.message : "Check that searchchat is running, then try again.", retryButton(turn));
+        showNotice(turn, "error", err.server ? tr("serverFailed") : tr("unreachable"),
+          err.server ? err.message : tr("checkRunning"), retryButton(turn));
       }
     } finally {
       if (controller === ctrl) { controller = null; setBusy(false); }
@@ -539,21 +601,21 @@
       const res = await fetch("/api/stats", { headers: apiHeaders() });
       const body = await res.json().catch(() => ({}));
       if (res.ok) {
-        out.textContent = `${fmt(body.documents)} documents · ${fmt(body.chunks)} passages · ` +
-          `${fmt(body.sources)} source${body.sources === 1 ? "" : "s"} · indexed ${ago(body.last_indexed)}`;
+        out.textContent = tr("stats", { docs: fmt(body.documents), chunks: fmt(body.chunks), sources: fmt(body.sources),
+                                       plural: body.sources === 1 ? "" : "s", ago: ago(body.last_indexed) });
         out.title = body.last_indexed ? `Last indexed ${body.last_indexed} · index ${body.version}` : "";
-        hero.textContent = `Searching ${fmt(body.documents)} documents and ${fmt(body.chunks)} passages`;
+        hero.textContent = tr("hero", { docs: fmt(body.documents), chunks: fmt(body.chunks) });
       } else if (body.error === "no_index") {
-        out.textContent = "No index yet — run `searchchat index SOURCE...`";
-        hero.textContent = "No index yet — run `searchchat index SOURCE...` to add documents.";
+        out.textContent = tr("statsNoIndex");
+        hero.textContent = tr("heroNoIndex");
         hero.classList.add("warn");
       } else if (res.status === 401) {
-        out.textContent = "Index statistics need the API key";
+        out.textContent = tr("statsKey");
       } else {
-        out.textContent = "Index statistics unavailable";
+        out.textContent = tr("statsUnavailable");
       }
     } catch {
-      out.textContent = "Server unreachable";
+      out.textContent = tr("serverUnreachable");
     }
   }
 
