@@ -252,13 +252,23 @@ def test_ask_strict_per_request(settings, monkeypatch) -> None:  # type: ignore[
         ({"question": "hi", "history": "nope"}, 422, "invalid_request"),
         ({"question": "hi", "surprise": True}, 422, "invalid_request"),
         (["question"], 422, "invalid_request"),
+        (
+            {"question": "\ud800"},
+            422,
+            "invalid_request",
+        ),  # half a UTF-16 pair: not Unicode (issue 19, item 1)
+        ({"question": "hi", "history": [{"role": "user", "content": "a\udfffb"}]}, 422, "invalid_request"),
     ],
 )
 @pytest.mark.parametrize("path", ["/ask", "/ask/stream"])
 def test_ask_rejects_bad_input(
     client: TestClient, path: str, payload: object, status: int, code: str
 ) -> None:
-    body = assert_json_error(client.post(path, json=payload), status, code)
+    # sent as JSON text with \u escapes, as any client would send half a surrogate pair
+    raw = json.dumps(payload)
+    body = assert_json_error(
+        client.post(path, content=raw, headers={"content-type": "application/json"}), status, code
+    )
     if code == "invalid_request" and payload != ["question"] and isinstance(payload, dict) and payload:
         key = next(k for k in payload if k != "question") if len(payload) > 1 else "question"
         assert key in body["detail"]

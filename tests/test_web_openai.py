@@ -159,3 +159,15 @@ def test_an_openai_client_can_use_searchchat_as_a_model(settings) -> None:  # ty
         finally:
             client.close()
     assert text.startswith(ANSWER) and "\n\nSources:\n[1] GANs" in text
+
+
+def test_chat_refuses_text_that_is_not_unicode(settings) -> None:  # type: ignore[no-untyped-def]
+    bad = ([{"role": "user", "content": "a\ud800"}],
+           [{"role": "user", "content": "x\udc00"}, {"role": "assistant", "content": "y"},
+            {"role": "user", "content": "Why do zebras have stripes?"}])  # fmt: skip
+    with TestClient(make_app(settings)) as c:
+        for messages in bad:
+            raw = json.dumps({"messages": messages})  # \u escapes, as a client sends them
+            r = c.post("/v1/chat/completions", content=raw, headers={"content-type": "application/json"})
+            assert r.status_code == 422, r.text
+            assert r.json()["error"]["code"] in ("invalid_question", "invalid_message")

@@ -11,12 +11,18 @@ from searchchat.retrieve import Filters
 from searchchat.settings import Settings
 from searchchat.web.errors import ApiError, api_error_from
 from searchchat.web.limiter import Ticket
-from searchchat.web.models import FiltersIn
+from searchchat.web.models import FiltersIn, valid_unicode
 
 log = logging.getLogger("searchchat.web")
 
 
 def check_question(settings: Settings, text: str, what: str = "question") -> str:
+    """The question, stripped; a clear 422 when it is empty, too long or not valid Unicode (query strings and
+    chat messages come here without the request models' own checks)."""
+    try:
+        valid_unicode(text)
+    except ValueError as e:
+        raise ApiError(422, f"invalid_{what}", f"The {what} {e}.") from None
     text = text.strip()
     if not text:
         raise ApiError(422, f"empty_{what}", f"The {what} is empty.")

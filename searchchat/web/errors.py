@@ -31,7 +31,9 @@ class SafeJSONResponse(JSONResponse):
     """The app's default response class (see `safe_dumps`)."""
 
     def render(self, content: Any) -> bytes:
-        return safe_dumps(content).encode("utf-8")
+        # requests with unpaired surrogates are refused (models.valid_unicode); stored text that still has
+        # one (an odd document) gets U+FFFD instead of a failed response
+        return safe_dumps(content).encode("utf-8", errors="replace")
 
 
 class ApiError(Exception):

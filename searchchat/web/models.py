@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Mode = Literal["dense", "bm25", "hybrid"]
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_unicode(text: str) -> str:
+    """A JSON string may escape half of a UTF-16 pair ("\\ud800"); such text is not Unicode and cannot be
+    encoded, stored or answered, so a request that carries it is refused (422) before anything runs."""
+    if _SURROGATE.search(text):
+        raise ValueError("contains an unpaired UTF-16 surrogate, which is not valid Unicode")
+    return text
+
+
+Text = Annotated[str, AfterValidator(valid_unicode)]
 
 
 class Turn(BaseModel):
@@ -14,16 +27,16 @@ class Turn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     role: Literal["user", "assistant"]
-    content: str = Field(..., max_length=20_000)
+    content: Text = Field(..., max_length=20_000)
 
 
 class FiltersIn(BaseModel):
     """Restrict retrieval to one source, a URL prefix, or a document type."""
 
     model_config = ConfigDict(extra="forbid")
-    source: str | None = Field(None, max_length=2000, description="A source as GET /api/sources lists it.")
-    url_prefix: str | None = Field(None, max_length=2000)
-    doctype: str | None = Field(None, max_length=32, description="html, markdown, text, pdf, jsonl")
+    source: Text | None = Field(None, max_length=2000, description="A source as GET /api/sources lists it.")
+    url_prefix: Text | None = Field(None, max_length=2000)
+    doctype: Text | None = Field(None, max_length=32, description="html, markdown, text, pdf, jsonl")
 
 
 class AskRequest(BaseModel):
@@ -33,7 +46,7 @@ class AskRequest(BaseModel):
         extra="forbid",
         json_schema_extra={"examples": [{"question": "Is ChatGPT a GAN?", "k": 6, "mode": "hybrid"}]},
     )
-    question: str = Field(..., description="The question (non-empty; at most settings.max_question_chars).")
+    question: Text = Field(..., description="The question (non-empty; at most settings.max_question_chars).")
     k: int | None = Field(None, ge=1, le=50, description="Passages given to the generator.")
     mode: Mode | None = Field(None, description="Retrieval mode (default: the server's setting).")
     history: list[Turn] = Field(

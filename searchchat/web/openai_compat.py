@@ -16,7 +16,7 @@ from searchchat.web.backend import Backend
 from searchchat.web.common import TicketedSSE, check_question, error_event
 from searchchat.web.errors import ApiError, error_body
 from searchchat.web.errors import safe_dumps as dumps
-from searchchat.web.models import ChatMessage, ChatRequest
+from searchchat.web.models import ChatMessage, ChatRequest, valid_unicode
 
 MODEL_ID = "searchchat"
 SOURCES_HEADING = "\n\nSources:\n"
@@ -82,6 +82,11 @@ def router(backend: Backend, settings: Settings, guard: Callable[[Request], None
         """OpenAI-compatible chat: the last user message is answered from the index, with citations."""
         question, history = split_messages(req.messages)
         question = check_question(settings, question)
+        for turn in history:  # earlier messages reach the model too: the same Unicode check
+            try:
+                valid_unicode(turn["content"])
+            except ValueError as e:
+                raise ApiError(422, "invalid_message", f"A message {e}.") from None
         await anyio.to_thread.run_sync(backend.store)
         ticket = backend.limiter.admit()
         ident, created, model = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time()), req.model or MODEL_ID
