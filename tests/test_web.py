@@ -512,3 +512,16 @@ def test_serve_command_builds_the_app_and_runs_uvicorn(tmp_path: Path, built: Pa
     missing = CliRunner().invoke(app, ["serve", "--index", str(tmp_path / "none"), "--no-preload"])
     assert missing.exit_code == 0 and "No index yet" in missing.output
     assert CliRunner().invoke(app, ["serve", "--port", "0"]).exit_code == 2
+
+
+@pytest.mark.parametrize("path", ["/", "/healthz", "/docs", "/api/stats", "/api/sources", "/search?q=zebra",
+                                  "/v1/models"])  # fmt: skip
+def test_head_is_answered_like_get_without_a_body(client: TestClient, path: str) -> None:
+    get, head = client.get(path), client.head(path)
+    assert get.status_code == head.status_code == 200 and get.content and head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers.get("x-content-type-options") == "nosniff"
+
+
+def test_head_on_a_post_only_route_is_refused(client: TestClient) -> None:
+    assert client.head("/ask").status_code == 405

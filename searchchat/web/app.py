@@ -23,7 +23,7 @@ from searchchat.web.backend import Backend
 from searchchat.web.common import TicketedSSE, check_question, error_event, to_filters
 from searchchat.web.errors import NO_INDEX, ApiError, SafeJSONResponse, install_handlers
 from searchchat.web.errors import safe_dumps as dumps
-from searchchat.web.middleware import BodyLimit, SecurityHeaders
+from searchchat.web.middleware import BodyLimit, HeadAsGet, SecurityHeaders
 from searchchat.web.models import (
     AnswerOut,
     AskRequest,
@@ -78,6 +78,7 @@ def create_app(
     install_handlers(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HeadAsGet)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     # -- pages ----------------------------------------------------------------------------------------------

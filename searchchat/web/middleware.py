@@ -1,4 +1,4 @@
-"""Plain ASGI middleware: a request-body size limit and security headers on every response."""
+"""Plain ASGI middleware: a request-body size limit, security headers on every response, and HEAD."""
 
 from __future__ import annotations
 
@@ -85,3 +85,23 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class HeadAsGet:
+    """HEAD is answered as GET without the body (uptime probes, link checkers): the routes declare GET only, and
+    a GET never changes state, so the status and headers are the GET's own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, without_body)
