@@ -54,6 +54,16 @@ def _clean(text: str) -> str:
     return re.sub(r"[ \t\r\f\v]+", " ", text).strip()
 
 
+# The permalink a documentation generator puts after a heading (Sphinx's "¶", "§", a link emoji, or a "#" of
+# its own: separated by a space, so "C#" keeps its sign).
+_PERMALINK = re.compile(r"(?:\s*[\u00b6\u00a7\U0001f517]+|\s+#)$")
+
+
+def _heading(tag: Tag) -> str:
+    """A heading's text without its trailing permalink marker."""
+    return _PERMALINK.sub("", _clean(tag.get_text(" ")))
+
+
 def _finish(doc: Document) -> Document:
     doc.sections = [s for s in doc.sections if s.text.strip()]
     doc.text = "\n\n".join(s.text for s in doc.sections)
@@ -102,7 +112,7 @@ def parse_html(html: str | bytes, url: str, doc_id: str | None = None, source: s
     root = soup.find("main") or soup.find(role="main") or soup.find("article") or soup.body or soup
     if not title:
         h1 = root.find("h1") if isinstance(root, Tag) else None
-        title = _clean(h1.get_text()) if h1 else url.rsplit("/", 1)[-1] or url
+        title = _heading(h1) if isinstance(h1, Tag) else url.rsplit("/", 1)[-1] or url
 
     sections: list[Section] = []
     path: list[str] = []
@@ -130,7 +140,7 @@ def parse_html(html: str | bytes, url: str, doc_id: str | None = None, source: s
                 while levels and levels[-1] >= level:
                     levels.pop()
                     path.pop()
-                heading = _clean(child.get_text(" "))
+                heading = _heading(child)
                 levels.append(level)
                 path.append(heading)
                 inner = child.find(id=True)

@@ -87,3 +87,23 @@ def test_markdown_link_only_lists_are_dropped_but_described_links_kept():
     related = doc.sections[-1]
     assert related.path == ["T", "Related documents"]
     assert related.text == "- BM25: ranking"
+
+
+def test_sphinx_permalinks_stay_out_of_titles_and_sections():
+    html = ("<html><body><main><h1>What's New<a class='headerlink' href='#new'>¶</a></h1><p>Intro text.</p>"
+            "<section id='pep-322'><h2>PEP 322: Reverse Iteration<a class='headerlink' href='#pep-322'>¶</a></h2>"
+            "<p>A new built-in function, reversed(seq), was added.</p></section></main></body></html>")  # fmt: skip
+    doc = parse_html(html, "http://example.test/whatsnew.html").document
+    assert doc.title == "What's New"
+    assert (["What's New", "PEP 322: Reverse Iteration"], "pep-322") in [
+        (s.path, s.anchor) for s in doc.sections
+    ]
+    assert _heading_text("C# 12") == "C# 12"  # a '#' inside a heading stays
+
+
+def _heading_text(text: str) -> str:
+    from bs4 import BeautifulSoup
+
+    from indexer.parse import _heading
+
+    return _heading(BeautifulSoup(f"<h2>{text}</h2>", "lxml").h2)  # type: ignore[arg-type]
