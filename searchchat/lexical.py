@@ -61,6 +61,8 @@ def segment(text: str) -> str:
 def cjk_grams(word: str) -> list[str]:
     """A word with CJK characters as the overlapping bigrams of its CJK runs (a lone character as itself) and
     its other parts; any other word as itself. How word-overlap measures see Chinese, Japanese and Korean."""
+    if word.isascii():  # the common case, without a regex scan (content_terms calls this for every word)
+        return [word]
     runs = _CJK_RUN.findall(word)
     if not runs:
         return [word]
