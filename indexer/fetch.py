@@ -82,14 +82,15 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 class _Host:
     delay: float
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    last_start: float = 0.0  # loop time the latest request started
+    last_end: float = 0.0  # loop time the latest request ended
     next_start: float = 0.0  # loop time before which no new request may start (spacing)
     not_before: float = 0.0  # loop time set by Retry-After on 429/503: the whole host waits
 
 
 class Pacer:
-    """Per-host politeness. With a delay > 0, one request at a time per host and request starts at least
-    `delay` seconds apart; with delay 0, no spacing. Retry-After pauses the whole host either way."""
+    """Per-host politeness. With a delay > 0, one request at a time per host, and each starts at least `delay`
+    seconds after the previous one on that host ended; with delay 0, no spacing. Retry-After pauses the whole
+    host either way."""
 
     def __init__(self, default_delay: float) -> None:
         self.default_delay = default_delay
@@ -103,7 +104,7 @@ class Pacer:
     def set_delay(self, host: str, delay: float) -> None:
         h = self._host(host)
         h.delay = delay
-        h.next_start = max(h.next_start, h.last_start + delay)
+        h.next_start = max(h.next_start, h.last_end + delay)
 
     def delay(self, host: str) -> float:
         return self._host(host).delay
@@ -119,9 +120,11 @@ class Pacer:
         async with h.lock if h.delay > 0 else nullcontext():
             while (wait := max(h.next_start, h.not_before) - loop.time()) > 0:
                 await asyncio.sleep(wait)
-            h.last_start = loop.time()
-            h.next_start = h.last_start + h.delay
-            yield
+            try:
+                yield
+            finally:  # spaced from the end: a request the network held back never shortens the next gap
+                h.last_end = loop.time()
+                h.next_start = max(h.next_start, h.last_end + h.delay)
 
 
 class Fetcher:
