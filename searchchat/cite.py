@@ -27,7 +27,7 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from searchchat.embed import Embedder
-from searchchat.lexical import cjk_grams
+from searchchat.lexical import cjk_grams, cjk_numbers
 from searchchat.markers import neutralise
 from searchchat.types import Sentence
 
@@ -181,17 +181,17 @@ def _norm_number(token: str) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
 
 
-_NUM = re.compile(
-    r"(?<![\w.])(?<![A-Za-z]-)(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?![\d_]|-[A-Za-z]+\d)"
+_NUM = re.compile(  # a digit right after a CJK character starts a number ("于2022年")
+    r"(?<![^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af])(?<!\.)(?<![A-Za-z]-)(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?![\d_]|-[A-Za-z]+\d)"
 )
 
 
 def numbers(text: str) -> set[str]:
-    """Numbers in `text`, normalised (400,000 -> 400000, 3.60 -> 3.6); number words two..twenty as digits.
-    Digits inside names (HIV-1, COVID-19, CD4) are names, not numbers."""
+    """Numbers in `text`, normalised (400,000 -> 400000, 3.60 -> 3.6); number words two..twenty and Chinese
+    numerals as digits. Digits inside names (HIV-1, COVID-19, CD4) are names, not numbers."""
     found = {_norm_number(m.group(1)) for m in _NUM.finditer(text)}
     found |= {_NUMBER_WORDS[w.lower()] for w in words(text) if w.lower() in _NUMBER_WORDS}
-    return found
+    return found | cjk_numbers(text)
 
 
 _MEASURE = re.compile(r"\d[\d.,]*-?[a-z]+")  # 3.6-fold, 400-bed, 5mg: a number (checked) and a unit

@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import bm25s
+import pytest
 import Stemmer
 
 from indexer.store import IndexStore, StoreHandle
-from searchchat.lexical import LexicalIndex, cjk_share, segment, tokenize
+from searchchat.cite import numbers
+from searchchat.lexical import LexicalIndex, cjk_numbers, cjk_share, segment, tokenize
 from searchchat.retrieve import Retriever, convex
 from searchchat.settings import Settings
 from tests.fakes import FakeEmbedder
@@ -82,3 +84,24 @@ def test_hybrid_trusts_bm25_for_a_chinese_query_when_the_embedder_is_english_onl
     assert multilingual.fuse(dense, bm25, q) == convex(dense, bm25, multilingual.alpha)
     # an English query is fused as before, whatever the embedder knows
     assert english_only.fuse(dense, bm25, "solar panels") == convex(dense, bm25, english_only.alpha)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("二十三", {"23"}),
+        ("三千万人", {"30000000"}),
+        ("二〇一四年", {"2014"}),
+        ("分为两个阶段", {"2"}),
+        ("一百零五", {"105"}),
+        ("一亿三千万", {"130000000"}),
+        ("一些统一的说法", set()),  # a lone 一 is not "one", as English "one" is not counted
+    ],
+)
+def test_chinese_numerals_are_read_as_digits(text: str, expected: set[str]) -> None:
+    assert cjk_numbers(text) == expected
+
+
+def test_numbers_next_to_chinese_characters_are_found() -> None:
+    assert numbers("ChatGPT于2022年发布，训练分为两个阶段") == {"2022", "2"}
+    assert numbers("GPT-4和CD4") == set()  # digits inside names stay names
