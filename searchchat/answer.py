@@ -15,6 +15,7 @@ from searchchat.answerability import Scorer, get_scorer, pair_text
 from searchchat.cite import CitationChecker, Verified, content_terms, sentence_spans
 from searchchat.evidence import LEXICAL_BONUS, MIN_SENTENCE_CHARS, POOL, EvidenceReranker
 from searchchat.generators.base import Generator
+from searchchat.grounding import ungrounded
 from searchchat.markers import neutralise
 from searchchat.policy import NO_RELEVANT_PASSAGE, NOT_ANSWERABLE, UNSUPPORTED, AnswerPolicy, get_policy
 from searchchat.prompt import abstain_message, build_prompt, fit_sources, source_text
@@ -184,7 +185,7 @@ class Answerer:
 
         allowed = {n for n, p in enumerate(per_source, start=1) if p >= policy.cite_min}
         verified = (
-            self._verify(raw, hits, texts, f"{question} {query}", allowed, policy)
+            self._verify(raw, hits, texts, f"{question} {query}", allowed, policy, cands)
             if raw and answerable
             else None
         )
@@ -268,10 +269,12 @@ class Answerer:
         question: str,
         allowed: set[int],
         policy: AnswerPolicy,
+        cands: list[Candidate] | None = None,
     ) -> Verified | None:
         """The model's answer with the citations that hold (only to `allowed` sources), or None when no
-        sentence of it is supported, or when the answerability model finds that what it says does not answer
-        the question (a model that declines, or answers a neighbouring question)."""
+        sentence of it is supported, when the answerability model finds that what it says does not answer
+        the question (a model that declines, or answers a neighbouring question), or when it adds words,
+        numbers or signs its evidence does not hold (policy.grounding)."""
         headers = [_header(h) for h in hits]
         verified = self.checker.verify(raw, texts, headers, question, allowed=allowed)
         cited = [s for s in verified.sentences if s.citations]
@@ -281,6 +284,15 @@ class Answerer:
         title = hits[cited[0].citations[0] - 1].chunk.title
         if self.scorer.score(question, [pair_text(title, said)])[0] < policy.cite_min:
             return None
+        if policy.grounding != "off":
+            sources = set(verified.cited)
+            if policy.grounding == "evidence":
+                held = [c.text for c in cands or [] if c.source in sources and c.p >= policy.cite_min]
+            else:
+                held = [texts[n - 1] for n in sources]
+            held += [headers[n - 1] for n in sources]
+            if ungrounded(" ".join(s.text for s in verified.sentences), question, held):
+                return None
         return verified
 
     @staticmethod

@@ -27,6 +27,7 @@ class AnswerPolicy:
     quote_min: float  # the extractive fallback quotes the best sentence only when it scores this much
     candidates: int = 12  # sentences scored per question (the evidence reranker's best, over the k passages)
     quote_sentences: int = 2  # at most this many sentences in a quote (the second needs quote_min too)
+    grounding: str = "off"  # how strictly a generated answer must stay inside its evidence (grounding.MODES)
 
     def answers(self, best: float) -> bool:
         return best >= self.answer_min
