@@ -134,7 +134,9 @@ class Answerer:
         strict: bool | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Events: {"type": "rewrite", "query"} (only when a follow-up was rewritten), {"type": "sources",
-        "sources": [...], "query"}, {"type": "token", "text"} pieces of the raw generation, then {"type": "final",
+        "sources": [...], "query"}, {"type": "preview", "source", "quote", "start", "end", "score"} (the best evidence
+        sentence, when the policy would quote it: something to read before the model's first word),
+        {"type": "token", "text"} pieces of the raw generation, then {"type": "final",
         "answer"}: Answer.to_dict() with the verified text, citations and sentences, plus "raw_answer" (what
         was streamed), "changed" (the check altered it), "kind" ("generated", "quote": the best evidence
         sentence quoted because the model's answer failed the check, or None), "answerability" (the best
@@ -164,6 +166,12 @@ class Answerer:
         sources = [source_dict(i, h, t) for i, (h, t) in enumerate(zip(hits, texts, strict=True), start=1)]
         t_ret = time.perf_counter()
         yield {"type": "sources", "sources": sources, "query": query}
+        if (
+            answerable and cands and cands[0].p >= policy.quote_min
+        ):  # the top passage, before the model writes
+            top = cands[0]
+            yield {"type": "preview", "source": top.source, "quote": top.text,
+                   "start": top.start, "end": top.end, "score": round(top.p, 4)}  # fmt: skip
 
         first: float | None = None
         parts: list[str] = []

@@ -41,7 +41,10 @@ def test_events_come_in_order_and_the_final_answer_is_verified(
     scripted_generator.enqueue(reply)
     events = list(answerer.stream("Is ChatGPT a GAN?"))
     kinds = [e["type"] for e in events]
-    assert kinds[0] == "sources" and kinds[-1] == "final" and set(kinds[1:-1]) == {"token"}
+    assert kinds[:2] == ["sources", "preview"] and kinds[-1] == "final" and set(kinds[2:-1]) == {"token"}
+    preview = events[1]
+    text = events[0]["sources"][preview["source"] - 1]["text"]
+    assert text[preview["start"] : preview["end"]] == preview["quote"] and preview["score"] > 0
     assert "".join(e["text"] for e in events if e["type"] == "token") == reply  # the raw stream
     assert [s["n"] for s in events[0]["sources"]] == [1, 2, 3] and events[0]["query"] == "Is ChatGPT a GAN?"
     final = events[-1]["answer"]
@@ -167,7 +170,7 @@ def test_closing_the_stream_early_closes_the_generation(settings: Settings, fake
     events = Answerer(ListRetriever(make_hits(*TEXTS), fake_embedder), Endless(), settings).stream(
         "Is ChatGPT a GAN?"
     )
-    assert next(events)["type"] == "sources" and next(events)["type"] == "token"
+    assert [next(events)["type"] for _ in range(3)] == ["sources", "preview", "token"]
     events.close()
     assert closed == [True]
 

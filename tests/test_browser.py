@@ -147,10 +147,15 @@ def test_question_streams_an_answer_with_citations_and_a_follow_up(server, brows
     assert browser.switch_to.active_element.get_attribute("id") == "q"
     browser.switch_to.active_element.send_keys("How does a GAN generator and discriminator work?", Keys.ENTER)
 
-    # streamed: partial text shows while the answer is still being written
-    partial = wait(browser, lambda d: [a.text for a in d.find_elements(By.CSS_SELECTOR, ".answer.streaming")
-                                       if a.text.strip() and "…" not in a.text])  # fmt: skip
+    # streamed: partial text shows while the answer is still being written, under the top passage (the best
+    # evidence sentence with its citation, shown before the model's first word)
+    seen = wait(browser, lambda d: [(a.text, p.text) for a in d.find_elements(By.CSS_SELECTOR, ".answer.streaming")
+                                    if a.text.strip() and "…" not in a.text
+                                    for p in d.find_elements(By.CSS_SELECTOR, ".turn .preview")])  # fmt: skip
+    partial = [text for text, _ in seen]
+    assert seen[0][1].lower().startswith("top passage") and "\u201c" in seen[0][1]
     wait(browser, lambda d: finished_turns(d))
+    assert not browser.find_elements(By.CSS_SELECTOR, ".turn .preview")  # the answer replaced it
     answer = browser.find_element(By.CSS_SELECTOR, ".turn .answer")
     assert len(answer.text) > len(partial[0]) and "discriminator" in answer.text
     assert "q=How+does" in browser.current_url or "q=How%20does" in browser.current_url

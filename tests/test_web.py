@@ -296,7 +296,7 @@ def test_unexpected_errors_are_a_json_500_without_details(settings, caplog) -> N
         assert "secret" not in r.text
         stream = c.post("/ask/stream", json={"question": "Is ChatGPT a GAN?"})
         events = sse_events(stream.text)
-        assert [e for e, _ in events] == ["sources", "error"]
+        assert [e for e, _ in events] == ["sources", "preview", "error"]
         assert json.loads(events[-1][1])["error"] == "internal_error" and "secret" not in stream.text
         assert c.get("/healthz").json()["generations"] == {"running": 0, "waiting": 0, "max_running": 1,
                                                            "max_waiting": 4}  # fmt: skip
@@ -324,8 +324,10 @@ def test_stream_sends_sources_then_tokens_then_final(settings) -> None:  # type:
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     events = sse_events(r.text)
     names = [e for e, _ in events]
-    assert names[0] == "sources" and names[-1] == "final" and set(names[1:-1]) == {"token"}
-    assert len(names) - 2 == len(ANSWER.split(" "))
+    assert names[:2] == ["sources", "preview"] and names[-1] == "final" and set(names[2:-1]) == {"token"}
+    assert len(names) - 3 == len(ANSWER.split(" "))
+    preview = json.loads(events[1][1])
+    assert preview["quote"] and 1 <= preview["source"] <= len(json.loads(events[0][1])["sources"])
     sources = json.loads(events[0][1])
     assert sources["sources"][0]["title"] == "GANs" and sources["query"]
     assert "".join(json.loads(d)["text"] for e, d in events if e == "token") == ANSWER

@@ -25,7 +25,7 @@
       notFound: "Not found in the indexed documents.",
       noneAnswers: "None of the {n} passages searched answers this. Try rephrasing, or index more sources.",
       nothingMatched: "Nothing in the index matched. Try other words, or index more sources.",
-      quoted: "Quoted from the sources",
+      quoted: "Quoted from the sources", topPassage: "Top passage",
       quotedTitle: "This answer is the sources' own sentences, not one written by the language model.",
       sources: "Sources", answer: "Answer", searching: "Searching the index…", writing: "Writing the answer…",
       searchedFor: "Searched for: ", stopped: "Stopped.", unsupportedTitle: "The cited source does not clearly support this sentence.",
@@ -54,7 +54,7 @@
       notFound: "已索引的文档中没有找到答案。",
       noneAnswers: "检索到的 {n} 个段落都没有回答这个问题。请换个说法，或者索引更多来源。",
       nothingMatched: "索引中没有匹配的内容。请换些词语，或者索引更多来源。",
-      quoted: "摘自来源原文",
+      quoted: "摘自来源原文", topPassage: "最相关的段落",
       quotedTitle: "这个回答是来源中的原句，不是语言模型写的。",
       sources: "来源", answer: "回答", searching: "正在检索索引…", writing: "正在撰写回答…",
       searchedFor: "检索词：", stopped: "已停止。", unsupportedTitle: "所引用的来源没有明确支持这句话。",
@@ -446,10 +446,22 @@
     answer.append(el("span", "thinking", tr("searching")));
     const status = el("div", "status");
     const meta = el("div", "meta");
-    node.append(q, rewrite, sourcesLabel, sourcesBox, answerLabel, answer, status, meta);
+    const preview = el("div", "preview-box");
+    preview.hidden = true;
+    node.append(q, rewrite, sourcesLabel, sourcesBox, answerLabel, preview, answer, status, meta);
     thread.append(node);
-    return { node, question, rewrite, answer, status, meta, sourcesBox, sourcesLabel, sourcesCount: count,
+    return { node, question, rewrite, answer, status, meta, preview, sourcesBox, sourcesLabel, sourcesCount: count,
              answerLabel, sources: new Map(), cards: new Map(), quotes: new Map(), raw: "" };
+  }
+
+  // The best evidence sentence with its citation, shown while the model writes; the final answer replaces it.
+  function showPreview(turn, data) {
+    if (typeof data.quote !== "string" || !data.quote) return;
+    const box = el("blockquote", "preview");
+    box.append(el("span", "preview-label", tr("topPassage")), el("span", "preview-text", `\u201c${data.quote}\u201d`), " ");
+    if (turn.sources.has(data.source)) box.append(chip(turn, data.source));
+    turn.preview.replaceChildren(box);
+    turn.preview.hidden = false;
   }
 
   function showNotice(turn, kind, title, detail, action) {
@@ -505,6 +517,8 @@
 
   function finish(turn, answer) {
     turn.answer.classList.remove("streaming");
+    turn.preview.replaceChildren();
+    turn.preview.hidden = true;
     renderSources(turn, answer.sources || [...turn.sources.values()]);
     const citations = Array.isArray(answer.citations) ? answer.citations : [];
     const cited = new Set(citations.map((c) => c && c.n));
@@ -568,6 +582,8 @@
         } else if (ev.event === "sources") {
           renderSources(turn, data.sources || []);
           turn.answer.replaceChildren(el("span", "thinking", tr("writing")));
+        } else if (ev.event === "preview") {
+          showPreview(turn, data);
         } else if (ev.event === "token") {
           turn.raw += data.text;
           if (!pending) { pending = true; requestAnimationFrame(paint); }
