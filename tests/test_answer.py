@@ -218,6 +218,7 @@ def test_ask_streams_then_prints_sources(cli_index) -> None:  # type: ignore[no-
     out = result.stdout
     assert "polite crawlers read it before fetching pages" in out and "[1]" in out
     assert "\nSources:\n  [1] Robots — Robots > Disallow\n" in out and "Verified answer" not in out
+    assert "(top passage [1]: \u201c" in result.stderr and "top passage" not in out  # shown before the answer
 
 
 @pytest.mark.parametrize(

@@ -158,6 +158,9 @@ def ask(
         for event in events:
             if event["type"] == "rewrite" and not json_out:
                 typer.echo(typer.style(f"(searching for: {event['query']})", dim=True), err=True)
+            elif event["type"] == "preview" and not json_out:  # something to read while the model writes
+                typer.echo(typer.style(f"(top passage [{event['source']}]: \u201c{' '.join(event['quote'].split())}\u201d)",
+                                       dim=True), err=True)  # fmt: skip
             elif event["type"] == "token" and not json_out:
                 typer.echo(typer.style(event["text"], dim=True), nl=False)
                 sys.stdout.flush()
