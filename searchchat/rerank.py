@@ -62,13 +62,43 @@ class CrossEncoderReranker(Reranker):
         return [float(s) for s in scores]
 
 
+class AnswerabilityReranker(Reranker):
+    """The shipped answerability model as a reranker: a passage scores as its best sentence does (the model
+    reads a question and one sentence, answerability.py)."""
+
+    name = "answerability"
+
+    def __init__(self, scorer: Any) -> None:
+        self.scorer = scorer
+
+    def score(self, query: str, hits: Sequence[Hit]) -> list[float]:
+        from searchchat.answerability import pair_text
+        from searchchat.cite import split_sentences
+
+        owners: list[int] = []
+        texts: list[str] = []
+        for i, h in enumerate(hits):
+            for sentence in split_sentences(h.chunk.text) or [h.chunk.text]:
+                owners.append(i)
+                texts.append(pair_text(h.chunk.title, sentence))
+        best = [0.0] * len(hits)
+        for i, p in zip(owners, self.scorer.score(query, texts), strict=True):
+            best[i] = max(best[i], float(p))
+        return best
+
+
 @functools.lru_cache(maxsize=2)
 def _load(path: str) -> Reranker:
+    if path == "answerability":
+        from searchchat.answerability import load_model
+
+        return AnswerabilityReranker(load_model(None))
     return CrossEncoderReranker(path)
 
 
 def get_reranker(name: str | None) -> Reranker | None:
-    """The reranker named in settings (a local cross-encoder path), loaded once; None when unset."""
+    """The reranker named in settings, loaded once: "answerability" (the shipped answerability model) or a
+    local cross-encoder path; None when unset."""
     if not name:
         return None
     return _load(name)

@@ -9,10 +9,11 @@ import pytest
 
 from indexer.store import IndexStore, StoreHandle
 from searchchat.lexical import LexicalIndex
-from searchchat.rerank import CrossEncoderReranker, RerankerError, get_reranker
+from searchchat.rerank import AnswerabilityReranker, CrossEncoderReranker, RerankerError, get_reranker
 from searchchat.retrieve import Filters, Retriever, cap_per_doc, convex, normalise, rrf
 from searchchat.settings import Settings
-from tests.fakes import FakeEmbedder
+from tests.answer_helpers import make_hits
+from tests.fakes import FakeEmbedder, OverlapScorer
 from tests.retrieval_helpers import ReverseReranker, make_doc, write_index
 
 SOLAR = (
@@ -278,3 +279,12 @@ def test_query_embedding_runs_single_threaded_and_restores(
     assert seen == [1, 2] and fake.calls == [1, 2]
     Retriever(StoreHandle(index), Spy(), settings).search("solar", mode="bm25")
     assert seen == [1, 2]  # BM25 alone embeds nothing
+
+
+def test_answerability_reranker_ranks_a_passage_by_its_best_sentence() -> None:
+    hits = make_hits(
+        "Transformers use attention. Many layers are stacked.",
+        "Unrelated opening sentence here. BM25 ranks documents by term frequency and inverse document frequency.",
+    )
+    ranked = AnswerabilityReranker(OverlapScorer()).rerank("How does BM25 rank documents?", hits)
+    assert [h.chunk.chunk_id for h in ranked] == [2, 1] and ranked[0].score == 1.0 and ranked[0].rank == 1
