@@ -27,7 +27,7 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from searchchat.embed import Embedder
-from searchchat.lexical import cjk_grams, cjk_numbers
+from searchchat.lexical import CJK, cjk_grams, cjk_numbers
 from searchchat.markers import neutralise
 from searchchat.types import Sentence
 
@@ -182,7 +182,8 @@ def _norm_number(token: str) -> str:
 
 
 _NUM = re.compile(  # a digit right after a CJK character starts a number ("于2022年")
-    r"(?<![^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af])(?<!\.)(?<![A-Za-z]-)(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?![\d_]|-[A-Za-z]+\d)"
+    rf"(?<![^\W{CJK}])(?<!\.)(?<![A-Za-z]-)"
+    r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?![\d_]|-[A-Za-z]+\d)"
 )
 
 

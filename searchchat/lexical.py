@@ -39,10 +39,13 @@ def tokenize(text: str) -> list[str]:
     return _tokenize([text], _shared_stemmer())[0]
 
 
-# Han, kana, Hangul (and their compatibility forms): scripts written without spaces between words.
-_CJK_RUN = re.compile(
-    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]+"
-)
+# Han, kana, Hangul (and their compatibility forms): scripts written without spaces between words. The ranges
+# as regex character-class contents, for every module that needs them.
+HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+KANA = "\u3040-\u30ff"
+HANGUL = "\uac00-\ud7af\u1100-\u11ff\u3130-\u318f"
+CJK = KANA + HAN + HANGUL
+_CJK_RUN = re.compile(f"[{CJK}]+")
 
 
 def _bigrams(match: re.Match[str]) -> str:

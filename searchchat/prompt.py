@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from bm25s import stopwords as sw
 
 from searchchat.generators.base import Prompt
+from searchchat.lexical import HAN, HANGUL, KANA
 from searchchat.markers import neutralise
 from searchchat.types import Hit
 
@@ -52,9 +53,9 @@ ABSTAIN = {
 LANGUAGE_NAMES = {"en": "English", "fr": "French", "de": "German", "es": "Spanish", "it": "Italian",
                   "pt": "Portuguese", "nl": "Dutch", "zh": "Chinese (简体中文)", "ja": "Japanese (日本語)",
                   "ko": "Korean (한국어)"}  # fmt: skip
-_KANA = re.compile(r"[\u3040-\u30ff]")
-_HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_KANA = re.compile(f"[{KANA}]")
+_HANGUL = re.compile(f"[{HANGUL}]")
+_HAN = re.compile(f"[{HAN}]")
 _STOPWORDS = {"en": sw.STOPWORDS_EN_PLUS, "fr": sw.STOPWORDS_FRENCH, "de": sw.STOPWORDS_GERMAN,
               "es": sw.STOPWORDS_SPANISH, "it": sw.STOPWORDS_ITALIAN, "pt": sw.STOPWORDS_PORTUGUESE,
               "nl": sw.STOPWORDS_DUTCH}  # fmt: skip
