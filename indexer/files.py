@@ -9,7 +9,7 @@ from pathlib import Path
 
 from indexer.events import DocState, Done, Event, Fetched, Skipped, Unchanged
 from indexer.parse import parse_html, parse_markdown, parse_pdf, parse_text
-from searchchat.types import Document
+from searchchat.types import LINK_SCHEMES, Document, url_scheme
 
 PARSERS = {
     ".md": "markdown", ".markdown": "markdown", ".mdx": "markdown",
@@ -67,7 +67,9 @@ def read_jsonl(path: Path, source: str) -> Iterator[Event]:
             except (ValueError, KeyError, AttributeError) as exc:
                 yield Skipped(f"{base}#L{lineno}", "parse_error", f"line {lineno}: {exc}")
                 continue
-            url = str(rec.get("url") or f"{base}#{doc_id}")
+            url = str(rec.get("url") or "")
+            if url_scheme(url) not in LINK_SCHEMES:  # javascript:, data:, relative: the line's own place
+                url = f"{base}#{doc_id}"
             doc = parse_text(text, url, doc_id=doc_id, source=source, title=str(rec.get("title") or doc_id))
             doc.doctype = "jsonl"
             yield Fetched(doc)
