@@ -10,6 +10,7 @@ from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, Comment, Tag
 
+from indexer.mdlinks import is_link_item, link_text
 from searchchat.types import Document, Section
 
 DROP_TAGS = [
@@ -183,10 +184,6 @@ def parse_html(html: str | bytes, url: str, doc_id: str | None = None, source: s
     )
 
 
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MD_LINK_ITEM = re.compile(
-    r"^\s*(?:[-*+]|\d+\.)\s+\[[^\]]*\]\([^)]*\)\s*[.,;]?\s*$"
-)  # a bare "see also" link
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
@@ -229,9 +226,9 @@ def parse_markdown(text: str, url: str, doc_id: str | None = None, source: str =
             if level == 1 and not title:
                 title = heading
             continue
-        if not in_fence and _MD_LINK_ITEM.match(line):
+        if not in_fence and is_link_item(line):
             continue  # navigation lists ("Related documents") carry no content of their own
-        buf.append(line if in_fence else _MD_LINK.sub(r"\1", line))
+        buf.append(line if in_fence else link_text(line))
     flush()
     title = title or Path(url).stem.replace("-", " ").replace("_", " ").title()
     doc = Document(
