@@ -1,11 +1,11 @@
-"""Markdown to text: links with parentheses or <angle brackets>, images, code spans."""
+"""Markdown to text: links with parentheses or <angle brackets>, images, code spans, headings' permalinks."""
 
 from __future__ import annotations
 
 import pytest
 
 from indexer.mdlinks import find_links, is_link_item, link_text
-from indexer.parse import parse_markdown
+from indexer.parse import heading_text, parse_markdown
 
 
 @pytest.mark.parametrize(
@@ -58,3 +58,27 @@ def test_markdown_with_parenthesised_urls_leaves_no_stray_parenthesis() -> None:
     doc = parse_markdown(md, "file:///langs.md")
     assert [s.text for s in doc.sections] == ["Lisp came early (see Scheme).", "- ML: a typed cousin"]
     assert ")" not in doc.text.replace("(see Scheme)", "")
+
+
+@pytest.mark.parametrize(
+    ("heading", "text", "anchor"),
+    [
+        ("## Installation ¶", "Installation", "installation"),
+        ("## Installation §", "Installation", "installation"),
+        ("## Installation \U0001f517", "Installation", "installation"),
+        ("## Installation #", "Installation", "installation"),
+        ("## Installation ##", "Installation", "installation"),
+        ("## Installation [¶](#installation)", "Installation", "installation"),
+        ("## Learning C#", "Learning C#", "learning-c"),
+        ("## [Lisp](https://w.test/Lisp_(lang)) dialects", "Lisp dialects", "lisp-dialects"),
+    ],
+)
+def test_markdown_headings_drop_permalinks_like_html(heading: str, text: str, anchor: str) -> None:
+    doc = parse_markdown(f"# Guide ¶\n\nIntro.\n\n{heading}\n\nBody text.\n", "file:///g.md")
+    assert doc.title == "Guide"
+    assert (doc.sections[-1].path, doc.sections[-1].anchor) == (["Guide", text], anchor)
+
+
+def test_heading_text_is_the_one_html_uses() -> None:
+    assert heading_text("  What's  New ¶") == "What's New"
+    assert heading_text("C#") == "C#"
