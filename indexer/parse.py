@@ -10,6 +10,7 @@ from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, Comment, Tag
 
+from indexer.mdlinks import is_link_item, link_text
 from searchchat.types import Document, Section
 
 DROP_TAGS = [
@@ -59,9 +60,13 @@ def _clean(text: str) -> str:
 _PERMALINK = re.compile(r"(?:\s*[\u00b6\u00a7\U0001f517]+|\s+#)$")
 
 
+def heading_text(text: str) -> str:
+    """A heading's text, HTML or Markdown, without its trailing permalink marker."""
+    return _PERMALINK.sub("", _clean(text))
+
+
 def _heading(tag: Tag) -> str:
-    """A heading's text without its trailing permalink marker."""
-    return _PERMALINK.sub("", _clean(tag.get_text(" ")))
+    return heading_text(tag.get_text(" "))
 
 
 def _finish(doc: Document) -> Document:
@@ -183,11 +188,8 @@ def parse_html(html: str | bytes, url: str, doc_id: str | None = None, source: s
     )
 
 
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MD_LINK_ITEM = re.compile(
-    r"^\s*(?:[-*+]|\d+\.)\s+\[[^\]]*\]\([^)]*\)\s*[.,;]?\s*$"
-)  # a bare "see also" link
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+# ATX heading: a closing run of #s counts only after a space, so "## C#" keeps its sign
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
 
@@ -219,7 +221,7 @@ def parse_markdown(text: str, url: str, doc_id: str | None = None, source: str =
         m = None if in_fence else _MD_HEADING.match(line)
         if m:
             flush()
-            level, heading = len(m.group(1)), m.group(2).strip()
+            level, heading = len(m.group(1)), heading_text(link_text(m.group(2)))
             while levels and levels[-1] >= level:
                 levels.pop()
                 path.pop()
@@ -229,9 +231,9 @@ def parse_markdown(text: str, url: str, doc_id: str | None = None, source: str =
             if level == 1 and not title:
                 title = heading
             continue
-        if not in_fence and _MD_LINK_ITEM.match(line):
+        if not in_fence and is_link_item(line):
             continue  # navigation lists ("Related documents") carry no content of their own
-        buf.append(line if in_fence else _MD_LINK.sub(r"\1", line))
+        buf.append(line if in_fence else link_text(line))
     flush()
     title = title or Path(url).stem.replace("-", " ").replace("_", " ").title()
     doc = Document(

@@ -20,7 +20,7 @@ from indexer.store import IndexWriter, register_snapshot_hook
 from searchchat.embed import Embedder, get_embedder
 from searchchat.lexical import build_bm25
 from searchchat.settings import Settings
-from searchchat.types import Chunk, Document
+from searchchat.types import LINK_SCHEMES, Chunk, Document, url_scheme
 
 FLUSH_CHUNKS = 2048  # chunks gathered before an embedding pass: large enough for good length sorting
 
@@ -145,6 +145,7 @@ def _produce(specs: Sequence[SourceSpec], knowns: list[dict[str, DocState]], set
                     return
                 chunks: list[Chunk] = []
                 if isinstance(event, Fetched):
+                    _no_unsafe_url(event.document)
                     chunks = chunk_document(
                         event.document, embedder.tokenize, settings.chunk_tokens, settings.chunk_overlap
                     )
@@ -152,6 +153,13 @@ def _produce(specs: Sequence[SourceSpec], knowns: list[dict[str, DocState]], set
         out.put(_STOP)
     except BaseException as exc:  # hand the error to the main thread, which aborts the run
         out.put(exc)
+
+
+def _no_unsafe_url(doc: Document) -> None:
+    """Every document passes here: one whose url is not http, https or file (javascript:, data:) keeps none,
+    so nothing stored can become such a link. Readers give their own fallback first (JSONL: the line's place)."""
+    if doc.url and url_scheme(doc.url) not in LINK_SCHEMES:
+        doc.url = ""
 
 
 def index_sources(

@@ -2,8 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+# The schemes a document's url may have: never javascript: or data:, which a client would run as a link.
+LINK_SCHEMES = frozenset({"http", "https", "file"})
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_HIDDEN = re.compile(r"[\t\n\r]")  # a browser drops these anywhere in a URL
+
+
+def url_scheme(url: str) -> str:
+    """The scheme a browser reads in url, lowercased; "" for a relative reference. Leading spaces and control
+    characters, and tabs or newlines anywhere, do not hide it (" java\tscript:" is javascript)."""
+    m = _SCHEME.match(_HIDDEN.sub("", url).lstrip("".join(map(chr, range(33)))))
+    return m.group(1).lower() if m else ""
+
+
+def safe_link(url: str) -> str:
+    """url, or "" when its scheme is not one a link may carry (javascript:, data:, vbscript:, ...)."""
+    scheme = url_scheme(url)
+    return url if not scheme or scheme in LINK_SCHEMES else ""
 
 
 @dataclass
@@ -63,7 +82,7 @@ class Hit:
             "score": round(float(self.score), 6),
             "doc_id": c.doc_id,
             "chunk_id": c.chunk_id,
-            "url": c.url,
+            "url": safe_link(c.url),
             "title": c.title,
             "section": c.section,
             "text": c.text,
@@ -71,8 +90,9 @@ class Hit:
 
     @property
     def link(self) -> str:
-        c = self.chunk
-        return f"{c.url}#{c.anchor}" if c.anchor and "#" not in c.url else c.url
+        """The URL with the section's #anchor; "" for a stored URL that must not be a link."""
+        c, url = self.chunk, safe_link(self.chunk.url)
+        return f"{url}#{c.anchor}" if url and c.anchor and "#" not in url else url
 
 
 @dataclass
