@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     records = [json.loads(line) for line in args.run.open(encoding="utf-8") if line.strip()]
     raw = {r["question"]: r.get("raw_answer") or "" for r in records}
     qa_file, corpus = resolve(args.qa)
-    by_id = {item.id: item for item in load_qa(qa_file)}
+    by_id = {item.qid: item for item in load_qa(qa_file)}
     items = [by_id[r["qid"]] for r in records if r["qid"] in by_id]
     settings = Settings()
     embedder = get_embedder(settings)
