@@ -15,7 +15,7 @@ import numpy as np
 from indexer.chunk import chunk_document, embed_text
 from indexer.events import DocState, Done, Fetched, Gone, Skipped, Unchanged
 from indexer.progress import IndexProgress
-from indexer.sources import SourceSpec, classify, read_source
+from indexer.sources import SourceSpec, check_source, classify, read_source
 from indexer.store import IndexWriter, register_snapshot_hook
 from searchchat.embed import Embedder, get_embedder
 from searchchat.lexical import build_bm25
@@ -269,8 +269,11 @@ def _estimate_total(specs: Sequence[SourceSpec]) -> int | None:
 
 
 def remove_source(source: str, settings: Settings) -> tuple[int, int]:
-    """Delete a source and everything indexed from it; returns (documents, chunks) removed."""
+    """Delete a source and everything indexed from it; returns (documents, chunks) removed. KeyError for a
+    source not in the index; InvalidSource (a ValueError) for a name that cannot be one."""
     from indexer.store import IndexStore
+
+    check_source(source)
 
     register_snapshot_hook(build_bm25)
     store = IndexStore.open(settings.index_dir)

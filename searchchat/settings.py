@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+QUESTION_CHARS_BOUND = 20_000  # the most max_question_chars may be (the web request models' bound)
 
 
 def default_home() -> Path:
@@ -95,11 +97,21 @@ class Settings(BaseSettings):
     # Web
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    max_question_chars: int = Field(2000, ge=1)
+    max_question_chars: int = Field(2000, ge=1, le=QUESTION_CHARS_BOUND)
     max_concurrent_generations: int = Field(1, ge=1)
     max_queued_generations: int = Field(4, ge=0)
     api_key: str | None = Field(None, description="When set, state-changing endpoints require it.")
     api_key_all: bool = Field(False, description="Require the API key on every endpoint.")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names (comma-separated) the server answers besides localhost, 127.0.0.1, ::1 and "
+        "`host`, while any endpoint is open without the API key; '*' allows any (no DNS-rebinding guard).",
+    )
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, v: object) -> object:
+        return [h.strip() for h in v.split(",") if h.strip()] if isinstance(v, str) else v
 
     @field_validator("home", mode="before")
     @classmethod

@@ -82,7 +82,7 @@ class Hit:
             "score": round(float(self.score), 6),
             "doc_id": c.doc_id,
             "chunk_id": c.chunk_id,
-            "url": safe_link(c.url),
+            "url": self.link,  # with the section's #anchor, as answers' sources and citations have it
             "title": c.title,
             "section": c.section,
             "text": c.text,

@@ -50,7 +50,7 @@ def test_search_json_shape(indexed):
     assert [h["rank"] for h in data["hits"]] == [1, 2]
     top = data["hits"][0]
     assert set(top) >= {"rank", "score", "doc_id", "chunk_id", "url", "title", "section", "text"}
-    assert top["title"] == "Robots" and top["url"].endswith("robots.md")
+    assert top["title"] == "Robots" and top["url"].endswith("robots.md#disallow")  # the section's anchor
 
 
 @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
@@ -112,3 +112,32 @@ def test_sources_and_remove(indexed):
     assert removed.exit_code == 0 and json.loads(removed.stdout)["documents_removed"] == 4
     again = runner.invoke(app, ["remove", str(docs)])
     assert again.exit_code == 1 and "No source" in again.stderr
+
+
+ODD_SOURCES = {
+    "long": ("a" * 300, "Not a usable path: File name too long"),
+    "no_user": ("~nosuchuser/docs", "No such user's home directory: ~nosuchuser"),
+    "control": ("docs\x00x", "contains control characters"),
+    "blank": ("   ", "The source is empty."),
+    "too_long": ("x" * 2001, "The source is longer than 2000 characters."),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ODD_SOURCES))
+def test_index_refuses_odd_source_names_in_one_line(indexed, name):
+    source, message = ODD_SOURCES[name]
+    result = runner.invoke(app, ["index", source, "--quiet"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: ") and message in result.stderr
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("name", sorted(ODD_SOURCES))
+def test_remove_refuses_odd_source_names_in_one_line(indexed, name):
+    source, message = ODD_SOURCES[name]
+    result = runner.invoke(app, ["remove", source])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: ")
+    expected = message if name in ("control", "blank", "too_long") else f"No source {source!r} in the index"
+    assert expected in result.stderr and "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)

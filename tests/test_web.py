@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from searchchat.generators.base import GeneratorError
+from searchchat.web.models import MAX_BODY_BYTES
 from searchchat.web.pages import DocView, Part, render_document
 from searchchat.web.server import BackgroundServer
 from tests.fakes import ScriptedGenerator
@@ -167,11 +168,23 @@ def test_search_ranks_passages_with_links(client: TestClient) -> None:
     assert 1 <= len(body["hits"]) <= 2
     top = body["hits"][0]
     assert top["title"] == "GANs" and top["rank"] == 1
-    assert top["link"].startswith(top["url"]) and "#" in top["link"]
+    assert "#" in top["url"] and top["link"] == top["url"]  # the section's anchor (issue 19, item 14)
     for mode in ("dense", "bm25"):
         assert client.get("/search", params={"q": "robots.txt crawlers", "mode": mode}).json()["mode"] == mode
     filtered = client.get("/search", params={"q": "stripes", "doctype": "markdown"}).json()
-    assert filtered["hits"] and all(h["url"].endswith(".md") for h in filtered["hits"])
+    assert filtered["hits"] and all(h["url"].split("#")[0].endswith(".md") for h in filtered["hits"])
+
+
+def test_search_hits_link_to_the_section_as_citations_do(settings) -> None:  # type: ignore[no-untyped-def]
+    c, _ = scripted_client(settings, ANSWER)
+    with c:
+        hits = c.get("/search", params={"q": "Is ChatGPT a GAN?", "k": 10}).json()["hits"]
+        answer = c.post("/ask", json={"question": "Is ChatGPT a GAN?", "k": 10}).json()
+    by_chunk = {h["chunk_id"]: h["url"] for h in hits}
+    shared = [s for s in answer["sources"] if s["chunk_id"] in by_chunk]
+    assert shared and any("#" in s["url"] for s in shared)
+    for source in shared:
+        assert by_chunk[source["chunk_id"]] == source["url"]
 
 
 @pytest.mark.parametrize(
@@ -280,7 +293,8 @@ def test_malformed_and_oversized_bodies(client: TestClient) -> None:
         client.post("/ask", content=b'{"question": "hi"', headers=headers), 400, "malformed_json"
     )
     assert_json_error(client.post("/ask", content=b"", headers=headers), 422)
-    huge = json.dumps({"question": "hi", "history": [{"role": "user", "content": "x" * 19_000}] * 60})
+    huge = json.dumps({"question": "hi", "history": [{"role": "user", "content": "x" * 19_000}] * 300})
+    assert len(huge) > MAX_BODY_BYTES
     assert_json_error(client.post("/ask", content=huge.encode(), headers=headers), 413)
 
 
@@ -509,8 +523,11 @@ def test_serve_command_builds_the_app_and_runs_uvicorn(tmp_path: Path, built: Pa
     result = CliRunner().invoke(app, ["serve", "--index", str(built), "--port", "8123", "--no-preload"])
     assert result.exit_code == 0, result.output
     assert calls["host"] == "127.0.0.1" and calls["port"] == 8123
-    with TestClient(calls["app"]) as c:
+    assert calls["http"] == "h11" and calls["h11_max_incomplete_event_size"] >= 64 * 1024
+    with TestClient(calls["app"], base_url="http://localhost:8123") as c:
         assert c.get("/api/stats").json()["documents"] == 6
+    with TestClient(calls["app"]) as c:  # Host: testserver is no name of this server (issue 19, item 9)
+        assert_json_error(c.get("/api/stats"), 400, "invalid_host")
     missing = CliRunner().invoke(app, ["serve", "--index", str(tmp_path / "none"), "--no-preload"])
     assert missing.exit_code == 0 and "No index yet" in missing.output
     assert CliRunner().invoke(app, ["serve", "--port", "0"]).exit_code == 2

@@ -30,8 +30,13 @@ def build_index(root: Path) -> Path:
     return root / "index"
 
 
+TEST_HOST = "testserver"  # the Host that Starlette's TestClient sends
+
+
 def web_settings(home: Path, index: Path, **overrides: object) -> Settings:
-    base = Settings(home=home, index=index, embedder="hash-64", generator="extractive")
+    """Settings for a test app; the TestClient's Host joins the allowed hosts (loopback names always are)."""
+    base = Settings(home=home, index=index, embedder="hash-64", generator="extractive",
+                    allowed_hosts=[TEST_HOST])  # fmt: skip
     return base.model_copy(update=overrides)
 
 

@@ -23,12 +23,14 @@ def serve(
     import uvicorn
 
     from indexer.store import current_snapshot
+    from searchchat.web import server
     from searchchat.web.app import create_app
 
     settings = make_settings(index, host=host, port=port, generator=generator, model=model)
     if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
         typer.echo(
-            f"Warning: listening on {settings.host} without an API key; set SEARCHCHAT_API_KEY to protect it.",
+            f"Warning: listening on {settings.host} without an API key; set SEARCHCHAT_API_KEY to protect it. "
+            "Until then only requests for localhost and the names in SEARCHCHAT_ALLOWED_HOSTS are answered.",
             err=True,
         )
     if current_snapshot(settings.index_dir) is None:
@@ -41,4 +43,4 @@ def serve(
                f"{settings.generator}; index: {settings.index_dir})", err=True)  # fmt: skip
     web = create_app(settings, preload=not no_preload)
     uvicorn.run(web, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=5,
-                timeout_keep_alive=30)  # fmt: skip
+                **server.options())  # fmt: skip

@@ -14,17 +14,27 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from indexer.sources import MAX_SOURCE_CHARS, SOURCE_PATTERN, InvalidSource
 from searchchat import __version__
 from searchchat.answer import Answerer
 from searchchat.retrieve import Retriever
 from searchchat.settings import Settings
 from searchchat.web import auth, pages
 from searchchat.web.backend import Backend
-from searchchat.web.common import TicketedSSE, check_question, error_event, to_filters
+from searchchat.web.common import (
+    TicketedSSE,
+    check_question,
+    document_question_rules,
+    error_event,
+    to_filters,
+)
 from searchchat.web.errors import NO_INDEX, ApiError, SafeJSONResponse, install_handlers
 from searchchat.web.errors import safe_dumps as dumps
-from searchchat.web.middleware import BodyLimit, HeadAsGet, SecurityHeaders
+from searchchat.web.middleware import BodyLimit, HeadAsGet, HostCheck, SecurityHeaders, TargetLimit
 from searchchat.web.models import (
+    MAX_DOCTYPE_CHARS,
+    MAX_FILTER_CHARS,
+    MAX_VIEW_CHARS,
     AnswerOut,
     AskRequest,
     ErrorOut,
@@ -35,12 +45,13 @@ from searchchat.web.models import (
     SearchOut,
     SourceOut,
     StatsOut,
+    max_target_bytes,
 )
 
 log = logging.getLogger("searchchat.web")
 STATIC = Path(__file__).parent / "static"
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 409, 413, 422, 500, 503)
+    code: {"model": ErrorOut} for code in (400, 401, 409, 413, 414, 422, 500, 503)
 }
 
 
@@ -74,11 +85,24 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.backend = backend
+    plain_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_question_rules(plain_openapi(), settings)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.state.settings = settings
     install_handlers(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HeadAsGet)
+    hosts = auth.allowed_hosts(settings)
+    if hosts is not None:
+        app.add_middleware(HostCheck, allowed=hosts)
+    # outermost: a URL longer than any valid one is refused before anything reads it
+    app.add_middleware(TargetLimit, limit=max_target_bytes(settings.max_question_chars))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     # -- pages ----------------------------------------------------------------------------------------------
@@ -92,7 +116,8 @@ def create_app(
 
     @app.get("/view", include_in_schema=False, dependencies=[Depends(for_reads)])
     async def view(
-        url: str = Query(..., max_length=4000), hl: str | None = Query(None, max_length=4000)
+        url: str = Query(..., max_length=MAX_VIEW_CHARS),
+        hl: str | None = Query(None, max_length=MAX_VIEW_CHARS),
     ) -> HTMLResponse:
         doc = await anyio.to_thread.run_sync(pages.load_document, backend.store(), url)
         if doc is None:
@@ -121,15 +146,19 @@ def create_app(
 
     @app.delete("/api/sources", tags=["index"], dependencies=[Depends(for_changes)],
                 responses={200: {"model": RemovedOut}, 404: {"model": ErrorOut}, **ERRORS})  # fmt: skip
-    async def remove_source(source: str = Query(..., min_length=1, max_length=2000)) -> dict[str, Any]:
+    async def remove_source(
+        source: str = Query(..., min_length=1, max_length=MAX_SOURCE_CHARS, pattern=SOURCE_PATTERN),
+    ) -> dict[str, Any]:
         """Remove a source and everything indexed from it (needs the API key when one is set)."""
         from indexer.pipeline import remove_source as remove
 
         def run() -> tuple[int, int]:
             try:
                 return remove(source, settings)
+            except InvalidSource as exc:
+                raise ApiError(422, "invalid_source", str(exc)) from None
             except KeyError as exc:
-                raise ApiError(404, "unknown_source", str(exc.args[0] if exc.args else exc)) from exc
+                raise ApiError(404, "unknown_source", str(exc.args[0] if exc.args else exc)) from None
 
         docs, chunks = await anyio.to_thread.run_sync(run)
         return {"source": source, "documents_removed": docs, "chunks_removed": chunks}
@@ -140,17 +169,17 @@ def create_app(
         q: str = Query(..., description="What to look for."),
         k: int = Query(10, ge=1, le=100, description="Number of passages."),
         mode: Mode | None = Query(None, description="dense, bm25 or hybrid (default: the server's setting)."),
-        source: str | None = Query(None, max_length=2000),
-        url_prefix: str | None = Query(None, max_length=2000),
-        doctype: str | None = Query(None, max_length=32),
+        source: str | None = Query(None, max_length=MAX_FILTER_CHARS),
+        url_prefix: str | None = Query(None, max_length=MAX_FILTER_CHARS),
+        doctype: str | None = Query(None, max_length=MAX_DOCTYPE_CHARS),
     ) -> dict[str, Any]:
         """Ranked passages for a query (no generation)."""
         query = check_question(settings, q, "query")
         filters = to_filters(FiltersIn(source=source, url_prefix=url_prefix, doctype=doctype))
         result = await anyio.to_thread.run_sync(lambda: backend.search(query, k, mode, filters))
         out = result.to_dict()
-        for hit, row in zip(result.hits, out["hits"], strict=True):
-            row["link"] = hit.link
+        for row in out["hits"]:
+            row["link"] = row["url"]  # the same link (an older name, kept for clients that read it)
         return out
 
     def ask_kwargs(req: AskRequest) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Optional API key: `Authorization: Bearer KEY` or `X-API-Key: KEY`, compared in constant time."""
+"""Who may call the API: an optional key (`Authorization: Bearer KEY` or `X-API-Key: KEY`, compared in constant
+time) and, while any endpoint is open without it, a Host allow-list against DNS rebinding."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import Request
 
 from searchchat.settings import Settings
 from searchchat.web.errors import ApiError
+from searchchat.web.middleware import LOOPBACK_HOSTS
 
 
 def presented_key(request: Request) -> str | None:
@@ -46,3 +48,11 @@ def dependencies(settings: Settings) -> tuple[Callable[[Request], None], Callabl
             check(settings, request)
 
     return require_for_changes, require_for_reads
+
+
+def allowed_hosts(settings: Settings) -> list[str] | None:
+    """The Host names to answer, or None to answer any: when every endpoint needs the key (a rebinding page
+    has none), or settings.allowed_hosts has '*'. Loopback names and the bind address are always in."""
+    if (settings.api_key and settings.api_key_all) or "*" in settings.allowed_hosts:
+        return None
+    return [*LOOPBACK_HOSTS, settings.host, *settings.allowed_hosts]

@@ -33,6 +33,21 @@ def check_question(settings: Settings, text: str, what: str = "question") -> str
     return text
 
 
+def question_rules(settings: Settings) -> dict[str, Any]:
+    """What check_question enforces, as JSON Schema: Python's `\\S` is exactly "not removed by str.strip()"."""
+    return {"minLength": 1, "maxLength": settings.max_question_chars, "pattern": r"\S"}
+
+
+def document_question_rules(spec: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The OpenAPI spec with check_question's rules on the fields it checks (/search `q`, /ask `question`)."""
+    rules = question_rules(settings)
+    spec["components"]["schemas"]["AskRequest"]["properties"]["question"].update(rules)
+    for param in spec["paths"]["/search"]["get"]["parameters"]:
+        if param["name"] == "q":
+            param["schema"].update(rules)
+    return spec
+
+
 def to_filters(f: FiltersIn | None) -> Filters | None:
     if f is None or not (f.source or f.url_prefix or f.doctype):
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +14,9 @@ import anyio
 from searchchat.web.errors import ApiError
 
 POLL_S = 0.02  # how often a waiting request checks for a free slot
+GUESS_S = 3.0  # a generation's duration until one has been measured
+RECENT = 20  # generations averaged for Retry-After
+RETRY_AFTER_RANGE = (1, 60)  # seconds; a retry that comes early is only refused again, cheaply
 
 
 class GenerationLimiter:
@@ -27,7 +31,7 @@ class GenerationLimiter:
         self._lock = threading.Lock()
         self._admitted = 0
         self._active = 0
-        self._avg_s = 10.0  # moving average of a generation's duration, for Retry-After
+        self._recent: deque[float] = deque(maxlen=RECENT)  # durations of the last completed generations
 
     @property
     def capacity(self) -> int:
@@ -38,29 +42,39 @@ class GenerationLimiter:
             return {"running": self._active, "waiting": self._admitted - self._active,
                     "max_running": self.max_running, "max_waiting": self.max_queued}  # fmt: skip
 
+    def generation_s(self) -> float:
+        """The mean duration of the last RECENT completed generations (GUESS_S before any)."""
+        with self._lock:
+            recent = list(self._recent)
+        return sum(recent) / len(recent) if recent else GUESS_S
+
     def retry_after(self) -> int:
-        """Seconds until a slot is likely free: the queue ahead divided by the workers, times a generation."""
+        """Seconds until a slot is likely free: the queue ahead divided by the workers, times a generation as
+        measured lately, within RETRY_AFTER_RANGE."""
         ahead = self.capacity / self.max_running
-        return max(1, min(120, math.ceil(self._avg_s * ahead)))
+        low, high = RETRY_AFTER_RANGE
+        return max(low, min(high, math.ceil(self.generation_s() * ahead)))
 
     def admit(self) -> Ticket:
         with self._lock:
-            if self._admitted >= self.capacity:
-                raise ApiError(
-                    503,
-                    "busy",
-                    f"The server is busy: {self.max_running} answer(s) running and {self.max_queued} waiting. "
-                    "Try again shortly.",
-                    {"Retry-After": str(self.retry_after())},
-                )
-            self._admitted += 1
+            full = self._admitted >= self.capacity
+            if not full:
+                self._admitted += 1
+        if full:
+            raise ApiError(
+                503,
+                "busy",
+                f"The server is busy: {self.max_running} answer(s) running and {self.max_queued} waiting. "
+                "Try again shortly.",
+                {"Retry-After": str(self.retry_after())},
+            )
         return Ticket(self)
 
     def _done(self, seconds: float | None) -> None:
         with self._lock:
             self._admitted -= 1
             if seconds is not None:
-                self._avg_s = 0.8 * self._avg_s + 0.2 * seconds
+                self._recent.append(seconds)
 
 
 class Ticket:

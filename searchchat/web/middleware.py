@@ -1,13 +1,17 @@
-"""Plain ASGI middleware: a request-body size limit, security headers on every response, and HEAD."""
+"""Plain ASGI middleware: limits on the request target and body, a Host allow-list, security headers, HEAD."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-MAX_BODY_BYTES = 1_000_000
+from searchchat.web.errors import error_body, safe_dumps
+from searchchat.web.models import MAX_BODY_BYTES
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -54,6 +58,11 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+async def _send_error(send: Send, scope: Scope, status: int, code: str, message: str) -> None:
+    body = error_body(scope.get("path", ""), status, code, message)
+    await _send_json(send, status, safe_dumps(body).encode())
 
 
 async def _send_json(send: Send, status: int, body: bytes) -> None:
@@ -105,3 +114,55 @@ class HeadAsGet:
             await send(message)
 
         await self.app({**scope, "method": "GET"}, receive, without_body)
+
+
+class TargetLimit:
+    """A JSON 414 for a request target (path and query string, as sent) over `limit` bytes (models.
+    max_target_bytes), before any routing or parsing. (uvicorn's own head-size limit, server.MAX_HEAD_BYTES,
+    is above it.)"""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "replace")
+            if len(raw) + 1 + len(scope.get("query_string", b"")) > self.limit:
+                message = f"The request URL is longer than {self.limit} bytes."
+                await _send_error(send, scope, 414, "uri_too_long", message)
+                return
+        await self.app(scope, receive, send)
+
+
+def host_name(header: str) -> str:
+    """The name in a Host header: lower-cased, without its port, the brackets of an IPv6 address or a final dot."""
+    header = header.strip().lower()
+    if header.startswith("["):  # [IPv6]:port
+        end = header.find("]")
+        return header[1:end] if end > 0 else header
+    name, colon, port = header.partition(":")
+    if colon and header.count(":") == 1 and port.isdigit():
+        header = name
+    return header.rstrip(".")
+
+
+class HostCheck:
+    """Answer only requests whose Host header names this server (a 400 otherwise): a page on another site that
+    rebinds its DNS name to 127.0.0.1 then reaches the API under its own name, and is refused."""
+
+    def __init__(self, app: ASGIApp, allowed: Iterable[str]) -> None:
+        self.app = app
+        self.allowed = frozenset(host_name(h) for h in allowed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = [v for k, v in scope.get("headers", []) if k == b"host"]
+            name = host_name(headers[0].decode("latin-1")) if len(headers) == 1 else ""
+            if name not in self.allowed:
+                message = (
+                    "This server does not answer for that Host. Add the name to SEARCHCHAT_ALLOWED_HOSTS "
+                    "(or set SEARCHCHAT_API_KEY with SEARCHCHAT_API_KEY_ALL)."
+                )
+                await _send_error(send, scope, 400, "invalid_host", message)
+                return
+        await self.app(scope, receive, send)

@@ -7,7 +7,35 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from searchchat.settings import QUESTION_CHARS_BOUND
+
 Mode = Literal["dense", "bm25", "hybrid"]
+# Bounds of a request; the body limit (MAX_BODY_BYTES, below) is derived from them.
+MAX_QUESTION_CHARS = QUESTION_CHARS_BOUND  # settings.max_question_chars (at most this) is the one enforced
+MAX_TURNS = 20  # earlier turns sent with a question (the page sends its last 20; answers use the last few)
+MAX_TURN_CHARS = 20_000
+MAX_FILTER_CHARS = 2000
+MAX_DOCTYPE_CHARS = 32
+# The largest valid POST /ask body, however a client escapes its JSON: a code point beyond the BMP sent as two
+# \uXXXX escapes is 12 bytes. Field names, punctuation and whitespace get a generous allowance.
+MAX_BODY_BYTES = 12 * (
+    MAX_QUESTION_CHARS + MAX_TURNS * MAX_TURN_CHARS + 2 * MAX_FILTER_CHARS + MAX_DOCTYPE_CHARS
+)
+MAX_BODY_BYTES += 64 * 1024
+MAX_VIEW_CHARS = 4000  # /view's `url` and `hl` (a cited quote)
+PATH_BYTES = 1024  # a route's path, parameter names and separators, with room to spare
+
+
+def max_target_bytes(max_question_chars: int) -> int:
+    """The longest valid request target (path and query string): /search with every parameter at its longest,
+    or /view, each character percent-encoded at worst (a 4-byte UTF-8 sequence, 12 bytes)."""
+    search = max_question_chars + 2 * MAX_FILTER_CHARS + MAX_DOCTYPE_CHARS + len("hybrid") + 3
+    return 12 * max(search, 2 * MAX_VIEW_CHARS) + PATH_BYTES
+
+
+STRICT = ConfigDict(
+    extra="forbid", strict=True
+)  # JSON types as the schema says: no "3" for 3, no 0 for false
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -25,32 +53,40 @@ Text = Annotated[str, AfterValidator(valid_unicode)]
 class Turn(BaseModel):
     """One earlier message of the conversation."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     role: Literal["user", "assistant"]
-    content: Text = Field(..., max_length=20_000)
+    content: Text = Field(..., max_length=MAX_TURN_CHARS)
 
 
 class FiltersIn(BaseModel):
     """Restrict retrieval to one source, a URL prefix, or a document type."""
 
-    model_config = ConfigDict(extra="forbid")
-    source: Text | None = Field(None, max_length=2000, description="A source as GET /api/sources lists it.")
-    url_prefix: Text | None = Field(None, max_length=2000)
-    doctype: Text | None = Field(None, max_length=32, description="html, markdown, text, pdf, jsonl")
+    model_config = STRICT
+    source: Text | None = Field(
+        None, max_length=MAX_FILTER_CHARS, description="A source as GET /api/sources lists it."
+    )
+    url_prefix: Text | None = Field(None, max_length=MAX_FILTER_CHARS)
+    doctype: Text | None = Field(
+        None, max_length=MAX_DOCTYPE_CHARS, description="html, markdown, text, pdf, jsonl"
+    )
 
 
 class AskRequest(BaseModel):
     """A question, with optional retrieval settings and the conversation so far."""
 
     model_config = ConfigDict(
-        extra="forbid",
+        **STRICT,
         json_schema_extra={"examples": [{"question": "Is ChatGPT a GAN?", "k": 6, "mode": "hybrid"}]},
     )
-    question: Text = Field(..., description="The question (non-empty; at most settings.max_question_chars).")
+    question: Text = Field(
+        ...,
+        max_length=MAX_QUESTION_CHARS,  # the app checks it and documents its own limits (common.check_question)
+        description="The question: not only whitespace, at most the server's max_question_chars characters.",
+    )
     k: int | None = Field(None, ge=1, le=50, description="Passages given to the generator.")
     mode: Mode | None = Field(None, description="Retrieval mode (default: the server's setting).")
     history: list[Turn] = Field(
-        default_factory=list, max_length=50, description="Earlier turns, oldest first."
+        default_factory=list, max_length=MAX_TURNS, description="Earlier turns, oldest first."
     )
     filters: FiltersIn | None = None
     strict: bool | None = Field(
@@ -104,8 +140,10 @@ class HitOut(BaseModel):
     model_config = ConfigDict(extra="allow")
     rank: int
     score: float
-    url: str
-    link: str = Field(description="The URL with the section's #anchor where known.")
+    url: str = Field(
+        description="The URL with the section's #anchor where known, as answers' citations have it."
+    )
+    link: str = Field(description="The same as `url` (kept for older clients).")
     title: str
     section: str
     text: str
@@ -156,7 +194,7 @@ class ErrorOut(BaseModel):
 
 # -- OpenAI-compatible ---------------------------------------------------------------------------------------
 class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[dict[str, Any]] | None = None
 
@@ -166,6 +204,7 @@ class ChatRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="allow",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {"model": "searchchat", "messages": [{"role": "user", "content": "Is ChatGPT a GAN?"}]}
