@@ -146,8 +146,9 @@ def _produce(specs: Sequence[SourceSpec], knowns: list[dict[str, DocState]], set
                 chunks: list[Chunk] = []
                 if isinstance(event, Fetched):
                     chunks = chunk_document(
-                        event.document, embedder.tokenize, settings.chunk_tokens, settings.chunk_overlap
-                    )
+                        event.document, embedder.tokenize, settings.chunk_tokens, settings.chunk_overlap,
+                        settings.chunk_max_chars,
+                    )  # fmt: skip
                 out.put((spec, event, chunks))
         out.put(_STOP)
     except BaseException as exc:  # hand the error to the main thread, which aborts the run

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # Chunking
     chunk_tokens: int = Field(256, ge=32, le=512, description="Target chunk size in embedder tokens.")
     chunk_overlap: int = Field(32, ge=0, le=128, description="Token overlap between neighbouring chunks.")
+    chunk_max_chars: int = Field(
+        4000, ge=200, description="Characters in a chunk at most, whatever the embedder's tokenizer counts."
+    )
 
     # Crawling
     user_agent: str = Field("searchchat/0.1 (+https://github.com/searchchat/searchchat)")
