@@ -20,6 +20,7 @@ import httpx
 from indexer.bodies import parse_body
 from indexer.events import DocState, Done, Event, Fetched, Gone, Skipped, Unchanged
 from indexer.fetch import REDIRECTS, Fetcher, FetchError, Pacer, Response
+from indexer.inflate import ACCEPT_ENCODING
 from indexer.linkcache import LinkCache, PageRecord
 from indexer.robots import Robots, RobotsCache, fetch_robots
 from indexer.sitemap import MAX_SITEMAP_BYTES, MAX_SITEMAPS, SitemapError, parse_sitemap
@@ -189,9 +190,9 @@ class _Crawler:
         self.frontier: asyncio.Queue[_Item] = asyncio.Queue()
         limits = httpx.Limits(max_connections=o.concurrency, max_keepalive_connections=o.concurrency)
         client = httpx.AsyncClient(
-            headers={"User-Agent": o.user_agent, "Accept": ACCEPT}, limits=limits,
-            timeout=httpx.Timeout(o.timeout), follow_redirects=False, max_redirects=o.max_redirects,
-            verify=_ssl_context(),
+            headers={"User-Agent": o.user_agent, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING},
+            limits=limits, timeout=httpx.Timeout(o.timeout), follow_redirects=False,
+            max_redirects=o.max_redirects, verify=_ssl_context(),
         )  # fmt: skip
         try:
             async with client:
