@@ -227,6 +227,8 @@ def _handle(run: _Run, spec: SourceSpec, event: Any, chunks: list[Chunk], known:
             summary.chunks_removed += run.writer.delete_document(event.doc_id)
             summary.documents_removed += 1
         run.skipped[event.reason] += 1
+    elif isinstance(event, Done) and event.reason:
+        summary.examples.insert(0, f"stopped early: {spec.key} ({event.reason})")
     elif isinstance(event, Done) and event.complete:
         run.flush()
         for doc_id in set(known) - seen:

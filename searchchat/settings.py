@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     crawl_concurrency: int = Field(8, ge=1)
     crawl_depth: int = Field(3, ge=0)
     crawl_max_pages: int = Field(1000, ge=1)
+    crawl_max_seconds: float | None = Field(
+        None, gt=0, description="A crawl's time budget; when spent it stops, keeping what it fetched."
+    )
     request_timeout: float = Field(10.0, gt=0)
     max_body_bytes: int = Field(5_000_000, ge=1024)
     max_redirects: int = Field(5, ge=0)
