@@ -22,6 +22,9 @@ from searchchat.lexical import build_bm25
 from searchchat.settings import Settings
 from searchchat.types import Chunk, Document
 
+# skips that are a crawl's expected edges, too common to note one by one (a crawl cut short by max_pages or
+# max_seconds says so once, from Done.reason); they are still counted
+QUIET_SKIPS = frozenset({"unchanged", "scope", "robots", "depth", "max_pages", "max_seconds"})
 FLUSH_CHUNKS = 2048  # chunks gathered before an embedding pass: large enough for good length sorting
 
 
@@ -219,7 +222,7 @@ def _handle(run: _Run, spec: SourceSpec, event: Any, chunks: list[Chunk], known:
         progress.document(0)
     elif isinstance(event, Skipped):
         run.skipped[event.reason] += 1
-        if len(summary.examples) < 10 and event.reason not in ("unchanged", "scope", "robots"):
+        if len(summary.examples) < 10 and event.reason not in QUIET_SKIPS:
             summary.examples.append(f"{event.reason}: {event.url} {event.detail}".strip())
         progress.skip()
     elif isinstance(event, Gone):
@@ -228,7 +231,7 @@ def _handle(run: _Run, spec: SourceSpec, event: Any, chunks: list[Chunk], known:
             summary.documents_removed += 1
         run.skipped[event.reason] += 1
     elif isinstance(event, Done) and event.reason:
-        summary.examples.insert(0, f"stopped early: {spec.key} ({event.reason})")
+        summary.examples = [f"stopped early: {spec.key} ({event.reason})", *summary.examples][:10]
     elif isinstance(event, Done) and event.complete:
         run.flush()
         for doc_id in set(known) - seen:
