@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import codecs
+import unicodedata
 
 from bs4.dammit import EncodingDetector
 from charset_normalizer import from_bytes
-from charset_normalizer.md import mess_ratio
 
 SNIFF_BYTES = 4096  # what binary sniffing looks at
 DETECT_BYTES = 65536  # what detection looks at
 META_BYTES = 8192  # where a <meta charset> must appear to count
 MAX_CONTROL_SHARE = 0.05  # text has almost no C0 controls besides \t \n \f \r; random bytes have ~11 %
-MAX_LATIN_MESS = 0.2  # windows-1252 is kept while charset-normalizer's mess ratio of that reading stays below
 # UTF-32 LE comes before UTF-16 LE, whose BOM is its prefix
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -51,24 +50,43 @@ def binary_reason(sample: bytes) -> str | None:
 
 
 def detect(data: bytes, cut: bool = False) -> str:
-    """The encoding of undeclared bytes: UTF-8 when they are valid UTF-8, windows-1252 when they read
-    cleanly as it (what browsers fall back to; charset-normalizer often says cp1250 or cp1257 for Western
-    text), else charset-normalizer's guess (Cyrillic, CJK, ...), else windows-1252. `cut`: the data is the
-    start of a longer body, so it may end inside a UTF-8 character."""
+    """The encoding of undeclared bytes: UTF-8 when they are valid UTF-8; else windows-1252 (what browsers
+    fall back to) unless charset-normalizer reads them as another script (Cyrillic, Greek, CJK, ...): its
+    guesses between Latin code pages (cp1250, cp1257 for French) are not to be trusted. `cut`: the data is the
+    start of a longer body, so it may end inside a character."""
     try:
         data.decode("utf-8")
         return "utf-8"
     except UnicodeDecodeError as exc:
         if cut and exc.start >= len(data) - 3 and exc.reason == "unexpected end of data":
             return "utf-8"  # a multi-byte character cut by the sample's end
-    try:
-        latin = data.decode("cp1252")
-    except UnicodeDecodeError:
-        latin = None
-    if latin is not None and mess_ratio(latin, MAX_LATIN_MESS) < MAX_LATIN_MESS:
+    samples = [data]
+    if cut:  # the sample must not end inside a character: cut it after a newline or ">" (bytes that no
+        # multi-byte encoding uses inside a character) in its second half, else try both alignments
+        end = max(data.rfind(b"\n"), data.rfind(b">")) + 1
+        samples = [data[:end]] if end > len(data) // 2 else [data, data[:-1]]
+    found = [m for m in (from_bytes(sample).best() for sample in samples) if m is not None]
+    best = min(found, key=lambda m: (round(m.chaos, 2), -m.coherence)) if found else None
+    guess = codec(best.encoding) if best is not None else None
+    if best is None or guess is None or guess.startswith(("utf-16", "utf-32")):  # without a BOM: noise
         return "cp1252"
-    best = from_bytes(data).best()
-    return (codec(best.encoding) or "cp1252") if best is not None else "cp1252"
+    if _latin(str(best)) and _decodes(data, "cp1252"):
+        return "cp1252"
+    return guess
+
+
+def _latin(text: str) -> bool:
+    """Whether every non-ASCII letter of text (modifier letters aside) is a Latin one."""
+    letters = (c for c in set(text) if ord(c) > 127 and c.isalpha() and unicodedata.category(c) != "Lm")
+    return all(unicodedata.name(c, "").startswith("LATIN") for c in letters)
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def choose_encoding(body: bytes, header_charset: str | None, html: bool) -> str:
