@@ -92,9 +92,9 @@ class _Host:
 
 
 class Pacer:
-    """Per-host politeness. With a delay > 0, one request at a time per host, and each starts at least `delay`
-    seconds after the previous one on that host ended; with delay 0, no spacing. Retry-After pauses the whole
-    host either way."""
+    """Per-host politeness. With a delay > 0, one request at a time per host, each starting at least `delay`
+    seconds after the previous one on that host ended, that is, got its answer (a body still arriving does
+    not hold the host); with delay 0, no spacing. Retry-After pauses the whole host either way."""
 
     def __init__(self, default_delay: float) -> None:
         self.default_delay = default_delay
