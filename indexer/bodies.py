@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import codecs
 from dataclasses import dataclass, field
 
+from indexer.charset import decode_body
 from indexer.fetch import Response
 from indexer.parse import parse_html, parse_markdown, parse_pdf, parse_text
 from indexer.urls import normalize_url
@@ -24,17 +24,17 @@ class Body:
 def parse_body(url: str, resp: Response, user_agent: str) -> Body:
     """Parse a body by its kind (html, text, markdown, pdf). CPU work: the crawler runs it in a thread.
 
-    The charset of the Content-Type header wins; without one, HTML is decoded by its own <meta charset>.
-    Meta robots and X-Robots-Tag noindex/nofollow apply; nofollow means no links at all."""
-    charset = resp.charset if resp.charset and _known_codec(resp.charset) else None
+    Text is decoded as charset.choose_encoding says: a BOM, the Content-Type charset, HTML's own
+    <meta charset>, detection, windows-1252. Meta robots and X-Robots-Tag noindex/nofollow apply; nofollow
+    means no links at all."""
     noindex, nofollow = x_robots(resp.headers.get_list("x-robots-tag"), user_agent)
     if resp.kind == "html":
-        parsed = parse_html(resp.body.decode(charset, errors="replace") if charset else resp.body, url)
+        parsed = parse_html(decode_body(resp.body, resp.charset, html=True), url)
         links = [] if parsed.nofollow or nofollow else followable(parsed.links)
         return Body(parsed.document, links, parsed.canonical, parsed.noindex or noindex)
     if resp.kind == "pdf":
         return Body(parse_pdf(resp.body, url), noindex=noindex)
-    text = resp.body.decode(charset or "utf-8-sig", errors="replace")
+    text = decode_body(resp.body, resp.charset)
     parse = parse_markdown if resp.kind == "markdown" else parse_text
     return Body(parse(text, url), noindex=noindex)
 
@@ -58,11 +58,3 @@ def x_robots(values: list[str], user_agent: str) -> tuple[bool, bool]:
         directives |= {d.strip().lower() for d in value.split(",")}
     none = "none" in directives
     return none or "noindex" in directives, none or "nofollow" in directives
-
-
-def _known_codec(name: str) -> bool:
-    try:
-        codecs.lookup(name)
-    except LookupError:
-        return False
-    return True

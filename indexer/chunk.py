@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable
 
@@ -9,6 +10,7 @@ from searchchat.types import Chunk, Document
 
 Tokenize = Callable[[str], list[tuple[int, int]]]  # text -> character spans of its tokens
 
+MAX_CHARS = 4000  # characters in a chunk at most, whatever the tokenizer counts (Settings.chunk_max_chars)
 _BREAK = re.compile(r"(?<=[.!?:;])\s+|\n+")
 
 
@@ -24,15 +26,32 @@ def _cut_point(text: str, spans: list[tuple[int, int]], lo: int, hi: int) -> int
     return hi
 
 
-def split_section(text: str, tokenize: Tokenize, size: int, overlap: int) -> list[tuple[str, int]]:
-    """Split text into (passage, n_tokens) windows of at most `size` tokens, overlapping by `overlap`."""
-    spans = tokenize(text)
-    if len(spans) <= size:
+def _bounded_spans(text: str, spans: list[tuple[int, int]], max_chars: int) -> list[tuple[int, int]]:
+    """Token spans with none longer than max_chars (a longer one is cut in pieces); whitespace-separated words
+    stand in when the tokenizer found nothing in a text too long for one chunk."""
+    if not spans and len(text.strip()) > max_chars:
+        spans = [m.span() for m in re.finditer(r"\S+", text)]
+    if all(b - a <= max_chars for a, b in spans):
+        return spans
+    out: list[tuple[int, int]] = []
+    for a, b in spans:
+        out.extend((i, min(i + max_chars, b)) for i in range(a, b, max_chars))
+    return out
+
+
+def split_section(text: str, tokenize: Tokenize, size: int, overlap: int,
+                  max_chars: int = MAX_CHARS) -> list[tuple[str, int]]:  # fmt: skip
+    """Split text into (passage, n_tokens) windows of at most `size` tokens and `max_chars` characters
+    (whatever the tokenizer says), overlapping by `overlap` tokens."""
+    spans = _bounded_spans(text, tokenize(text), max_chars)
+    if len(spans) <= size and len(text.strip()) <= max_chars:
         return [(text.strip(), len(spans))] if text.strip() else []
+    ends = [b for _, b in spans]
     out = []
     start = 0
     while start < len(spans):
-        end = _cut_point(text, spans, start, min(start + size, len(spans)))
+        fits = max(bisect.bisect_right(ends, spans[start][0] + max_chars, lo=start), start + 1)
+        end = _cut_point(text, spans, start, min(start + size, fits, len(spans)))
         out.append((text[spans[start][0] : spans[end - 1][1]].strip(), end - start))
         if end >= len(spans):
             break
@@ -43,14 +62,16 @@ def split_section(text: str, tokenize: Tokenize, size: int, overlap: int) -> lis
     return out
 
 
-def chunk_document(doc: Document, tokenize: Tokenize, size: int = 220, overlap: int = 32) -> list[Chunk]:
+def chunk_document(doc: Document, tokenize: Tokenize, size: int = 220, overlap: int = 32,
+                   max_chars: int = MAX_CHARS) -> list[Chunk]:  # fmt: skip
     """Chunks for a document: sections are never merged across headings; small neighbours under the same
-    heading path are. Each chunk records document, URL, title, section path, anchor and position."""
+    heading path are. No chunk is longer than max_chars. Each chunk records document, URL, title, section
+    path, anchor and position."""
     chunks: list[Chunk] = []
     pending: tuple[str, list[str], str | None] | None = None  # a tiny section waiting to join the next
 
     def emit(text: str, path: list[str], anchor: str | None) -> None:
-        for passage, n in split_section(text, tokenize, size, overlap):
+        for passage, n in split_section(text, tokenize, size, overlap, max_chars):
             chunks.append(
                 Chunk(
                     chunk_id=None, doc_id=doc.doc_id, url=doc.url, title=doc.title,

@@ -20,6 +20,7 @@ import httpx
 from indexer.bodies import parse_body
 from indexer.events import DocState, Done, Event, Fetched, Gone, Skipped, Unchanged
 from indexer.fetch import REDIRECTS, Fetcher, FetchError, Pacer, Response
+from indexer.inflate import ACCEPT_ENCODING
 from indexer.linkcache import LinkCache, PageRecord
 from indexer.robots import Robots, RobotsCache, fetch_robots
 from indexer.sitemap import MAX_SITEMAP_BYTES, MAX_SITEMAPS, SitemapError, parse_sitemap
@@ -56,6 +57,7 @@ class CrawlOptions:
     backoff: float = 1.0  # first retry wait when there is no Retry-After; doubles on each retry
     robots_sitemaps: bool = False  # also crawl the pages listed by the start hosts' robots.txt Sitemap lines
     cache_dir: Path | None = None  # page links kept between runs: conditional requests need it
+    max_seconds: float | None = None  # the whole crawl's time budget: when spent, it stops (incomplete)
 
     def __post_init__(self) -> None:
         checks = [
@@ -68,6 +70,7 @@ class CrawlOptions:
             (self.max_redirects >= 0, "max_redirects must be >= 0"),
             (self.max_retries >= 0, "max_retries must be >= 0"),
             (self.backoff >= 0, "backoff must be >= 0"),
+            (self.max_seconds is None or self.max_seconds > 0, "max_seconds must be > 0"),
             (bool(self.user_agent.strip()), "user_agent must not be empty"),
         ]
         errors = [msg for ok, msg in checks if not ok]
@@ -86,7 +89,7 @@ class CrawlOptions:
             concurrency=settings.crawl_concurrency, timeout=settings.request_timeout,
             max_bytes=settings.max_body_bytes, max_redirects=settings.max_redirects,
             max_retries=settings.max_retries, user_agent=settings.user_agent,
-            cache_dir=Path(settings.index_dir) / "crawl-cache",
+            cache_dir=Path(settings.index_dir) / "crawl-cache", max_seconds=settings.crawl_max_seconds,
         )  # fmt: skip
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -98,9 +101,9 @@ def crawl(
     """Synchronous generator that streams events as they happen; it ends with Done(complete=...).
 
     The asyncio crawl runs in a background thread and hands events over through a queue. Closing the
-    generator early stops the crawl. complete=False when max_pages cut the crawl short, or a start URL,
-    robots.txt or any page failed in a way that may pass (timeout, connection error, 429, 5xx): then the
-    caller must not treat unseen known documents as deleted.
+    generator early stops the crawl. complete=False when max_pages or max_seconds cut the crawl short, or a
+    start URL, robots.txt or any page failed in a way that may pass (timeout, connection error, 429, 5xx):
+    then the caller must not treat unseen known documents as deleted.
     """
     if not start_urls:
         raise ValueError("crawl needs at least one start URL")
@@ -151,6 +154,8 @@ class _Crawler:
         self.claimed: set[str] = set()  # document ids already reported (Fetched or Unchanged)
         self.enqueued = 0
         self.truncated = False  # max_pages refused a URL
+        self.stopped_why = ""  # why the crawl ended early (max_pages, max_seconds), for Done
+        self.visiting: set[str] = set()  # URLs a worker holds
         self.incomplete = False  # something failed that may work next time
         self._stopped = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -189,9 +194,9 @@ class _Crawler:
         self.frontier: asyncio.Queue[_Item] = asyncio.Queue()
         limits = httpx.Limits(max_connections=o.concurrency, max_keepalive_connections=o.concurrency)
         client = httpx.AsyncClient(
-            headers={"User-Agent": o.user_agent, "Accept": ACCEPT}, limits=limits,
-            timeout=httpx.Timeout(o.timeout), follow_redirects=False, max_redirects=o.max_redirects,
-            verify=_ssl_context(),
+            headers={"User-Agent": o.user_agent, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING},
+            limits=limits, timeout=httpx.Timeout(o.timeout), follow_redirects=False,
+            max_redirects=o.max_redirects, verify=_ssl_context(),
         )  # fmt: skip
         try:
             async with client:
@@ -199,15 +204,31 @@ class _Crawler:
                 self.robots = RobotsCache(self._fetch_robots)
                 workers = [asyncio.create_task(self._worker()) for _ in range(o.concurrency)]
                 try:
-                    await self._seed()
-                    await self.frontier.join()
+                    async with asyncio.timeout(o.max_seconds):
+                        await self._seed()
+                        await self.frontier.join()
+                except TimeoutError:
+                    self._out_of_time()
                 finally:
                     for w in workers:
                         w.cancel()
                     await asyncio.gather(*workers, return_exceptions=True)
         finally:
             self.cache.save(keep=set(self.known) | self.claimed)
-        self.emit(Done(complete=not (self.truncated or self.incomplete)))
+        self.emit(Done(complete=not (self.truncated or self.incomplete), reason=self.stopped_why))
+
+    def _out_of_time(self) -> None:
+        """The budget is spent: each URL in flight or still queued is reported; the crawl is incomplete."""
+        self.incomplete = True
+        self.stopped_why = f"max_seconds: the crawl's {self.o.max_seconds:g} s budget was spent"
+        left = [u for u in self.visiting if u not in self.claimed]  # not those already reported
+        while not self.frontier.empty():
+            left.append(self.frontier.get_nowait().url)
+            self.frontier.task_done()
+        for url in left:
+            self.skip(
+                url, "max_seconds", f"not fetched: the crawl's {self.o.max_seconds:g} s budget was spent"
+            )
 
     async def _fetch_robots(self, org: str) -> Robots:
         host = netloc(org)
@@ -288,6 +309,7 @@ class _Crawler:
             return
         if self.enqueued >= self.o.max_pages:
             self.truncated = True
+            self.stopped_why = f"max_pages: {self.o.max_pages} pages reached"
             self.skip(url, "max_pages", f"--max-pages {self.o.max_pages} reached")
             return
         self.enqueued += 1
@@ -301,6 +323,7 @@ class _Crawler:
     async def _worker(self) -> None:
         while True:
             item = await self.frontier.get()
+            self.visiting.add(item.url)
             try:
                 await self._visit(item)
             except Exception as exc:  # one odd page must not end the crawl, but it is reported
@@ -308,6 +331,7 @@ class _Crawler:
                 self.incomplete = True
                 self.skip(item.url, "error", f"{type(exc).__name__}: {exc}")
             finally:
+                self.visiting.discard(item.url)
                 self.frontier.task_done()
 
     async def _visit(self, item: _Item) -> None:

@@ -37,7 +37,7 @@ class Unchanged:
 @dataclass
 class Skipped:
     """A URL or file was not indexed. reason: robots, scope, duplicate, noindex, too_large, content_type,
-    redirect_loop, too_many_redirects, timeout, http_404, http_500, connect_error, parse_error, ..."""
+    redirect_loop, too_many_redirects, timeout, binary_body, max_seconds, http_404, connect_error, ..."""
 
     url: str
     reason: str
@@ -54,9 +54,11 @@ class Gone:
 
 @dataclass
 class Done:
-    """The reader finished. complete=False (e.g. --max-pages reached) keeps unseen documents."""
+    """The reader finished. complete=False (e.g. --max-pages reached) keeps unseen documents; `reason` says
+    why a crawl stopped early (max_pages, max_seconds), empty otherwise."""
 
     complete: bool = True
+    reason: str = ""
 
 
 Event = Fetched | Unchanged | Skipped | Gone | Done

@@ -1,4 +1,4 @@
-"""One polite HTTP GET: per-host spacing, retries with backoff and Retry-After, type and size limits."""
+"""One polite HTTP GET: per-host spacing, retries with backoff and Retry-After, time, type and size limits."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import asyncio
 import email.utils
 import mimetypes
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, nullcontext
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
+
+from indexer.charset import SNIFF_BYTES, binary_reason
+from indexer.inflate import Decoder
 
 MAX_RETRY_AFTER = 60.0  # seconds: longer Retry-After values are capped
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -20,11 +23,12 @@ KINDS = {
     "text/plain": "text", "text/markdown": "markdown", "text/x-markdown": "markdown",
     "application/pdf": "pdf",
 }  # fmt: skip
+TEXT_KINDS = ("html", "text", "markdown")  # kinds whose bodies must look like text
 TRANSIENT = ("timeout", "connect_error", "network_error", "http_429")
 
 
 class FetchError(Exception):
-    """A URL could not be fetched; `reason` is the Skipped reason (timeout, too_large, http_404, ...)."""
+    """A URL could not be fetched; `reason` is the Skipped reason (timeout, too_large, binary_body, ...)."""
 
     def __init__(self, reason: str, detail: str = "", status: int | None = None) -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
@@ -88,9 +92,9 @@ class _Host:
 
 
 class Pacer:
-    """Per-host politeness. With a delay > 0, one request at a time per host, and each starts at least `delay`
-    seconds after the previous one on that host ended; with delay 0, no spacing. Retry-After pauses the whole
-    host either way."""
+    """Per-host politeness. With a delay > 0, one request at a time per host, each starting at least `delay`
+    seconds after the previous one on that host ended, that is, got its answer (a body still arriving does
+    not hold the host); with delay 0, no spacing. Retry-After pauses the whole host either way."""
 
     def __init__(self, default_delay: float) -> None:
         self.default_delay = default_delay
@@ -114,17 +118,38 @@ class Pacer:
         h.not_before = max(h.not_before, asyncio.get_running_loop().time() + seconds)
 
     @asynccontextmanager
-    async def turn(self, host: str) -> AsyncIterator[None]:
+    async def turn(self, host: str) -> AsyncIterator[Callable[[], None]]:
+        """Wait for this host's turn; yields `end`, which ends the turn early (once the response headers are
+        in, so a body that drips in does not hold up the host). Leaving the block ends it otherwise."""
         h = self._host(host)
         loop = asyncio.get_running_loop()
-        async with h.lock if h.delay > 0 else nullcontext():
-            while (wait := max(h.next_start, h.not_before) - loop.time()) > 0:
-                await asyncio.sleep(wait)
-            try:
-                yield
-            finally:  # spaced from the end: a request the network held back never shortens the next gap
+        locked, ended = h.delay > 0, False
+        if locked:
+            await h.lock.acquire()
+
+        def end() -> None:  # spaced from the end: a request the network held back never shortens the next gap
+            nonlocal ended
+            if not ended:
+                ended = True
                 h.last_end = loop.time()
                 h.next_start = max(h.next_start, h.last_end + h.delay)
+                if locked:
+                    h.lock.release()
+
+        try:
+            while (wait := max(h.next_start, h.not_before) - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            yield end
+        finally:
+            end()
+
+
+@dataclass
+class _Transfer:
+    """How far one exchange got, for an accurate timeout message."""
+
+    answered: bool = False  # the status line and headers arrived
+    received: int = 0  # body bytes, decoded
 
 
 class Fetcher:
@@ -140,19 +165,22 @@ class Fetcher:
                   accept: Callable[[str | None, str], str | None] = content_kind,
                   truncate: bool = False) -> Response:  # fmt: skip
         """The response to GET url. 2xx bodies are read when `accept(content_type, url)` names a kind and the
-        body fits in max_bytes (or is cut there, with truncate); otherwise FetchError (content_type,
-        too_large, timeout, connect_error, http_<code> once retries are spent, ...)."""
+        body fits in max_bytes once decoded (or is cut there, with truncate); otherwise FetchError
+        (content_type, too_large, binary_body, timeout, connect_error, http_<code> once retries are spent,
+        ...). The host's turn ends when the headers arrive; the whole exchange must end within `timeout`."""
         host = urlsplit(url).netloc
         for attempt in range(self.max_retries + 1):
             retry_after: float | None = None
-            async with self.pacer.turn(host):
-                try:
-                    async with asyncio.timeout(self.timeout * 3):  # a page that trickles in forever
-                        resp = await self._exchange(url, headers or {}, max_bytes, accept, truncate)
+            async with self.pacer.turn(host) as end_turn:
+                transfer = _Transfer()
+                try:  # one deadline for the whole exchange: a page that trickles in forever is cut there too
+                    async with asyncio.timeout(self.timeout):
+                        resp = await self._exchange(url, headers or {}, max_bytes, accept, truncate, end_turn,
+                                                    transfer)  # fmt: skip
                 except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                     error = FetchError("connect_error", f"{type(exc).__name__}: {exc}".rstrip(": "))
                 except (httpx.TimeoutException, TimeoutError) as exc:
-                    raise FetchError("timeout", f"no answer within {self.timeout:g} s") from exc
+                    raise FetchError("timeout", self._timeout_detail(transfer)) from exc
                 except (httpx.TransportError, httpx.DecodingError) as exc:
                     error = FetchError("network_error", f"{type(exc).__name__}: {exc}".rstrip(": "))
                 else:
@@ -167,10 +195,18 @@ class Fetcher:
             await asyncio.sleep(retry_after if retry_after is not None else self.backoff * 2**attempt)
         raise AssertionError("unreachable")
 
+    def _timeout_detail(self, transfer: _Transfer) -> str:
+        if not transfer.answered:
+            return f"no answer within {self.timeout:g} s"
+        return f"body not complete within {self.timeout:g} s ({transfer.received} bytes read)"
+
     async def _exchange(self, url: str, headers: dict[str, str], max_bytes: int,
-                        accept: Callable[[str | None, str], str | None], truncate: bool) -> Response:  # fmt: skip
+                        accept: Callable[[str | None, str], str | None], truncate: bool,
+                        end_turn: Callable[[], None], transfer: _Transfer) -> Response:  # fmt: skip
         self.requests += 1
         async with self.client.stream("GET", url, headers=headers) as r:
+            end_turn()  # the server answered: the host's next request need not wait for this body
+            transfer.answered = True
             resp = Response(url=url, status=r.status_code, headers=r.headers)
             if not 200 <= r.status_code < 300:
                 return resp
@@ -181,13 +217,45 @@ class Fetcher:
             length = r.headers.get("content-length", "")
             if length.isdigit() and int(length) > max_bytes and not truncate:
                 raise FetchError("too_large", f"Content-Length {length} > {max_bytes} bytes")
-            body = bytearray()
-            async for chunk in r.aiter_bytes():
-                body += chunk
-                if len(body) > max_bytes:
-                    if not truncate:
-                        raise FetchError("too_large", f"body over {max_bytes} bytes")
-                    del body[max_bytes:]
+            try:
+                decoder = Decoder(r.headers.get("content-encoding"))
+            except ValueError as exc:
+                raise FetchError("content_encoding", str(exc)) from exc
+            body = _Body(max_bytes, truncate, sniff=kind in TEXT_KINDS, transfer=transfer)
+            async for raw in r.aiter_raw():
+                if body.add(decoder.feed(raw)):
                     break
-            resp.body, resp.kind, resp.charset = bytes(body), kind, r.charset_encoding
+            else:
+                body.add(decoder.flush())
+            body.sniff_now()
+            resp.body, resp.kind, resp.charset = bytes(body.data), kind, r.charset_encoding
             return resp
+
+
+class _Body:
+    """A body as it is decoded, piece by piece: the size limit holds for decoded bytes, and a text body that
+    starts like binary data is refused early."""
+
+    def __init__(self, max_bytes: int, truncate: bool, sniff: bool, transfer: _Transfer) -> None:
+        self.max_bytes, self.truncate, self.sniff, self.transfer = max_bytes, truncate, sniff, transfer
+        self.data = bytearray()
+
+    def add(self, pieces: Iterable[bytes]) -> bool:
+        """Append decoded pieces; True once the body is full (cut at max_bytes, with truncate)."""
+        for piece in pieces:
+            self.data += piece
+            self.transfer.received = len(self.data)
+            if len(self.data) >= SNIFF_BYTES:
+                self.sniff_now()
+            if len(self.data) > self.max_bytes:
+                if not self.truncate:
+                    raise FetchError("too_large", f"body over {self.max_bytes} bytes")
+                del self.data[self.max_bytes :]
+                return True
+        return False
+
+    def sniff_now(self) -> None:
+        if self.sniff:
+            self.sniff = False
+            if reason := binary_reason(bytes(self.data[:SNIFF_BYTES])):
+                raise FetchError("binary_body", reason)

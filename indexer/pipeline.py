@@ -22,6 +22,9 @@ from searchchat.lexical import build_bm25
 from searchchat.settings import Settings
 from searchchat.types import LINK_SCHEMES, Chunk, Document, url_scheme
 
+# skips that are a crawl's expected edges, too common to note one by one (a crawl cut short by max_pages or
+# max_seconds says so once, from Done.reason); they are still counted
+QUIET_SKIPS = frozenset({"unchanged", "scope", "robots", "depth", "max_pages", "max_seconds"})
 FLUSH_CHUNKS = 2048  # chunks gathered before an embedding pass: large enough for good length sorting
 
 
@@ -147,8 +150,9 @@ def _produce(specs: Sequence[SourceSpec], knowns: list[dict[str, DocState]], set
                 if isinstance(event, Fetched):
                     _no_unsafe_url(event.document)
                     chunks = chunk_document(
-                        event.document, embedder.tokenize, settings.chunk_tokens, settings.chunk_overlap
-                    )
+                        event.document, embedder.tokenize, settings.chunk_tokens, settings.chunk_overlap,
+                        settings.chunk_max_chars,
+                    )  # fmt: skip
                 out.put((spec, event, chunks))
         out.put(_STOP)
     except BaseException as exc:  # hand the error to the main thread, which aborts the run
@@ -226,7 +230,7 @@ def _handle(run: _Run, spec: SourceSpec, event: Any, chunks: list[Chunk], known:
         progress.document(0)
     elif isinstance(event, Skipped):
         run.skipped[event.reason] += 1
-        if len(summary.examples) < 10 and event.reason not in ("unchanged", "scope", "robots"):
+        if len(summary.examples) < 10 and event.reason not in QUIET_SKIPS:
             summary.examples.append(f"{event.reason}: {event.url} {event.detail}".strip())
         progress.skip()
     elif isinstance(event, Gone):
@@ -234,6 +238,8 @@ def _handle(run: _Run, spec: SourceSpec, event: Any, chunks: list[Chunk], known:
             summary.chunks_removed += run.writer.delete_document(event.doc_id)
             summary.documents_removed += 1
         run.skipped[event.reason] += 1
+    elif isinstance(event, Done) and event.reason:
+        summary.examples = [f"stopped early: {spec.key} ({event.reason})", *summary.examples][:10]
     elif isinstance(event, Done) and event.complete:
         run.flush()
         for doc_id in set(known) - seen:

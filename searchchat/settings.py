@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # Chunking
     chunk_tokens: int = Field(256, ge=32, le=512, description="Target chunk size in embedder tokens.")
     chunk_overlap: int = Field(32, ge=0, le=128, description="Token overlap between neighbouring chunks.")
+    chunk_max_chars: int = Field(
+        4000, ge=200, description="Characters in a chunk at most, whatever the embedder's tokenizer counts."
+    )
 
     # Crawling
     user_agent: str = Field("searchchat/0.1 (+https://github.com/searchchat/searchchat)")
@@ -43,6 +46,9 @@ class Settings(BaseSettings):
     crawl_concurrency: int = Field(8, ge=1)
     crawl_depth: int = Field(3, ge=0)
     crawl_max_pages: int = Field(1000, ge=1)
+    crawl_max_seconds: float | None = Field(
+        None, gt=0, description="A crawl's time budget; when spent it stops, keeping what it fetched."
+    )
     request_timeout: float = Field(10.0, gt=0)
     max_body_bytes: int = Field(5_000_000, ge=1024)
     max_redirects: int = Field(5, ge=0)

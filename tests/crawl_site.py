@@ -39,7 +39,12 @@ Site (paths; depth from /index.html in brackets):
   /r1.html -> ... -> /r7.html -> /target.html (7 redirects); /redirect-out.html -> another host
   /missing.html (404), /error.html (500 always), /flaky.html (429 Retry-After: 1 once, then 200)
   /slow.html (answers after SLOW seconds), /big.html (BIG bytes, Content-Length),
-  /big-stream.html (BIG bytes, no Content-Length), /image.png (image/png)
+  /big-stream.html (BIG bytes, no Content-Length), /image.png (image/png),
+  /drip.html (headers at once, then one body byte every DRIP seconds: effectively never complete),
+  /bomb.html (BOMB bytes of spaces, gzip Content-Encoding: about 50 KB on the wire),
+  /binary.html (BINARY random bytes served as text/html), /cafe.html (windows-1252 HTML, no charset anywhere)
+
+`Site.dynamic`, when set, makes pages for paths not in `pages` (an infinite link space, for instance).
 
 Every page gets a strong ETag (from its body) and its own Last-Modified, and answers conditional requests
 (If-None-Match, else If-Modified-Since) with 304. Every request is recorded in `site.requests`.
@@ -48,12 +53,15 @@ Every page gets a strong ETag (from its body) and its own Last-Modified, and ans
 from __future__ import annotations
 
 import email.utils
+import functools
 import gzip
 import hashlib
 import itertools
+import random
 import threading
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -62,6 +70,10 @@ import pytest
 
 SLOW = 3.0  # seconds /slow.html waits before answering: use a crawl timeout well below it
 BIG = 200_000  # bytes of /big.html and /big-stream.html: use max_bytes below it
+DRIP = 0.05  # seconds between the bytes of /drip.html
+BOMB = 50_000_000  # bytes /bomb.html inflates to (50 MB)
+BINARY = 20_000  # random bytes of /binary.html: below the tests' max_bytes, so only sniffing refuses it
+CAFE = "café – naïve"  # the text of /cafe.html, served as windows-1252 without a charset
 _clock = itertools.count(1_700_000_000, 60)  # distinct, increasing Last-Modified dates
 
 
@@ -82,6 +94,7 @@ class Page:
     before: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # answers served first, once each
     stream: bool = False  # no Content-Length: the body ends when the connection closes
     gzip: bool = False  # serve the (rendered) body gzip-compressed, as a .gz file is
+    drip: float = 0.0  # seconds between body bytes: the body trickles in one byte at a time
     last_modified: str = field(default_factory=lambda: _http_date(next(_clock)))
 
     def render(self, base: str) -> bytes:
@@ -122,6 +135,21 @@ def make_pdf(text: str) -> bytes:
     return bytes(out)
 
 
+@functools.cache
+def gzip_bomb(size: int) -> bytes:
+    """`size` bytes of HTML (spaces, mostly), gzip-compressed about 1000:1, built a megabyte at a time. Spaces
+    rather than zeros: the body looks like text, so only the size limit can stop it."""
+    c = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    head, block = b"<!doctype html><title>Bomb</title><p>", b" " * (1 << 20)
+    parts = [c.compress(head)]
+    parts += [c.compress(block[: min(len(block), size - i)]) for i in range(len(head), size, len(block))]
+    return b"".join(parts) + c.flush()
+
+
+def random_bytes(n: int, seed: int = 19) -> bytes:
+    return random.Random(seed).randbytes(n)
+
+
 def robots_txt(crawl_delay: float | None = None, extra: str = "") -> str:
     delay = f"Crawl-delay: {crawl_delay}\n" if crawl_delay is not None else ""
     return f"User-agent: *\nDisallow: /private/\n{delay}{extra}\nSitemap: $BASE/sitemap.xml\n"
@@ -147,7 +175,8 @@ def default_pages(traps: bool = True) -> dict[str, Page]:
     ]  # fmt: skip
     trap_links = [
         "redirect.html", "loop1.html", "r1.html", "redirect-out.html", "missing.html", "error.html",
-        "flaky.html", "slow.html", "big.html", "big-stream.html", "image.png",
+        "flaky.html", "slow.html", "big.html", "big-stream.html", "image.png", "drip.html", "bomb.html",
+        "binary.html", "cafe.html",
     ]  # fmt: skip
     if traps:
         links += [f'<a href="{t}">{t}</a>' for t in trap_links]
@@ -210,6 +239,10 @@ def default_pages(traps: bool = True) -> dict[str, Page]:
         "/big.html": p("Big", "<p>" + "x" * BIG + "</p>"),
         "/big-stream.html": Page(html("Big stream", "<p>" + "y" * BIG + "</p>"), stream=True),
         "/image.png": Page(b"\x89PNG\r\n\x1a\n" + bytes(100), "image/png"),
+        "/drip.html": Page(html("Drip", "<p>" + "z" * 4000 + "</p>"), drip=DRIP),
+        "/bomb.html": Page(gzip_bomb(BOMB), "text/html", headers={"Content-Encoding": "gzip"}),
+        "/binary.html": Page(random_bytes(BINARY), "text/html"),
+        "/cafe.html": Page(html("Café", f"<h1>Café</h1><p>{CAFE}</p>").encode("cp1252"), "text/html"),
     }
     pages["/flaky.html"].before = [(429, {"Retry-After": "1"})]
     pages["/slow.html"].delay = SLOW
@@ -223,6 +256,7 @@ class Site:
         self.pages = pages
         self.requests: list[Request] = []
         self.base = ""  # set once the server listens
+        self.dynamic: Callable[[str], Page | None] | None = None  # pages for paths not in `pages`
         self.lock = threading.Lock()
 
     def url(self, path: str) -> str:
@@ -249,6 +283,8 @@ class Site:
         with self.lock:
             self.requests.append(Request(h.path, dict(h.headers.items()), time.monotonic()))
             page = self.pages.get(h.path) or self.pages.get(h.path.split("?")[0])
+            if page is None and self.dynamic is not None:
+                page = self.dynamic(h.path)
             before = page.before.pop(0) if page is not None and page.before else None
         if page is None:
             return _send(h, 404, {"Content-Type": "text/html"}, b"<h1>Not found</h1>")
@@ -276,7 +312,7 @@ class Site:
             fresh = ims is not None and _not_after(page.last_modified, ims)
         if fresh:
             return _send(h, 304, {"ETag": etag, "Last-Modified": page.last_modified}, b"")
-        _send(h, 200, headers, body, stream=page.stream)
+        _send(h, 200, headers, body, stream=page.stream, drip=page.drip)
 
 
 def _not_after(last_modified: str, since: str) -> bool:
@@ -286,9 +322,8 @@ def _not_after(last_modified: str, since: str) -> bool:
         return False
 
 
-def _send(
-    h: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes, stream: bool = False
-) -> None:
+def _send(h: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes, stream: bool = False,
+          drip: float = 0.0) -> None:  # fmt: skip
     h.send_response(status)
     for k, v in headers.items():
         h.send_header(k, v)
@@ -298,8 +333,15 @@ def _send(
     else:
         h.send_header("Content-Length", str(len(body)))
     h.end_headers()
-    if status not in (204, 304):
+    if status in (204, 304):
+        return
+    if not drip:
         h.wfile.write(body)
+        return
+    h.wfile.flush()
+    for i in range(len(body)):
+        h.wfile.write(body[i : i + 1])
+        time.sleep(drip)
 
 
 class _Handler(BaseHTTPRequestHandler):

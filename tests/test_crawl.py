@@ -80,7 +80,7 @@ def test_fetches_every_indexable_page_once(full: tuple[Site, list[Event], float]
     expected = [
         "/index.html", "/a.html", "/b.html", "/canonical-target.html", "/nofollow-meta.html", "/notes.txt",
         "/guide.md", "/paper.pdf", "/deep1.html", "/deep2.html", "/deep3.html", "/target.html",
-        "/from-noindex.html", "/flaky.html",
+        "/from-noindex.html", "/flaky.html", "/cafe.html",
     ]  # fmt: skip
     assert sorted(docs) == sorted(site.url(p) for p in expected)
     assert sum(isinstance(e, Fetched) for e in events) == len(expected)
@@ -102,7 +102,7 @@ def test_skip_reasons(full: tuple[Site, list[Event], float]) -> None:
         "/missing.html": "http_404", "/error.html": "http_500", "/slow.html": "timeout",
         "/big.html": "too_large", "/big-stream.html": "too_large", "/image.png": "content_type",
         "/loop1.html": "redirect_loop", "/r1.html": "too_many_redirects", "/redirect-out.html": "scope",
-        "/deep4.html": "depth",
+        "/deep4.html": "depth", "/drip.html": "timeout", "/bomb.html": "too_large", "/binary.html": "binary_body",
     }  # fmt: skip
     for path, reason in expected.items():
         assert got.get(site.url(path)) == reason, path

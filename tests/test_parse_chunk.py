@@ -75,6 +75,34 @@ def test_chunks_follow_headings_and_record_position():
     assert embed_text(chunks[0]).startswith("Doc — Part 0\n")
 
 
+def test_no_chunk_exceeds_the_character_bound_whatever_the_tokenizer_says():
+    words = " ".join(f"word{i}" for i in range(40_000))  # ~350,000 characters
+    cases = {
+        "one token for everything": lambda t: [(0, len(t))] if t else [],
+        "no tokens at all": lambda t: [],
+        "a few long tokens": lambda t: [(i, min(i + 90_000, len(t))) for i in range(0, len(t), 90_000)],
+        "whitespace words": tokenize,
+    }
+    for name, tok in cases.items():
+        parts = split_section(words, tok, size=220, overlap=32, max_chars=2000)
+        assert parts and all(0 < len(p) <= 2000 for p, _ in parts), name
+        joined = " ".join(p for p, _ in parts)
+        assert "word0 " in joined and "word39999" in joined, name  # nothing is lost at either end
+    glued = "x" * 200_000  # one 200,000-character "word"
+    parts = split_section(glued, tokenize, size=220, overlap=32, max_chars=3000)
+    assert len(parts) == 67 and all(len(p) <= 3000 for p, _ in parts)
+    assert sum(len(p) for p, _ in parts) == 200_000  # cut in pieces, no overlap inside one word
+
+
+def test_character_bound_leaves_normal_text_alone():
+    text = " ".join(f"w{i}." for i in range(1000))
+    assert split_section(text, tokenize, 30, 5) == split_section(text, tokenize, 30, 5, max_chars=10**9)
+    doc = parse_text("Title\n\n" + "Ordinary prose goes on. " * 3000, "file:///p.txt")
+    chunks = chunk_document(doc, tokenize, size=220, overlap=32, max_chars=1000)
+    assert all(len(c.text) <= 1000 for c in chunks) and all(c.n_tokens <= 220 for c in chunks)
+    assert max(len(c.text) for c in chunks) > 900  # the character bound, not the 220 tokens, cut these
+
+
 def test_plain_text_title_from_first_line():
     doc = parse_text("Release notes\n\nVersion 2 fixes bugs.", "file:///n.txt")
     assert doc.title == "Release notes"

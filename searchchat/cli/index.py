@@ -22,6 +22,9 @@ def index(
     delay: float | None = typer.Option(
         None, "--delay", help="Seconds between requests to one host (0 ok for local)."
     ),
+    max_seconds: float | None = typer.Option(
+        None, "--max-seconds", help="Stop a crawl after this many seconds, keeping what it fetched."
+    ),
     prefix: list[str] = typer.Option([], "--prefix", help="Only crawl URLs starting with this (repeatable)."),
     allow_domain: list[str] = typer.Option([], "--allow-domain", help="Also crawl this host (repeatable)."),
     concurrency: int | None = typer.Option(None, "--concurrency", help="Parallel requests in a crawl."),
@@ -34,7 +37,8 @@ def index(
 
     settings = make_settings(index, user_agent=user_agent)
     crawl: dict = {k: v for k, v in {"depth": depth, "max_pages": max_pages, "delay": delay,
-                                      "concurrency": concurrency}.items() if v is not None}  # fmt: skip
+                                      "concurrency": concurrency, "max_seconds": max_seconds}.items()
+                   if v is not None}  # fmt: skip
     if prefix:
         crawl["prefixes"] = prefix
     if allow_domain:
