@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from searchchat.answerability import Scorer, get_scorer, pair_text
-from searchchat.cite import CitationChecker, Verified, content_terms, sentence_spans
-from searchchat.evidence import LEXICAL_BONUS, MIN_SENTENCE_CHARS, POOL, EvidenceReranker
+from searchchat.cite import CitationChecker, Verified, sentence_spans
+from searchchat.evidence import MIN_SENTENCE_CHARS, POOL, EvidenceReranker, sentence_scores
 from searchchat.generators.base import Generator
 from searchchat.grounding import ungrounded
 from searchchat.markers import neutralise
@@ -81,12 +81,15 @@ class Answerer:
         self.checker = CitationChecker(
             getattr(retriever, "embedder", None), relevance_margin=None, min_coverage=0.0
         )
+        self.reads_cjk = bool(getattr(self.checker.embedder, "cjk", True))
         self.scorer = (
-            scorer if scorer is not None else get_scorer(settings.answerability_model, self.checker.embed)
+            scorer
+            if scorer is not None
+            else get_scorer(settings.answerability_model, self.checker.embed, self.reads_cjk)
         )
         # a configured cross-encoder keeps its order: evidence reranking would replace it
         self.evidence = (
-            EvidenceReranker(self.checker.embed)
+            EvidenceReranker(self.checker.embed, reads_cjk=self.reads_cjk)
             if settings.evidence_rerank and self.checker.embedder is not None and not settings.reranker
             else None
         )
@@ -112,11 +115,9 @@ class Answerer:
         if not found:
             return []
         if self.checker.embedder is not None:
-            vecs = self.checker.embed([query, *(c.text for c in found)])
-            q_terms = content_terms(query)
-            for c, cos in zip(found, vecs[1:] @ vecs[0], strict=True):
-                share = len(q_terms & content_terms(c.text)) / len(q_terms) if q_terms else 0.0
-                c.prior = float(cos) + LEXICAL_BONUS * share
+            priors = sentence_scores(query, [c.text for c in found], self.checker.embed, self.reads_cjk)
+            for c, prior in zip(found, priors, strict=True):
+                c.prior = prior
         top = sorted(found, key=lambda c: (-c.prior, c.source, c.start))[: policy.candidates]
         probs = self.scorer.score(query, [pair_text(hits[c.source - 1].chunk.title, c.text) for c in top])
         for c, p in zip(top, probs, strict=True):

@@ -112,19 +112,13 @@ class EvidenceScorer(Scorer):
 
     name = "evidence"
 
-    def __init__(self, embed: Callable[[Sequence[str]], Any]) -> None:
-        self.embed = embed
+    def __init__(self, embed: Callable[[Sequence[str]], Any], reads_cjk: bool = True) -> None:
+        self.embed, self.reads_cjk = embed, reads_cjk
 
     def score(self, question: str, texts: Sequence[str]) -> list[float]:
-        from searchchat.cite import content_terms
-        from searchchat.evidence import LEXICAL_BONUS
+        from searchchat.evidence import sentence_scores
 
-        if not texts:
-            return []
-        vecs = self.embed([question, *texts])
-        q = content_terms(question)
-        return [float(cos) + LEXICAL_BONUS * (len(q & content_terms(t)) / len(q) if q else 0.0)
-                for cos, t in zip(vecs[1:] @ vecs[0], texts, strict=True)]  # fmt: skip
+        return sentence_scores(question, texts, self.embed, self.reads_cjk)
 
 
 def shipped() -> bool:
@@ -138,10 +132,10 @@ def load_model(path: str | None = None) -> Scorer:
     return AnswerabilityModel(Path(path) if path else MODEL_DIR)
 
 
-def get_scorer(path: str | None, embed: Callable[[Sequence[str]], Any]) -> Scorer:
+def get_scorer(path: str | None, embed: Callable[[Sequence[str]], Any], reads_cjk: bool = True) -> Scorer:
     """The evidence score by default (unset or "evidence"); "shipped" for the trained model in the package, or a
     directory that bench/train_answerability.py wrote. The trained model is not the default yet: it scores the
     demo corpus's explanatory sentences low (docs/answerability.md, "Limits")."""
     if path is None or path == "evidence":
-        return EvidenceScorer(embed)
+        return EvidenceScorer(embed, reads_cjk)
     return load_model(None if path == "shipped" else path)

@@ -47,6 +47,8 @@ OVERLAP_BARS = {"balanced": (0.5, 0.3, 0.5), "strict": (0.8, 0.5, 0.8), "lenient
 def _fake_answerability(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Unit tests score answerability by word overlap; integration tests load the shipped model."""
     if request.node.get_closest_marker("integration") is None:
-        monkeypatch.setattr("searchchat.answer.get_scorer", lambda path=None, embed=None: OverlapScorer())
+        monkeypatch.setattr(
+            "searchchat.answer.get_scorer", lambda path=None, embed=None, reads_cjk=True: OverlapScorer()
+        )
         for name, bars in OVERLAP_BARS.items():  # the fake scores a share of words, 0..1
             monkeypatch.setitem(PROFILES, name, AnswerPolicy(name, *bars))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from searchchat.answer import Answerer
 from searchchat.cite import CitationChecker
 from searchchat.evidence import EvidenceReranker, sentences
@@ -129,3 +131,20 @@ def test_strict_mode_answers_only_when_a_passage_matches_the_question_closely(se
     gen = ScriptedGenerator().enqueue(reply)
     Answerer(loose, gen, relaxed).ask(QUESTION)
     assert len(gen.prompts) == 1
+
+
+def test_a_chinese_question_is_scored_by_overlap_when_the_embedder_cannot_read_it() -> None:
+    from searchchat.evidence import sentence_scores
+
+    def blind(texts):  # type: ignore[no-untyped-def]  # an embedder that sees no difference between the texts
+        return np.ones((len(texts), 4), dtype=np.float32) / 2.0
+
+    texts = ["ChatGPT的训练分为两个阶段：预训练和微调。", "联系我们：电话和地址。"]
+    question = "ChatGPT的训练分为哪两个阶段？"
+    read = sentence_scores(question, texts, blind)  # an embedder said to read Chinese: its cosines count
+    scored = sentence_scores(question, texts, blind, reads_cjk=False)
+    assert scored[0] > scored[1] + 0.5 and scored[0] - scored[1] > read[0] - read[1]
+    english = ["BM25 ranks documents by term frequency.", "Contact us by phone."]
+    assert sentence_scores("How does BM25 rank?", english, blind, reads_cjk=False) == sentence_scores(
+        "How does BM25 rank?", english, blind
+    )  # a question without CJK is scored as before

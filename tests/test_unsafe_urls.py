@@ -92,7 +92,9 @@ def test_a_stored_unsafe_url_is_no_link() -> None:
         assert hit.link == "" and hit.to_dict()["url"] == "" and safe_link(url) == ""
     assert _hit(1, "https://example.test/a", "x").link == "https://example.test/a#intro"
     assert _hit(1, "file:///d.md#top", "x").link == "file:///d.md#top"
-    assert _hit(1, "docs/a.html", "x").to_dict()["url"] == "docs/a.html#intro"  # relative: not a scheme to run
+    assert (
+        _hit(1, "docs/a.html", "x").to_dict()["url"] == "docs/a.html#intro"
+    )  # relative: not a scheme to run
 
 
 def test_citations_and_chat_completion_text_carry_no_unsafe_url(settings, fake_embedder, scripted_generator):
