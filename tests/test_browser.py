@@ -78,7 +78,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundServe
     root = tmp_path_factory.mktemp("browser")
     generator = PacedExtractive()
     with pytest.MonkeyPatch.context() as mp:  # conftest's per-test fake starts after this module's server
-        mp.setattr("searchchat.answer.get_scorer", lambda path=None, embed=None: OverlapScorer())
+        mp.setattr(
+            "searchchat.answer.get_scorer", lambda path=None, embed=None, reads_cjk=True: OverlapScorer()
+        )
         app = make_app(web_settings(root / "home", build_index(root)), generator)
     with BackgroundServer(app) as srv:
         srv.generator = generator  # type: ignore[attr-defined]
