@@ -2,6 +2,7 @@
 without running the language model again.
 
     python bench/replay_answers.py RUN.jsonl QA_FOLDER [--grounding off terms evidence] [--policy balanced]
+                                   [--baseline extractive]
 
 RUN.jsonl holds the default system's records of `searchchat eval-qa QA_FOLDER --out RUN.jsonl`; each
 question is asked again through retrieval, answerability scoring and the checks, with a generator that
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("qa", type=Path, help="the QA folder the run asked (qa.jsonl + corpus.jsonl)")
     ap.add_argument("--grounding", nargs="+", default=list(MODES), choices=MODES)
     ap.add_argument("--policy", default="balanced")
+    ap.add_argument("--baseline", default="extractive", help="a generator asked in the same run, or 'none'")
     ap.add_argument("--out", type=Path, default=None, help="write the table here too")
     args = ap.parse_args(argv)
     records = [json.loads(line) for line in args.run.open(encoding="utf-8") if line.strip()]
@@ -70,7 +72,20 @@ def main(argv: list[str] | None = None) -> int:
     for mode in args.grounding:
         answerer = Answerer(retriever, generator, settings.with_overrides(answer_policy=args.policy))
         answerer.fixed_policy = dataclasses.replace(answerer.policy(), grounding=mode)
-        reports[f"grounding={mode}"] = summarise(run_qa(answerer, items))
+        replayed = run_qa(answerer, items)
+        reports[f"grounding={mode}"] = summarise(replayed)
+        if mode == args.grounding[0]:  # a question given other passages than then is not a faithful replay
+            recorded = {r["qid"]: r.get("sources") for r in records}
+            moved = sum(rec.sources != recorded.get(rec.qid) for rec in replayed)
+            print(
+                f"{moved} of {len(replayed)} questions got other passages than in the recorded run",
+                flush=True,
+            )
+    if args.baseline != "none":
+        s = settings.with_overrides(generator=args.baseline)
+        reports[f"baseline ({args.baseline})"] = summarise(
+            run_qa(Answerer(retriever, get_generator(s), s), items)
+        )
     store.close()
     table = format_table(reports)
     print(table)
