@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -194,13 +195,19 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _single_thread_faiss() -> None:
-    """One OpenMP thread for FAISS (process-wide; indexing only adds vectors, which does not use it). A
-    one-query flat search is memory-bound and extra threads only synchronise: p50 3.5 ms with one thread
-    vs 8-12 ms with two on the SciFact index (9,170 chunks), on a busy 2-core machine."""
-    import faiss
+_local = threading.local()
 
-    faiss.omp_set_num_threads(1)
+
+def single_threaded_faiss() -> None:
+    """One OpenMP thread for FAISS in the calling thread (OpenMP keeps it per thread; indexing only adds vectors,
+    which does not use it). A one-query flat search is memory-bound and extra threads only synchronise: p50
+    3.5 ms with one thread vs 8-12 ms with two on the SciFact index (9,170 chunks), on a busy 2-core machine;
+    the web server's worker threads would also oversubscribe the cores."""
+    if not getattr(_local, "faiss_single", False):
+        import faiss
+
+        faiss.omp_set_num_threads(1)
+        _local.faiss_single = True
 
 
 # -- the retriever -----------------------------------------------------------------------------------
@@ -226,7 +233,7 @@ class Retriever:
         self.reranker = reranker if reranker is not None else get_reranker(settings.reranker)
         self.fusion, self.alpha, self.candidates = fusion, alpha, candidates
         self.query_threads = query_threads
-        _single_thread_faiss()
+        single_threaded_faiss()
 
     @property
     def store(self) -> IndexStore:

@@ -15,24 +15,13 @@ import anyio.to_thread
 
 from indexer.store import IndexStore, StoreHandle, current_snapshot
 from searchchat.answer import Answerer
-from searchchat.retrieve import Filters, Retriever, SearchResult
+from searchchat.retrieve import Filters, Retriever, SearchResult, single_threaded_faiss
 from searchchat.settings import Settings
 from searchchat.web.errors import ApiError
 from searchchat.web.limiter import GenerationLimiter, Ticket
 
 log = logging.getLogger("searchchat.web")
 _END = object()
-_local = threading.local()
-
-
-def single_threaded_faiss() -> None:
-    """Searches run many at a time in worker threads: FAISS's per-query OpenMP team only adds wake-ups (about
-    10 ms each on a busy CPU, measured) and oversubscribes the cores. OpenMP keeps this per thread."""
-    if not getattr(_local, "faiss_single", False):
-        import faiss
-
-        faiss.omp_set_num_threads(1)
-        _local.faiss_single = True
 
 
 def iso(ts: float | None) -> str | None:
