@@ -10,8 +10,10 @@ from dataclasses import dataclass
 import Stemmer
 
 from searchchat.generators.base import Generator, Prompt
+from searchchat.prompt import ABSTAIN as MESSAGES
+from searchchat.prompt import abstain_message
 
-ABSTAIN = "The indexed documents do not answer this question."
+ABSTAIN = MESSAGES["en"]
 
 _STOPWORD_TEXT = """a about above after again against all also am an and any are as at be because been before being
     below between both but by can could did do does doing down during each few for from further had has
@@ -99,7 +101,7 @@ class ExtractiveGenerator(Generator):
     def answer(self, prompt: Prompt) -> str:
         chosen = self.select(prompt)
         if not chosen:
-            return ABSTAIN
+            return abstain_message(prompt.question)  # "not found" in the question's language
         return " ".join(f"{s.text} [{s.source}]" for s in chosen)
 
     def stream(self, prompt: Prompt, max_new_tokens: int = 256, temperature: float = 0.0) -> Iterator[str]:
