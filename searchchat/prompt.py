@@ -180,4 +180,5 @@ def build_prompt(
         *history_messages(history),
     ]
     messages.append({"role": "user", "content": f"{blocks}\n\nQuestion: {question}\n\n{rules}"})
-    return Prompt(messages=messages, question=query or question, sources=list(hits))
+    fixed = 1 + (len(FEW_SHOT) if few_shot else 0)  # the system message and the worked example
+    return Prompt(messages=messages, question=query or question, sources=list(hits), fixed=fixed)

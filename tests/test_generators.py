@@ -340,3 +340,42 @@ def test_local_generates_from_a_user_gguf(settings: Settings) -> None:
     assert next(stream)
     stream.close()  # the consumer stops: the generation thread must stop too, promptly
     assert mc.is_converted(Path(mc.transformers_location(s)))  # cached for the next start
+
+
+@pytest.mark.integration
+def test_local_prefix_cache_gives_the_same_answer(settings: Settings) -> None:
+    from searchchat.generators.local import LocalGenerator
+
+    s = settings.with_overrides(generator="local", model=str(_smollm2_gguf()))
+    gen = get_generator(s)
+    assert isinstance(gen, LocalGenerator) and gen.prefix is not None
+    fixed = [{"role": "system", "content": "You answer in one short sentence, from the sources only."},
+             {"role": "user", "content": "Source [1]: Paris is the capital of France.\nQuestion: capital of France?"},
+             {"role": "assistant", "content": "Paris is the capital of France [1]."}]  # fmt: skip
+
+    def ask(question: str, cached: bool) -> str:
+        messages = [
+            *fixed,
+            {"role": "user", "content": f"Source [1]: Rome is the capital of Italy.\nQuestion: {question}"},
+        ]
+        return gen.generate(Prompt(messages=messages, fixed=3 if cached else 0), max_new_tokens=20)
+
+    plain = ask("What is the capital of Italy?", cached=False)
+    assert gen.prefix.misses == gen.prefix.hits == 0
+    first = ask("What is the capital of Italy?", cached=True)
+    second = ask("Which city is Italy's capital?", cached=True)
+    assert (gen.prefix.misses, gen.prefix.hits) == (1, 1)  # prefilled once, then reused
+    assert first == plain and second.strip()  # the cached start changes nothing in what is generated
+
+
+def test_the_prompt_says_which_messages_every_question_shares() -> None:
+    from searchchat.prompt import FEW_SHOT, build_prompt
+    from tests.answer_helpers import make_hits
+
+    hits = make_hits("BM25 ranks documents by term frequency.", "GANs train two networks.")
+    history = [{"role": "user", "content": "Earlier?"}, {"role": "assistant", "content": "Yes [1]."}]
+    a = build_prompt("What is BM25?", hits, few_shot=True)
+    b = build_prompt("How do GANs train?", hits[::-1], history=history, few_shot=True)
+    assert a.fixed == b.fixed == 1 + len(FEW_SHOT) and a.messages[: a.fixed] == b.messages[: b.fixed]
+    assert a.messages[a.fixed :] != b.messages[b.fixed :]  # the conversation and the sources come after
+    assert build_prompt("What is BM25?", hits).fixed == 1  # the system message alone

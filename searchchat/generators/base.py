@@ -22,6 +22,7 @@ class Prompt:
     messages: list[dict[str, str]]
     question: str = ""
     sources: list[Hit] = field(default_factory=list)  # source n is sources[n - 1]
+    fixed: int = 0  # how many leading messages are the same for every question (a generator may cache them)
 
 
 class Generator:

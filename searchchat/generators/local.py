@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from searchchat.generators.base import Generator, GeneratorError, Prompt
+from searchchat.generators.prefix import PrefixCache, cache_kwarg
 from searchchat.settings import Settings
 
 
@@ -33,10 +34,11 @@ class LocalGenerator(Generator):
 
     name = "local"
 
-    def __init__(self, model: Any, tokenizer: Any, label: str = "") -> None:
+    def __init__(self, model: Any, tokenizer: Any, label: str = "", prefix_cache: bool = True) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.label = label
+        self.prefix = PrefixCache(model) if prefix_cache else None
         if not getattr(tokenizer, "chat_template", None):
             raise GeneratorError(
                 f"Model {label or model} has no chat template; use an instruction-tuned model."
@@ -85,6 +87,13 @@ class LocalGenerator(Generator):
     def render(self, prompt: Prompt) -> str:
         return self.tokenizer.apply_chat_template(prompt.messages, tokenize=False, add_generation_prompt=True)
 
+    def _cached_prefix(self, prompt: Prompt, input_ids: list[int]) -> Any | None:
+        """A copy of the prefilled key/value cache of the prompt's fixed messages, when there is one to use."""
+        if self.prefix is None or not 0 < prompt.fixed < len(prompt.messages):
+            return None
+        text = self.tokenizer.apply_chat_template(prompt.messages[: prompt.fixed], tokenize=False)
+        return self.prefix.for_input(input_ids, self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
     def _stop_ids(self) -> list[int]:
         """The model's end-of-sequence ids, plus ChatML's end-of-turn token where the vocabulary has one."""
         eos = self.model.generation_config.eos_token_id
@@ -115,6 +124,8 @@ class LocalGenerator(Generator):
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         inputs = self.tokenizer(self.render(prompt), return_tensors="pt", add_special_tokens=False)
+        past = self._cached_prefix(prompt, inputs["input_ids"][0].tolist())
+        extra = {cache_kwarg(self.model): past} if past is not None else {}
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         stop = threading.Event()
         errors: list[BaseException] = []
@@ -131,6 +142,7 @@ class LocalGenerator(Generator):
                         generation_config=self._generation_config(max_new_tokens, temperature),
                         streamer=streamer,
                         stopping_criteria=StoppingCriteriaList([_StopFlag()]),
+                        **extra,
                     )
             except BaseException as e:  # surfaced in the consumer's thread below
                 errors.append(e)
