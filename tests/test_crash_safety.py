@@ -136,6 +136,8 @@ def test_sigkill_anywhere_keeps_old_or_new_index(kill_setup, tmp_path, anchor, w
     assert again.wait(60) == 0
     assert not list((index_dir / "snapshots").glob(".tmp-*"))
     assert _counts(index_dir)[:2] == got[:2]
+    current = _counts(index_dir)[2]
+    assert all(p.name <= current for p in (index_dir / "snapshots").iterdir())  # nothing left unpublished
 
 
 def test_second_indexer_gets_a_clear_lock_message(tmp_path):
