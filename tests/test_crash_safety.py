@@ -29,7 +29,7 @@ def _index(args, env):
     )  # fmt: skip
 
 
-BIG = 10000  # JSONL documents: a run of a few seconds whose commit (FAISS, BM25, fsync) takes about 0.5 s
+BIG = 10000  # JSONL documents: a run of about 3 s whose commit (FAISS, BM25, fsync) takes about 0.5 s
 COMMIT_PHASES = ("commit:sqlite", "commit:faiss", "commit:bm25", "commit:fsync", "commit:rename", "switched")
 
 
@@ -64,7 +64,8 @@ def _counts(index_dir):
 
 @pytest.fixture(scope="module")
 def kill_setup(tmp_path_factory):
-    """An old index, a big JSONL input, and one unkilled run of it: new counts and when its commit starts."""
+    """An old index, a big JSONL input, and one unkilled run of it: its counts, when its commit starts and how
+    long the commit takes to the CURRENT switch."""
     base = tmp_path_factory.mktemp("kill")
     env = _env(base / "old")
     docs = write_docs(base / "docs")
@@ -75,13 +76,17 @@ def kill_setup(tmp_path_factory):
             text = f"Document {i} talks about topic {i % 97} and item {i % 13}. " * 6
             fh.write(json.dumps({"_id": f"b{i}", "title": f"Big {i}", "text": text}) + "\n")
     shutil.copytree(base / "old", base / "ref")
+    old = _counts(base / "old" / "index")
     t0 = time.monotonic()
     ref = _run_logged(big, _env(base / "ref"), base / "ref.err")
     while ref.poll() is None and not _started_commit(base / "ref" / "index", base / "ref.err"):
         time.sleep(0.005)
     begin = time.monotonic() - t0
+    while ref.poll() is None and (base / "ref" / "index" / "CURRENT").read_text().strip() == old[2]:
+        time.sleep(0.005)
+    switch = time.monotonic() - t0
     assert ref.wait(120) == 0, (base / "ref.err").read_text()
-    return base, docs, big, begin, _counts(base / "old" / "index"), _counts(base / "ref" / "index")
+    return base, docs, big, (begin, switch - begin), old, _counts(base / "ref" / "index")
 
 
 def _run_logged(source, env, err_path):
@@ -93,14 +98,14 @@ def _run_logged(source, env, err_path):
         )  # fmt: skip
 
 
-# (anchor, when): a share of the time from the start to the commit, or seconds after the commit starts (it
-# takes about 0.5 s)
+# (anchor, share): a share of the unkilled run's time to its commit, from the start; or a share of its commit
+# time, from the moment this run's commit starts
 @pytest.mark.parametrize(
-    "anchor, when",
-    [("start", 0.15), ("start", 0.5), ("start", 0.85), ("commit", 0.0), ("commit", 0.12), ("commit", 0.3)],
+    "anchor, share",
+    [("start", 0.15), ("start", 0.45), ("start", 0.8), ("commit", 0.0), ("commit", 0.25), ("commit", 0.5)],
 )
-def test_sigkill_anywhere_keeps_old_or_new_index(kill_setup, tmp_path, anchor, when):
-    base, docs, big, begin, old, new = kill_setup
+def test_sigkill_anywhere_keeps_old_or_new_index(kill_setup, tmp_path, anchor, share):
+    base, docs, big, (begin, commit), old, new = kill_setup
     shutil.copytree(base / "old", tmp_path / "run")
     env, index_dir, err = _env(tmp_path / "run"), tmp_path / "run" / "index", tmp_path / "err.txt"
 
@@ -109,9 +114,9 @@ def test_sigkill_anywhere_keeps_old_or_new_index(kill_setup, tmp_path, anchor, w
     if anchor == "commit":
         while proc.poll() is None and not _started_commit(index_dir, err):
             time.sleep(0.002)
-        time.sleep(when)
+        time.sleep(commit * share)
     else:
-        time.sleep(begin * when)
+        time.sleep(begin * share)
     assert proc.poll() is None, "the run finished before it could be killed; make the input bigger"
     proc.send_signal(signal.SIGKILL)
     assert proc.wait(10) == -signal.SIGKILL
