@@ -246,9 +246,13 @@ class IndexWriter:
         snaps.mkdir(exist_ok=True)
         for stale in snaps.glob(".tmp-*"):  # left by a killed run; nobody else can be writing now
             shutil.rmtree(stale, ignore_errors=True)
+        live = current_snapshot(self.index_dir)
+        if live is not None:
+            for unpublished in snaps.iterdir():  # renamed by a commit killed before CURRENT named it
+                if unpublished.name > live.name and not unpublished.name.startswith("."):
+                    shutil.rmtree(unpublished, ignore_errors=True)
         self.tmp = snaps / f".tmp-{os.getpid()}-{time.time_ns()}"
         self.tmp.mkdir()
-        live = current_snapshot(self.index_dir)
         if live is not None:
             manifest = json.loads((live / MANIFEST).read_text())
             if manifest.get("dim") != self.dim or manifest.get("embedder") != self.embedder:

@@ -67,6 +67,33 @@ def test_uncommitted_run_leaves_previous_snapshot(tmp_path):
     assert not list((tmp_path / "snapshots").glob(".tmp-*"))
 
 
+def test_snapshot_renamed_but_never_published_is_removed_by_the_next_run(tmp_path, monkeypatch):
+    """A commit that dies between renaming its snapshot and switching CURRENT leaves a finished snapshot that
+    no reader ever saw; the next writer removes it, so its garbage collection keeps the published ones."""
+    import indexer.store as store_mod
+
+    vecs = np.eye(4, dtype=np.float32)
+    published = []
+    for i in range(2):
+        with IndexWriter(tmp_path, "fake", 4) as w:
+            w.upsert_document(*_doc(i), vecs[2 * i : 2 * i + 2])
+            published.append(w.commit())
+
+    def dies_at_the_switch(src, dst):
+        raise KeyboardInterrupt("killed")  # as SIGKILL would, right before CURRENT moves
+
+    with monkeypatch.context() as m:
+        m.setattr(store_mod.os, "replace", dies_at_the_switch)
+        with pytest.raises(KeyboardInterrupt), IndexWriter(tmp_path, "fake", 4) as w:
+            w.commit()
+    orphan = {p.name for p in (tmp_path / "snapshots").iterdir()} - set(published)
+    assert len(orphan) == 1 and IndexStore.open(tmp_path).version == published[1]
+
+    with IndexWriter(tmp_path, "fake", 4) as w:
+        latest = w.commit()
+    assert sorted(p.name for p in (tmp_path / "snapshots").iterdir()) == [published[1], latest]
+
+
 def test_lock_keeps_two_writers_apart(tmp_path):
     with IndexWriter(tmp_path, "fake", 4), pytest.raises(IndexLocked, match="Another indexer"):
         IndexWriter(tmp_path, "fake", 4).open()
