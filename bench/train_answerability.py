@@ -8,6 +8,7 @@ int8 model with its card.json to --out."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import sys
 import time
@@ -17,6 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from searchchat.answerability import MODEL_DIR
 from searchchat.training.data import iter_pairs, load_dataset
+from searchchat.training.definitions import iter_definition_pairs
 from searchchat.training.split import DATASETS, Split, article_of, make_split
 from searchchat.training.train import TrainConfig, train
 
@@ -34,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-steps", type=int, default=None)
     ap.add_argument("--max-validation", type=int, default=3000, help="validation pairs scored (a sample)")
     ap.add_argument("--datasets", nargs="*", default=list(DATASETS))
+    ap.add_argument("--definitions", type=int, default=0,
+                    help="times each 'what is X?' pair from the documents' defining sentences is repeated (0: none)")  # fmt: skip
     args = ap.parse_args(argv)
     missing = [d for d in args.datasets if not (args.data / d / "qa.jsonl").is_file()]
     if missing:
@@ -52,9 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     val_pairs = [p for d in args.datasets for p in iter_pairs(d, args.data / d, split, "validation")]
     if args.max_validation and len(val_pairs) > args.max_validation:
         val_pairs = random.Random(0).sample(val_pairs, args.max_validation)
+    if args.definitions:  # explanatory questions, which the QA sets hardly ask (training/definitions.py)
+        defs = {part: [dataclasses.replace(p, dataset="definitions") for d in args.datasets
+                       for p in iter_definition_pairs(d, args.data / d, split, part)]
+                for part in ("train", "validation")}  # fmt: skip
+        train_pairs += defs["train"] * args.definitions
+        val_pairs += defs["validation"]
     counts = {d: {"train": sum(p.dataset == d for p in train_pairs),
                   "train_positive": int(sum(p.label for p in train_pairs if p.dataset == d)),
-                  "validation": sum(p.dataset == d for p in val_pairs)} for d in args.datasets}  # fmt: skip
+                  "validation": sum(p.dataset == d for p in val_pairs)}
+              for d in [*args.datasets, *(["definitions"] if args.definitions else [])]}  # fmt: skip
     print(f"{len(train_pairs)} training pairs, {len(val_pairs)} validation pairs "
           f"({time.perf_counter() - t0:.1f} s): {counts}", flush=True)  # fmt: skip
     cfg = TrainConfig(epochs=args.epochs, lr=args.lr, max_steps=args.max_steps)

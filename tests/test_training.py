@@ -151,3 +151,35 @@ def test_the_shipped_model_prefers_the_sentence_that_answers() -> None:
         pair_text("ChatGPT", "文章最后列出了作者的联系方式。"),
     ])  # fmt: skip
     assert zh[0] > zh[1]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question"),
+    [
+        ("BM25 is a ranking function used by search engines.", "What is BM25?"),
+        ("The rock cycle is an important concept in geology.", "What is the rock cycle?"),
+        ("Ctenophores are one of the oldest animal groups.", "What are Ctenophores?"),
+        ("预训练是指在大规模语料上训练模型。", "什么是预训练？"),
+        ("It is a model of language.", None),  # a pronoun defines nothing
+        ("MEGA software was used to select the models.", None),  # an event, not a definition
+        ("她也是日本唯一的一位漫画家。", None),
+    ],
+)
+def test_defining_sentences_give_what_is_questions(sentence: str, question: str | None) -> None:
+    from searchchat.training.definitions import definition
+
+    assert definition(sentence) == question
+
+
+def test_definition_pairs_take_the_defining_sentence_as_the_answer(tmp_path: Path) -> None:
+    from searchchat.training.definitions import iter_definition_pairs
+
+    _tiny_dataset(tmp_path / "squad20-dev-part")
+    split = Split(parts={"squad20-dev-part": {"train": ["Moon", "Mars"], "validation": [], "test": []}})
+    pairs = list(iter_definition_pairs("squad20-dev-part", tmp_path / "squad20-dev-part", split, "train"))
+    assert [(p.question, p.text) for p in pairs if p.label == 1.0] == [
+        ("What is Mars?", pair_text("Mars", "Mars is the fourth planet."))
+    ]
+    negatives = [p.text for p in pairs if p.label == 0.0]
+    assert pair_text("Mars", "Its red colour comes from iron oxide.") in negatives  # its own other sentence
+    assert any(t.startswith("Moon |") for t in negatives)  # and another document's
