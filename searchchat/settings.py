@@ -129,6 +129,11 @@ class Settings(BaseSettings):
         return Path(self.index).expanduser() if self.index else self.home / "index"
 
     @property
+    def conversations_path(self) -> Path:
+        """Conversations and feedback (SQLite), apart from the index: a re-index keeps them."""
+        return self.home / "conversations.sqlite"
+
+    @property
     def models_dir(self) -> Path:
         return Path(self.model_cache).expanduser() if self.model_cache else self.home / "models"
 

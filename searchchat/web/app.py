@@ -28,6 +28,8 @@ from searchchat.web.common import (
     error_event,
     to_filters,
 )
+from searchchat.web.conversation_api import history_for, save_turn
+from searchchat.web.conversation_api import router as conversation_router
 from searchchat.web.errors import NO_INDEX, ApiError, SafeJSONResponse, install_handlers
 from searchchat.web.errors import safe_dumps as dumps
 from searchchat.web.middleware import BodyLimit, HeadAsGet, HostCheck, SecurityHeaders, TargetLimit
@@ -182,21 +184,25 @@ def create_app(
             row["link"] = row["url"]  # the same link (an older name, kept for clients that read it)
         return out
 
-    def ask_kwargs(req: AskRequest) -> dict[str, Any]:
-        return {"history": [t.model_dump() for t in req.history] or None, "k": req.k, "mode": req.mode,
-                "filters": to_filters(req.filters), "strict": req.strict}  # fmt: skip
+    async def ask_kwargs(req: AskRequest) -> dict[str, Any]:
+        sent = [t.model_dump() for t in req.history]
+        history = await anyio.to_thread.run_sync(history_for, backend, req.conversation_id, sent)
+        return {"history": history or None, "k": req.k, "mode": req.mode, "filters": to_filters(req.filters),
+                "strict": req.strict}  # fmt: skip
 
     @app.post("/ask", tags=["answer"], dependencies=[Depends(for_reads)],
-              responses={200: {"model": AnswerOut}, **ERRORS})  # fmt: skip
+              responses={200: {"model": AnswerOut}, 404: {"model": ErrorOut}, **ERRORS})  # fmt: skip
     async def ask(req: AskRequest, request: Request) -> Any:
-        """A cited answer. Markers [n] in `answer` refer to `sources[n-1]`; `citations` lists those used."""
+        """A cited answer. Markers [n] in `answer` refer to `sources[n-1]`; `citations` lists those used.
+        The turn is stored: send the returned `conversation_id` back to continue the conversation."""
         question = check_question(settings, req.question)
+        kwargs = await ask_kwargs(req)  # 404 for an unknown conversation
         await anyio.to_thread.run_sync(backend.store)  # 503 no_index before queueing
         with backend.limiter.admit() as ticket:
-            final = await backend.answer(ticket, question, request.is_disconnected, **ask_kwargs(req))
+            final = await backend.answer(ticket, question, request.is_disconnected, **kwargs)
         if final is None:
             return SafeJSONResponse({"error": "client_closed", "detail": "The client went away."}, 499)
-        return final
+        return await anyio.to_thread.run_sync(save_turn, backend, req.conversation_id, question, final)
 
     @app.post(
         "/ask/stream",
@@ -206,29 +212,35 @@ def create_app(
             200: {"description": "Server-sent events: `sources` ({sources, query}), then `token` ({text}) "
                   "pieces, then `final` (the Answer JSON of POST /ask); or `error` ({error, detail}).",
                   "content": {"text/event-stream": {}}},
+            404: {"model": ErrorOut},
             **ERRORS,
         },
     )  # fmt: skip
     async def ask_stream(req: AskRequest) -> TicketedSSE:
         """The answer as server-sent events, token by token. Generation stops when the client disconnects."""
         question = check_question(settings, req.question)
+        kwargs = await ask_kwargs(req)
         await anyio.to_thread.run_sync(backend.store)
         ticket = backend.limiter.admit()
-        kwargs = ask_kwargs(req)
 
         async def events() -> AsyncIterator[dict[str, str]]:
             try:
                 async with aclosing(backend.answer_events(ticket, question, **kwargs)) as stream:
                     async for ev in stream:
                         kind = ev["type"]
-                        data = (
-                            ev["answer"] if kind == "final" else {k: v for k, v in ev.items() if k != "type"}
-                        )
+                        if kind == "final":
+                            data = await anyio.to_thread.run_sync(
+                                save_turn, backend, req.conversation_id, question, ev["answer"]
+                            )
+                        else:
+                            data = {k: v for k, v in ev.items() if k != "type"}
                         yield {"event": kind, "data": dumps(data)}
             except Exception as exc:
                 yield {"event": "error", "data": dumps(error_event(exc))}
 
         return TicketedSSE(events(), ticket, ping=15, sep="\n")
+
+    app.include_router(conversation_router(backend, for_changes, for_reads, STATIC / "index.html"))
 
     from searchchat.web.openai_compat import router as openai_router
 

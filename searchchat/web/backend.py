@@ -13,8 +13,9 @@ from typing import Any, cast
 import anyio
 import anyio.to_thread
 
-from indexer.store import IndexStore, StoreHandle, current_snapshot
+from indexer.store import IndexError_, IndexStore, StoreHandle, current_snapshot
 from searchchat.answer import Answerer
+from searchchat.conversations import ConversationStore
 from searchchat.retrieve import Filters, Retriever, SearchResult, single_threaded_faiss
 from searchchat.settings import Settings
 from searchchat.web.errors import ApiError
@@ -44,6 +45,7 @@ class Backend:
         self._answerer_lock = threading.Lock()  # separate: loading a model must not hold up searches
         self._checked: str | None = None  # the snapshot whose embedder matched ours
         self.limiter = GenerationLimiter(settings.max_concurrent_generations, settings.max_queued_generations)
+        self.conversations = ConversationStore(settings.conversations_path)
 
     # -- the index ----------------------------------------------------------------------------------------
     def has_index(self) -> bool:
@@ -69,6 +71,24 @@ class Backend:
 
     def sources(self) -> list[dict[str, Any]]:
         return [{**row, "last_indexed": iso(row["last_indexed"])} for row in self.store().sources()]
+
+    def present_documents(self, keys: set[str]) -> set[str] | None:
+        """Which of these doc_ids (or URLs) the live index holds; None when there is no index to ask."""
+        try:
+            store = self.store()
+        except IndexError_:
+            return None
+        found: set[str] = set()
+        wanted = sorted(keys)
+        for start in range(0, len(wanted), 400):
+            part = wanted[start : start + 400]
+            marks = ",".join("?" * len(part))
+            rows = store.query(
+                f"SELECT doc_id, url FROM documents WHERE doc_id IN ({marks}) OR url IN ({marks})",
+                (*part, *part),
+            )
+            found.update(v for row in rows for v in row)
+        return found
 
     # -- models -------------------------------------------------------------------------------------------
     def retriever(self) -> Retriever:

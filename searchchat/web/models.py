@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from searchchat.settings import QUESTION_CHARS_BOUND
 
@@ -22,6 +22,7 @@ MAX_BODY_BYTES = 12 * (
     MAX_QUESTION_CHARS + MAX_TURNS * MAX_TURN_CHARS + 2 * MAX_FILTER_CHARS + MAX_DOCTYPE_CHARS
 )
 MAX_BODY_BYTES += 64 * 1024
+MAX_ID_CHARS = 64  # a conversation id, turn id or share token
 MAX_VIEW_CHARS = 4000  # /view's `url` and `hl` (a cited quote)
 PATH_BYTES = 1024  # a route's path, parameter names and separators, with room to spare
 
@@ -93,6 +94,12 @@ class AskRequest(BaseModel):
         None,
         description="Answer only when a passage matches the question closely (default: the server's setting).",
     )
+    conversation_id: Text | None = Field(
+        None,
+        max_length=MAX_ID_CHARS,
+        description="Continue this stored conversation: its turns are the history (then send no `history`). "
+        "Without it a new conversation is started.",
+    )
 
 
 class CitationOut(BaseModel):
@@ -104,6 +111,9 @@ class CitationOut(BaseModel):
     quote: str | None = Field(None, description="The evidence sentence, as the source's text has it.")
     start: int | None = Field(None, description="Its first character's offset in the source's text.")
     end: int | None = Field(None, description="The offset just after its last character.")
+    removed: bool | None = Field(
+        None, description="In a stored conversation: the document has been removed from the index since."
+    )
 
 
 class SentenceOut(BaseModel):
@@ -134,6 +144,10 @@ class AnswerOut(BaseModel):
         description="The best sentence's score under the policy's scorer (a probability with the trained model).",
     )
     policy: str | None = Field(None, description="The answer policy profile that decided.")
+    conversation_id: str | None = Field(
+        None, description="The stored conversation this turn joined (send it back to continue it)."
+    )
+    turn_id: str | None = Field(None, description="This answer's id, for POST /api/feedback.")
 
 
 class HitOut(BaseModel):
@@ -214,3 +228,86 @@ class ChatRequest(BaseModel):
     model: str = "searchchat"
     messages: list[ChatMessage] = Field(..., min_length=1, max_length=100)
     stream: bool = False
+
+
+# -- conversations and feedback ------------------------------------------------------------------------------
+Reason = Literal["wrong_citation", "wrong_answer", "should_have_answered", "should_not_have_answered"]
+
+
+class RenameRequest(BaseModel):
+    """A conversation's new title."""
+
+    model_config = ConfigDict(**STRICT, json_schema_extra={"examples": [{"title": "GANs and ChatGPT"}]})
+    title: Text = Field(..., min_length=1, max_length=200, pattern=r"\S", description="Not only whitespace.")
+
+
+class FeedbackRequest(BaseModel):
+    """Thumbs up or down on one answer, with an optional reason (for a thumbs down)."""
+
+    model_config = ConfigDict(
+        **STRICT,
+        json_schema_extra={
+            "examples": [{"turn_id": "0123456789abcdef", "verdict": "down", "reason": "wrong_citation"}]
+        },  # fmt: skip
+    )
+    turn_id: Text = Field(..., min_length=1, max_length=MAX_ID_CHARS, description="The answer's `turn_id`.")
+    verdict: Literal["up", "down"]
+    reason: Reason | None = Field(None, description="Why the answer was wrong (only with verdict down).")
+
+    @model_validator(mode="after")
+    def _reason_with_down(self) -> FeedbackRequest:
+        if self.reason is not None and self.verdict != "down":
+            raise ValueError("a reason goes with verdict 'down' only")
+        return self
+
+
+class ConversationOut(BaseModel):
+    id: str
+    title: str = Field(description="The first question, unless renamed.")
+    created: str = Field(description="ISO 8601 (UTC).")
+    updated: str = Field(description="When the last turn was added (UTC).")
+    turns: int
+    shared: bool = Field(description="Whether a share link is live.")
+
+
+class TurnOut(BaseModel):
+    id: str = Field(description="The answer's id (`turn_id`), for POST /api/feedback.")
+    position: int
+    question: str
+    answer: AnswerOut = Field(
+        description="The answer as it was given; sources and citations whose document has been removed from "
+        "the index since say `removed: true`."
+    )
+    created: str
+    verdict: Literal["up", "down"] | None = None
+    reason: Reason | None = None
+
+
+class ConversationDetailOut(ConversationOut):
+    turn_list: list[TurnOut] = Field(description="Oldest first.")
+    share_url: str | None = Field(None, description="The read-only link (/s/TOKEN), when shared.")
+
+
+class SharedOut(BaseModel):
+    title: str
+    created: str
+    updated: str
+    turn_list: list[TurnOut]
+
+
+class ShareOut(BaseModel):
+    id: str
+    token: str = Field(description="Unguessable; deleting the conversation (or DELETE .../share) revokes it.")
+    url: str = Field(description="The read-only page: /s/TOKEN.")
+
+
+class DeletedOut(BaseModel):
+    id: str
+    deleted: bool
+
+
+class FeedbackOut(BaseModel):
+    turn_id: str
+    conversation_id: str
+    verdict: Literal["up", "down"]
+    reason: Reason | None

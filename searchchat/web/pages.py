@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
-from urllib.parse import urldefrag
+from urllib.parse import quote, urldefrag
 
 from indexer.store import IndexStore
 
@@ -213,3 +213,55 @@ def render_document(doc: DocView, hl: str | None = None) -> str:
         out.append("</section>")
     out.append("<p class=note>Rebuilt from the indexed passages.</p></article>")
     return _page(doc.title, "".join(out))
+
+
+# -- a shared conversation ------------------------------------------------------------------------------
+def _source_link(src: dict[str, Any]) -> str:
+    """Where a source of a shared answer links: its web page, the reader for a file, or nowhere."""
+    url = str(src.get("url") or "")
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme in ("http", "https"):
+        return url
+    if scheme == "file":
+        base, _, anchor = url.partition("#")
+        return f"/view?url={quote(base, safe='')}" + (f"#{quote(anchor)}" if anchor else "")
+    return ""
+
+
+def _shared_turn(turn: dict[str, Any]) -> str:
+    answer = turn.get("answer") or {}
+    out = [f"<section class=turn><h2>{escape(str(turn.get('question', '')))}</h2>"]
+    if answer.get("abstained"):
+        out.append("<p class=notfound>Not found in the indexed documents.</p>")
+    else:
+        for para in str(answer.get("answer") or "").split("\n\n"):
+            if para.strip():
+                out.append(f"<p>{escape(para.strip())}</p>")
+    cited = {c.get("n") for c in answer.get("citations") or [] if isinstance(c, dict)}
+    items = []
+    for src in answer.get("sources") or []:
+        if src.get("n") not in cited:
+            continue
+        title = escape(str(src.get("title") or src.get("url") or ""))
+        link = "" if src.get("removed") else _source_link(src)
+        label = f'<a href="{escape(link)}" rel="noopener noreferrer">{title}</a>' if link else title
+        gone = " <span class=removed>(removed from the index since)</span>" if src.get("removed") else ""
+        items.append(f"<li value={int(src.get('n') or 0)}>{label}{gone}</li>")
+    if items:
+        out.append(f"<ol class=shared-sources>{''.join(items)}</ol>")
+    out.append("</section>")
+    return "".join(out)
+
+
+def render_conversation(conv: dict[str, Any]) -> str:
+    """The read-only page of a shared conversation (/s/TOKEN): questions, answers with [n], cited sources."""
+    title = str(conv.get("title") or "Conversation")
+    body = [f"<article class=shared><h1>{escape(title)}</h1>",
+            "<p class=src>A shared conversation (read-only).</p>"]  # fmt: skip
+    body.extend(_shared_turn(t) for t in conv.get("turn_list") or [])
+    body.append("</article>")
+    return _page(title, "".join(body))
+
+
+def render_missing_share() -> str:
+    return _page("Not found", "<h1>Not found</h1><p>This share link does not exist, or was revoked.</p>")
