@@ -16,7 +16,7 @@ from typing import Any, Literal
 Verdict = Literal["up", "down"]
 REASONS = ("wrong_citation", "wrong_answer", "should_have_answered", "should_not_have_answered")
 TITLE_CHARS = 80  # a title made from the first question is cut here
-MAX_TITLE_CHARS = 200
+HISTORY_MESSAGES = 20  # stored messages given as history to a follow-up (the web API's MAX_TURNS)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL,

@@ -13,7 +13,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from searchchat.cli import index, models, query  # noqa: F401  (commands register themselves on `app`)
+    from searchchat.cli import conversations, index, models, query  # noqa: F401  (commands register themselves on `app`)
 
     for optional in ("serve", "eval", "evalqa"):
         try:

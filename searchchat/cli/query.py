@@ -139,16 +139,30 @@ def ask(
     url_prefix: str | None = typer.Option(None, "--url-prefix", help="Only URLs starting with this."),
     doctype: str | None = typer.Option(None, "--type", help="Only this document type."),
     strict: bool = StrictOpt,
+    conversation: str | None = typer.Option(
+        None,
+        "--conversation",
+        help="Continue this stored conversation (its turns are the history) and "
+        "store the answer in it; 'new' starts one. See `searchchat conversations`.",
+    ),
     json_out: bool = JsonOpt,
 ) -> None:
     """Answer a question from the indexed documents, with verified numbered citations (streamed)."""
     from searchchat.answer import Answerer
+    from searchchat.conversations import HISTORY_MESSAGES, ConversationStore
     from searchchat.generators import get_generator
 
     if not question.strip():
         fail("the question is empty", code=2)
+    if history and conversation:
+        fail("give --history or --conversation, not both", code=2)
     turns = load_history(history) if history else None
     settings = make_settings(index, mode=mode, generator=generator, model=model, strict=strict or None)
+    store = ConversationStore(settings.conversations_path) if conversation else None
+    if store is not None and conversation != "new":
+        turns = store.history(str(conversation), HISTORY_MESSAGES)
+        if turns is None:
+            fail(f"No conversation {conversation!r} (see `searchchat conversations`).")
     final: dict = {}
     streamed = False
     with friendly_errors():
@@ -167,6 +181,12 @@ def ask(
                 streamed = True
             elif event["type"] == "final":
                 final = event["answer"]
+    if store is not None:
+        cid = store.create(question).id if conversation == "new" else str(conversation)
+        turn = store.add_turn(cid, question.strip(), final)
+        final = {**final, "conversation_id": cid, "turn_id": turn.id if turn else None}
+        if not json_out:
+            typer.echo(f"(conversation {cid}; continue it with --conversation {cid})", err=True)
     if json_out:
         print_json(final)
         return
