@@ -318,3 +318,24 @@ def test_the_schema_documents_the_new_endpoints(client: TestClient) -> None:
     assert {"post", "delete"} <= set(paths["/api/conversations/{conversation_id}/share"])
     assert "post" in paths["/api/feedback"] and "get" in paths["/api/shared/{token}"]
     assert "/c/{conversation_id}" not in paths and "/s/{token}" not in paths
+
+
+def test_responses_match_their_documented_models(client: TestClient) -> None:
+    """The fuzz run meets mostly unknown ids; here every new endpoint's 200 is checked against its model."""
+    from searchchat.web import models
+
+    first = ask(client)
+    cid, tid = first["conversation_id"], first["turn_id"]
+    models.AnswerOut.model_validate(first)
+    checks = [
+        (models.ConversationOut, client.get("/api/conversations").json()[0]),
+        (models.ConversationDetailOut, client.get(f"/api/conversations/{cid}").json()),
+        (models.ConversationOut, client.patch(f"/api/conversations/{cid}", json={"title": "t"}).json()),
+        (models.FeedbackOut, client.post("/api/feedback", json={"turn_id": tid, "verdict": "up"}).json()),
+        (models.ShareOut, share := client.post(f"/api/conversations/{cid}/share").json()),
+        (models.SharedOut, client.get(f"/api/shared/{share['token']}").json()),
+        (models.ConversationOut, client.delete(f"/api/conversations/{cid}/share").json()),
+        (models.DeletedOut, client.delete(f"/api/conversations/{cid}").json()),
+    ]
+    for model, body in checks:
+        model.model_validate(body)

@@ -66,3 +66,6 @@ def test_the_fuzzed_paths_exist(tmp_path: Path) -> None:
     """The run above covers the API: these paths are in the schema it reads."""
     spec = make_app(web_settings(tmp_path / "home", tmp_path / "none")).openapi()
     assert {"/ask", "/ask/stream", "/search", "/api/sources", "/v1/chat/completions"} <= set(spec["paths"])
+    conversations = {"/api/conversations", "/api/conversations/{conversation_id}", "/api/feedback",
+                     "/api/conversations/{conversation_id}/share", "/api/shared/{token}"}  # fmt: skip
+    assert conversations <= set(spec["paths"])

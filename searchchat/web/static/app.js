@@ -46,6 +46,17 @@
       "html.lead": "Answers written from the pages and files you indexed, with every claim linked to its source.",
       "html.q": "Ask anything…", "html.followup": "Ask a follow-up…", "html.stop": "Stop",
       "html.loading": "Loading index statistics…", "html.strict": "Only answer when sure",
+      "html.newChat": "New conversation", "html.conversations": "Conversations",
+      "html.noConversations": "Your conversations will appear here.", "html.share": "Share",
+      rename: "Rename", remove: "Delete", confirmRemove: "Delete?", untitled: "Untitled",
+      good: "Good answer", bad: "Bad answer", whyBad: "What was wrong?", thanks: "Thanks for the feedback.",
+      wrong_citation: "Wrong citation", wrong_answer: "Wrong answer",
+      should_have_answered: "Should have answered", should_not_have_answered: "Should not have answered",
+      feedbackFailed: "Could not save the feedback.", feedbackKey: "Feedback needs the API key.",
+      removedSource: "Removed from the index since this answer", removedBadge: "removed",
+      shareLink: "Anyone with this link can read this conversation.", stopSharing: "Stop sharing",
+      shareFailed: "Could not make a share link.", noConversation: "This conversation does not exist (any more).",
+      loadFailed: "Could not load the conversation.",
     },
     zh: {
       no_relevant_passage: "没有与问题足够接近的段落。",
@@ -75,6 +86,17 @@
       "html.lead": "回答来自你索引的网页和文件，每一句都链接到它的来源。",
       "html.q": "问点什么…", "html.followup": "继续追问…", "html.stop": "停止",
       "html.loading": "正在加载索引统计…", "html.strict": "只在有把握时回答",
+      "html.newChat": "新对话", "html.conversations": "对话", "html.noConversations": "你的对话会显示在这里。",
+      "html.share": "分享",
+      rename: "重命名", remove: "删除", confirmRemove: "确定删除？", untitled: "未命名",
+      good: "回答很好", bad: "回答不好", whyBad: "哪里不对？", thanks: "感谢你的反馈。",
+      wrong_citation: "引用有误", wrong_answer: "回答有误",
+      should_have_answered: "本应回答", should_not_have_answered: "不应回答",
+      feedbackFailed: "无法保存反馈。", feedbackKey: "反馈需要 API 密钥。",
+      removedSource: "此回答之后，该文档已从索引中移除", removedBadge: "已移除",
+      shareLink: "任何拿到此链接的人都能阅读这段对话。", stopSharing: "停止分享",
+      shareFailed: "无法生成分享链接。", noConversation: "这段对话不存在（或已删除）。",
+      loadFailed: "无法加载这段对话。",
     },
   };
   const LANG = (navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en";
@@ -85,8 +107,14 @@
   document.documentElement.lang = LANG === "zh" ? "zh-CN" : "en";
   for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = tr(node.dataset.i18n);
   for (const node of document.querySelectorAll("[data-i18n-placeholder]")) node.placeholder = tr(node.dataset.i18nPlaceholder);
+  for (const node of document.querySelectorAll("[data-i18n-title]")) {
+    node.title = tr(node.dataset.i18nTitle);
+    node.setAttribute("aria-label", node.title);
+  }
+  const FEEDBACK_REASONS = ["wrong_citation", "wrong_answer", "should_have_answered", "should_not_have_answered"];
 
-  let history = [];        // [{role, content}] of finished turns, sent with follow-ups
+  let history = [];        // [{role, content}] of finished turns, sent with follow-ups when not stored
+  let conversationId = null;  // the stored conversation this thread continues (the server keeps its turns)
   let controller = null;   // AbortController of the answer being streamed
   let turnCount = 0;
 
@@ -148,7 +176,7 @@
 
   function sourceHref(turn, n) {
     const src = turn.sources.get(n);
-    return src ? safeHref(src.url, turn.quotes.get(n)) : null;
+    return src && !src.removed ? safeHref(src.url, turn.quotes.get(n)) : null;
   }
 
   function shortSource(url) {
@@ -238,7 +266,9 @@
     const a = el(href ? "a" : "span", "cite", n);
     if (href) { a.href = href; a.target = "_blank"; a.rel = "noopener noreferrer"; }
     a.dataset.n = String(n);
-    a.title = src.title + (src.section && src.section !== src.title ? " — " + src.section : "");
+    a.title = src.title + (src.section && src.section !== src.title ? " — " + src.section : "") +
+      (src.removed ? " (" + tr("removedSource") + ")" : "");
+    if (src.removed) a.classList.add("removed");
     a.addEventListener("mouseenter", () => highlight(turn, n, true));
     a.addEventListener("mouseleave", () => highlight(turn, n, false));
     a.addEventListener("focus", () => highlight(turn, n, true));
@@ -373,6 +403,13 @@
       card.dataset.n = String(s.n);
       const head = el("div", "card-head");
       head.append(el("span", "num", s.n), el("span", "host", shortSource(s.url)));
+      if (s.removed) {
+        const badge = el("span", "removed-badge", tr("removedBadge"));
+        badge.title = tr("removedSource");
+        head.append(badge);
+        card.classList.add("removed");
+        card.title = tr("removedSource");
+      }
       card.append(head, el("div", "card-title", s.title || s.url));
       if (s.section && s.section !== s.title) card.append(el("div", "card-section", s.section));
       card.append(el("div", "card-snippet", s.snippet || ""));
@@ -547,7 +584,219 @@
     turn.meta.textContent = parts.join(" · ");
     history.push({ role: "user", content: turn.question }, { role: "assistant", content: answer.answer || "" });
     history = history.slice(-20);
+    if (answer.conversation_id) setConversation(answer.conversation_id);
+    if (answer.turn_id) turn.node.append(feedbackBar(answer.turn_id, answer.verdict || null, answer.reason || null));
   }
+
+  // -- feedback: thumbs up or down on an answer, a reason with a thumbs down ---------------------------
+  function feedbackBar(turnId, verdict, reason) {
+    const bar = el("div", "feedback");
+    bar.dataset.turnId = turnId;
+    const up = el("button", "thumb up"), down = el("button", "thumb down");
+    up.append(svgIcon(["M7 10v11H4V10z", "M7 10l4-7a2 2 0 0 1 3 2l-1 5h6a2 2 0 0 1 2 2l-2 7a2 2 0 0 1-2 2H7"]));
+    down.append(svgIcon(["M17 14V3h3v11z", "M17 14l-4 7a2 2 0 0 1-3-2l1-5H5a2 2 0 0 1-2-2l2-7a2 2 0 0 1 2-2h10"]));
+    up.title = tr("good"); down.title = tr("bad");
+    const reasons = el("div", "reasons");
+    reasons.append(el("span", "why", tr("whyBad")));
+    const note = el("span", "feedback-note");
+    note.setAttribute("role", "status");
+    for (const code of FEEDBACK_REASONS) {
+      const b = el("button", "reason-chip", tr(code));
+      b.type = "button";
+      b.dataset.reason = code;
+      b.addEventListener("click", () => send("down", code));
+      reasons.append(b);
+    }
+    for (const b of [up, down]) { b.type = "button"; b.setAttribute("aria-label", b.title); }
+    up.addEventListener("click", () => send("up", null));
+    down.addEventListener("click", () => send("down", null));
+    bar.append(up, down, reasons, note);
+    function show(v, r) {
+      up.setAttribute("aria-pressed", String(v === "up"));
+      down.setAttribute("aria-pressed", String(v === "down"));
+      reasons.hidden = v !== "down";
+      for (const b of reasons.querySelectorAll(".reason-chip")) b.setAttribute("aria-pressed", String(b.dataset.reason === r));
+    }
+    async function send(v, r) {
+      try {
+        const res = await fetch("/api/feedback", { method: "POST", headers: apiHeaders(),
+          body: JSON.stringify({ turn_id: turnId, verdict: v, ...(r ? { reason: r } : {}) }) });
+        if (!res.ok) { note.textContent = res.status === 401 ? tr("feedbackKey") : tr("feedbackFailed"); return; }
+        show(v, r);
+        note.textContent = tr("thanks");
+      } catch { note.textContent = tr("feedbackFailed"); }
+    }
+    show(verdict, reason);
+    return bar;
+  }
+
+  // -- conversations: the sidebar, reopening one, sharing it ---------------------------------------------
+  const sidebar = $("sidebar"), convList = $("conversations"), convEmpty = $("conv-empty");
+  const toggle = $("sidebar-toggle"), scrim = $("scrim");
+  const shareBtn = $("share"), shareBox = $("share-box"), shareUrl = $("share-url");
+
+  function setConversation(id) {
+    conversationId = id;
+    shareBtn.hidden = !id;
+    if (!id) shareBox.hidden = true;
+    loadConversations();
+  }
+
+  function openSidebar(open) {
+    document.body.classList.toggle("sidebar-open", open);
+    toggle.setAttribute("aria-expanded", String(open));
+    scrim.hidden = !open;
+  }
+
+  async function loadConversations() {
+    let rows = [];
+    try {
+      const res = await fetch("/api/conversations", { headers: apiHeaders() });
+      if (!res.ok) { convList.replaceChildren(); convEmpty.hidden = false; return; }
+      rows = await res.json();
+    } catch { return; }
+    convList.replaceChildren(...rows.map(convItem));
+    convEmpty.hidden = rows.length > 0;
+  }
+
+  const TRASH = ["M4 7h16", "M10 11v6M14 11v6", "M6 7l1 13h10l1-13", "M9 7V4h6v3"];
+
+  function convItem(c) {
+    const li = el("li", "conv");
+    li.dataset.id = c.id;
+    const link = el("a", "conv-link", c.title || tr("untitled"));
+    link.href = "/c/" + encodeURIComponent(c.id);
+    link.title = c.title;
+    if (c.id === conversationId) { li.classList.add("current"); link.setAttribute("aria-current", "page"); }
+    link.addEventListener("click", (e) => {
+      if (e.button || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;
+      e.preventDefault();
+      history_push(link.getAttribute("href"));
+      openSidebar(false);
+      openConversation(c.id);
+    });
+    const rename = el("button", "conv-rename");
+    rename.type = "button";
+    rename.title = tr("rename");
+    rename.setAttribute("aria-label", tr("rename"));
+    rename.append(svgIcon(["M4 20h4L19 9l-4-4L4 16z", "M14 6l4 4"]));
+    rename.addEventListener("click", () => startRename(li, link, c));
+    const del = el("button", "conv-delete");
+    del.type = "button";
+    del.title = tr("remove");
+    del.setAttribute("aria-label", tr("remove"));
+    del.append(svgIcon(TRASH));
+    del.addEventListener("click", async () => {
+      if (!del.classList.contains("confirm")) {  // the first click asks, the second deletes
+        del.classList.add("confirm");
+        del.replaceChildren(tr("confirmRemove"));
+        setTimeout(() => { del.classList.remove("confirm"); del.replaceChildren(svgIcon(TRASH)); }, 4000);
+        return;
+      }
+      const res = await fetch("/api/conversations/" + encodeURIComponent(c.id), { method: "DELETE", headers: apiHeaders() });
+      if (!res.ok && res.status !== 404) return;
+      if (c.id === conversationId) { history_push("/"); runFromUrl(); }
+      loadConversations();
+    });
+    li.append(link, rename, del);
+    return li;
+  }
+
+  function startRename(li, link, c) {
+    const field = el("input", "conv-title");
+    field.value = c.title;
+    field.maxLength = 200;
+    field.setAttribute("aria-label", tr("rename"));
+    let done = false;
+    const finishRename = async (save) => {
+      if (done) return;
+      done = true;
+      const title = field.value.trim();
+      if (save && title && title !== c.title) {
+        const res = await fetch("/api/conversations/" + encodeURIComponent(c.id), {
+          method: "PATCH", headers: apiHeaders(), body: JSON.stringify({ title }) });
+        if (res.ok) c.title = (await res.json()).title;
+      }
+      link.textContent = c.title;
+      link.title = c.title;
+      field.replaceWith(link);
+      li.classList.remove("editing");
+    };
+    field.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") { e.preventDefault(); finishRename(true); }
+      else if (e.key === "Escape") { e.preventDefault(); finishRename(false); }
+    });
+    field.addEventListener("blur", () => finishRename(true));
+    li.classList.add("editing");
+    link.replaceWith(field);
+    field.focus();
+    field.select();
+  }
+
+  async function openConversation(id) {
+    if (controller) controller.abort();
+    thread.replaceChildren();
+    history = [];
+    conversationId = id;
+    input.value = "";
+    document.body.classList.remove("idle");
+    followForm.hidden = false;
+    shareBox.hidden = true;
+    let res;
+    try {
+      res = await fetch("/api/conversations/" + encodeURIComponent(id), { headers: apiHeaders() });
+    } catch { res = null; }
+    if (!res || !res.ok) {
+      const turn = newTurn("");
+      turn.node.classList.add("missing");
+      turn.answer.replaceChildren();
+      turn.answer.classList.remove("streaming");
+      renderSources(turn, []);
+      turn.answerLabel.hidden = true;
+      showNotice(turn, "error", res && res.status === 404 ? tr("noConversation") : tr("loadFailed"), "");
+      setConversation(null);
+      followForm.hidden = true;
+      return;
+    }
+    const conv = await res.json();
+    for (const t of conv.turn_list) {
+      const turn = newTurn(t.question);
+      finish(turn, { ...t.answer, conversation_id: null, turn_id: t.id, verdict: t.verdict, reason: t.reason });
+    }
+    document.title = conv.title + " · searchchat";
+    setConversation(conv.id);
+  }
+
+  shareBtn.addEventListener("click", async () => {
+    if (!conversationId) return;
+    try {
+      const res = await fetch("/api/conversations/" + encodeURIComponent(conversationId) + "/share",
+        { method: "POST", headers: apiHeaders() });
+      if (!res.ok) throw new Error();
+      const body = await res.json();
+      shareUrl.value = new URL(body.url, location.href).href;
+      shareBox.hidden = false;
+      shareUrl.focus();
+      shareUrl.select();
+      if (navigator.clipboard) navigator.clipboard.writeText(shareUrl.value).catch(() => {});
+    } catch {
+      shareUrl.value = "";
+      shareBox.hidden = false;
+      $("share-note").textContent = tr("shareFailed");
+      return;
+    }
+    $("share-note").textContent = tr("shareLink");
+  });
+
+  $("unshare").addEventListener("click", async () => {
+    if (!conversationId) return;
+    const res = await fetch("/api/conversations/" + encodeURIComponent(conversationId) + "/share",
+      { method: "DELETE", headers: apiHeaders() });
+    if (res.ok) { shareBox.hidden = true; shareUrl.value = ""; }
+  });
+  $("share-close").addEventListener("click", () => { shareBox.hidden = true; });
+  toggle.addEventListener("click", () => openSidebar(!document.body.classList.contains("sidebar-open")));
+  scrim.addEventListener("click", () => openSidebar(false));
 
   function setBusy(busy) {
     stopBtn.hidden = !busy;
@@ -558,7 +807,7 @@
     question = question.trim();
     if (!question) return;
     if (controller) controller.abort();
-    if (!followup) { thread.replaceChildren(); history = []; }
+    if (!followup) { thread.replaceChildren(); history = []; setConversation(null); }
     document.body.classList.remove("idle");
     followForm.hidden = false;
     const turn = newTurn(question);
@@ -571,7 +820,9 @@
     try {
       const res = await fetch("/ask/stream", {
         method: "POST", headers: apiHeaders(), signal: ctrl.signal,
-        body: JSON.stringify({ question, history: followup ? history : [], ...(strictBox.checked ? { strict: true } : {}) }),
+        body: JSON.stringify({ question, ...(followup && conversationId ? { conversation_id: conversationId }
+                                                       : { history: followup ? history : [] }),
+                               ...(strictBox.checked ? { strict: true } : {}) }),
       });
       if (!res.ok) { turn.answer.replaceChildren(); turn.answer.classList.remove("streaming"); renderSources(turn, []); await httpError(turn, res); return; }
       for await (const ev of sseEvents(res)) {
@@ -671,11 +922,14 @@
 
   function runFromUrl() {
     const q = new URLSearchParams(location.search).get("q");
-    if (q && q.trim()) { input.value = q; ask(q, false); }
+    const reopen = /^\/c\/([^/]+)$/.exec(location.pathname);
+    if (reopen) { openConversation(decodeURIComponent(reopen[1])); }
+    else if (q && q.trim()) { input.value = q; ask(q, false); }
     else {
       if (controller) controller.abort();
       thread.replaceChildren(); history = []; input.value = "";
       followForm.hidden = true; document.body.classList.add("idle");
+      setConversation(null);
     }
   }
 
