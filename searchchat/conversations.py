@@ -82,6 +82,10 @@ class ConversationStore:
         self.path = path
         self._ready = False
 
+    def _missing(self) -> bool:
+        """Nothing stored yet: reads answer empty without creating the file."""
+        return not self._ready and not self.path.exists()
+
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
         if not self._ready:
@@ -106,6 +110,8 @@ class ConversationStore:
 
     def recent(self, limit: int = 100, offset: int = 0) -> list[Conversation]:
         """Newest (last changed) first."""
+        if self._missing():
+            return []
         with self._db() as db:
             rows = db.execute(
                 "SELECT c.id, c.title, c.created, c.updated, c.share_token, COUNT(t.id) FROM conversations c "
@@ -125,6 +131,8 @@ class ConversationStore:
         return Conversation(*row) if row else None
 
     def get(self, conversation_id: str) -> Conversation | None:
+        if self._missing():
+            return None
         with self._db() as db:
             conv = self._header(db, "id", conversation_id)
             if conv is not None:
@@ -132,6 +140,8 @@ class ConversationStore:
         return conv
 
     def by_share_token(self, token: str) -> Conversation | None:
+        if self._missing():
+            return None
         with self._db() as db:
             conv = self._header(db, "share_token", token)
             if conv is not None:
@@ -139,17 +149,23 @@ class ConversationStore:
         return conv
 
     def rename(self, conversation_id: str, title: str) -> Conversation | None:
+        if self._missing():
+            return None
         with self._db() as db:
             db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title.strip(), conversation_id))
             return self._header(db, "id", conversation_id)
 
     def delete(self, conversation_id: str) -> bool:
         """Removes its turns, their feedback and its share link."""
+        if self._missing():
+            return False
         with self._db() as db:
             return db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,)).rowcount > 0
 
     def share(self, conversation_id: str) -> str | None:
         """The conversation's share token (made on first use; unguessable), or None when there is none."""
+        if self._missing():
+            return None
         with self._db() as db:
             conv = self._header(db, "id", conversation_id)
             if conv is None:
@@ -162,6 +178,8 @@ class ConversationStore:
             return conv.share_token
 
     def unshare(self, conversation_id: str) -> bool:
+        if self._missing():
+            return False
         with self._db() as db:
             cur = db.execute("UPDATE conversations SET share_token = NULL WHERE id = ?", (conversation_id,))
             return cur.rowcount > 0
@@ -193,11 +211,15 @@ class ConversationStore:
         return [m for t in conv.turns for m in t.history()][-max_messages:] if max_messages else []
 
     def turn(self, turn_id: str) -> Turn | None:
+        if self._missing():
+            return None
         with self._db() as db:
             return next(self._turns(db, "id = ?", (turn_id,)), None)
 
     def set_feedback(self, turn_id: str, verdict: Verdict, reason: str | None) -> Turn | None:
         """Records (or replaces) the verdict on an answer; None for an unknown turn."""
+        if self._missing():
+            return None
         with self._db() as db:
             cur = db.execute("UPDATE turns SET verdict = ?, reason = ?, feedback_at = ? WHERE id = ?",
                              (verdict, reason, time.time(), turn_id))  # fmt: skip
@@ -207,6 +229,8 @@ class ConversationStore:
 
     def feedback(self) -> list[Turn]:
         """Every turn with a verdict, oldest feedback first."""
+        if self._missing():
+            return []
         with self._db() as db:
             return list(self._turns(db, "verdict IS NOT NULL ORDER BY feedback_at, rowid", ()))
 

@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(2000, ge=1, le=QUESTION_CHARS_BOUND)
     max_concurrent_generations: int = Field(1, ge=1)
     max_queued_generations: int = Field(4, ge=0)
+    keep_conversations: bool = Field(
+        True,
+        description="Store the web API's questions and answers ($SEARCHCHAT_HOME/conversations.sqlite) so that "
+        "they can be continued, listed, shared and rated; false keeps nothing.",
+    )
     api_key: str | None = Field(None, description="When set, state-changing endpoints require it.")
     api_key_all: bool = Field(False, description="Require the API key on every endpoint.")
     allowed_hosts: Annotated[list[str], NoDecode] = Field(

@@ -339,3 +339,19 @@ def test_responses_match_their_documented_models(client: TestClient) -> None:
     ]
     for model, body in checks:
         model.model_validate(body)
+
+
+def test_with_keep_conversations_off_nothing_is_stored(tmp_path: Path, built: Path) -> None:
+    settings = web_settings(tmp_path / "home", built, keep_conversations=False)
+    c, gen = client_for(settings, ANSWER, ANSWER)
+    with c:
+        first = ask(c)
+        assert first["conversation_id"] is None and first["turn_id"] is None
+        history = [{"role": "user", "content": GAN_Q}, {"role": "assistant", "content": ANSWER}]
+        ask(c, "And BM25?", history=history)  # the client keeps the history, as before
+        assert any(GAN_Q in m["content"] for m in gen.prompts[-1].messages)
+        assert c.get("/api/conversations").json() == []
+        assert_json_error(
+            c.post("/ask", json={"question": "q", "conversation_id": "abc"}), 422, "conversations_off"
+        )
+    assert not (tmp_path / "home" / "conversations.sqlite").exists()

@@ -50,6 +50,10 @@ def history_for(
     client sent."""
     if conversation_id is None:
         return sent
+    if not backend.settings.keep_conversations:
+        raise ApiError(
+            422, "conversations_off", "This server keeps no conversations: send `history` instead."
+        )
     if sent:
         raise ApiError(422, "invalid_request", "Send either `history` or `conversation_id`, not both.")
     stored = backend.conversations.history(conversation_id, MAX_TURNS)
@@ -60,7 +64,9 @@ def history_for(
 
 def save_turn(backend: Backend, conversation_id: str | None, question: str, answer: dict[str, Any]) -> dict:
     """The answer with the `conversation_id` and `turn_id` it was stored under (a new conversation when none
-    was given). Storage that fails is logged and the answer still goes out, with null ids."""
+    was given). With keep_conversations off, or when storage fails (logged), the ids are null."""
+    if not backend.settings.keep_conversations:
+        return {**answer, "conversation_id": None, "turn_id": None}
     try:
         store = backend.conversations
         if conversation_id is None:
