@@ -1,7 +1,9 @@
 """Bounded load check on loopback: GET /search at a fixed concurrency while a few POST /ask answers run.
 
 Starts `searchchat serve` in a subprocess (a real uvicorn server) unless --url is given, then reports the
-/search error count and latency percentiles, and what happened to the /ask requests (completed or 503).
+/search error count and latency percentiles, and what happened to the /ask requests (completed or 503). Among
+the searches, every tenth slot also lists the stored conversations, and each completed answer is read back
+from its conversation and rated (POST /api/feedback): those requests' errors are counted apart.
 
     python bench/load_check.py --index ~/.searchchat/index                    # the defaults: 200 x 20 + 4 asks
     python bench/load_check.py --index DIR --generator extractive --json
@@ -54,6 +56,8 @@ class LoadReport:
     asks_503: int = 0
     asks_other: dict[str, int] = field(default_factory=dict)
     ask_ms: list[float] = field(default_factory=list)
+    conversation_requests: int = 0  # GET /api/conversations[/{id}] and POST /api/feedback
+    conversation_errors: dict[str, int] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         return [
@@ -64,6 +68,9 @@ class LoadReport:
             f"/ask: {self.asks} requests: {self.asks_completed} completed, {self.asks_503} refused with 503"
             + (f", other {self.asks_other}" if self.asks_other else "")
             + (f"; latency {', '.join(f'{ms / 1000:.1f}' for ms in self.ask_ms)} s" if self.ask_ms else ""),
+            f"conversations: {self.conversation_requests} requests, "
+            f"{sum(self.conversation_errors.values())} errors"
+            + (f" {self.conversation_errors}" if self.conversation_errors else ""),
         ]
 
 
@@ -82,9 +89,22 @@ async def run_load(base_url: str, searches: int = 200, concurrency: int = 20, as
         max_connections=concurrency + asks + 4, max_keepalive_connections=concurrency + asks
     )
     in_flight = 0
+    conv_requests = 0
+    conv_errors: dict[str, int] = {}
     async with httpx.AsyncClient(
         base_url=base_url, timeout=timeout, limits=limits, headers=headers
     ) as client:
+
+        async def conversation_call(method: str, path: str, body: dict | None = None) -> None:
+            nonlocal conv_requests
+            conv_requests += 1
+            try:
+                r = await client.request(method, path, json=body)
+                kind = "" if r.status_code == 200 else f"{method} {path.split('/')[2]} HTTP {r.status_code}"
+            except httpx.HTTPError as exc:
+                kind = type(exc).__name__
+            if kind:
+                conv_errors[kind] = conv_errors.get(kind, 0) + 1
 
         async def one_ask(i: int) -> tuple[str, float]:
             nonlocal in_flight
@@ -92,11 +112,18 @@ async def run_load(base_url: str, searches: int = 200, concurrency: int = 20, as
             t0 = time.perf_counter()
             try:
                 r = await client.post("/ask", json={"question": ASK_QUESTIONS[i % len(ASK_QUESTIONS)]})
-                return str(r.status_code), (time.perf_counter() - t0) * 1000
+                ms = (time.perf_counter() - t0) * 1000
             except httpx.HTTPError as exc:
                 return type(exc).__name__, (time.perf_counter() - t0) * 1000
             finally:
                 in_flight -= 1
+            body = r.json() if r.status_code == 200 else {}
+            if body.get("turn_id"):  # a server that keeps conversations: read it back and rate the answer
+                await conversation_call("GET", f"/api/conversations/{body['conversation_id']}")
+                await conversation_call(
+                    "POST", "/api/feedback", {"turn_id": body["turn_id"], "verdict": "up"}
+                )
+            return str(r.status_code), ms
 
         ask_tasks = [asyncio.create_task(one_ask(i)) for i in range(asks)]
         await asyncio.sleep(0.05)  # the asks are admitted (and generating) before the searches start
@@ -119,6 +146,8 @@ async def run_load(base_url: str, searches: int = 200, concurrency: int = 20, as
                 latencies.append((time.perf_counter() - t0) * 1000)
                 if kind:
                     errors[kind] = errors.get(kind, 0) + 1
+                if i % 10 == 0:
+                    await conversation_call("GET", "/api/conversations")
 
         t0 = time.perf_counter()
         await asyncio.gather(*(one_search(i) for i in range(searches)))
@@ -136,6 +165,7 @@ async def run_load(base_url: str, searches: int = 200, concurrency: int = 20, as
         max_ms=round(max(latencies, default=0.0), 1), searches_per_s=round(searches / wall, 1),
         searches_during_asks=overlapped, asks=asks, asks_completed=codes.count("200"), asks_503=codes.count("503"),
         asks_other=other, ask_ms=[round(ms, 1) for c, ms in ask_results if c == "200"],
+        conversation_requests=conv_requests, conversation_errors=conv_errors,
     )  # fmt: skip
 
 

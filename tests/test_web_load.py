@@ -49,6 +49,8 @@ def test_search_under_load_while_answers_are_generated(tmp_path: Path, built: Pa
     assert report["p95_ms"] < 4000, report  # generous: measured 1.9 s on a 2-core machine at load 12
     assert report["searches_during_asks"] > 0, "the searches must overlap generation"
     assert report["asks_completed"] == 4 and report["asks_503"] == 0 and not report["asks_other"]
+    # the conversation endpoints under the same load: 20 lists, and each answer read back and rated
+    assert report["conversation_requests"] == 20 + 2 * 4 and not report["conversation_errors"], report
 
 
 def test_answers_beyond_the_queue_are_refused_not_piled_up(tmp_path: Path, built: Path) -> None:
