@@ -206,6 +206,25 @@ def test_a_thumbs_down_with_a_reason_reaches_the_export(
     assert mine[0]["answers"] == [] and mine[0]["is_impossible"] is False and mine[0]["sources"]
 
 
+def test_the_sidebar_is_a_drawer_on_a_phone(site: Settings, browser: WebDriver) -> None:
+    srv, _ = serve(site)
+    browser.set_window_size(390, 844)
+    try:
+        ask_on_page(browser, srv.url, "What is BM25?")
+        bar = browser.find_element(By.ID, "sidebar")
+        assert not bar.is_displayed()
+        browser.find_element(By.ID, "sidebar-toggle").click()
+        wait(browser, lambda d: bar.is_displayed() and bar.rect["x"] >= 0)
+        assert "What is BM25?" in sidebar(browser)
+        browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+        wait(browser, lambda d: not bar.is_displayed())
+        width = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], width
+    finally:
+        browser.set_window_size(1200, 1000)
+        srv.stop()
+
+
 def test_the_sidebar_in_chinese(site: Settings, tmp_path: Path) -> None:
     srv, _ = serve(site)
     driver = start_chromium(tmp_path / "profile-zh", lang="zh-CN")

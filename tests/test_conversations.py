@@ -184,6 +184,7 @@ def test_a_share_link_shows_a_read_only_copy_until_the_conversation_is_deleted(c
     assert page.status_code == 200 and GAN_Q in page.text and "read-only" in page.text
     assert "discriminator" in page.text and "gan.md" in page.text
     assert "<script" not in page.text and page.headers["cache-control"] == "no-store"
+    assert page.headers["x-robots-tag"] == "noindex"
     data = client.get(f"/api/shared/{token}").json()
     assert data["title"] == GAN_Q and "id" not in data and "share_url" not in data
 

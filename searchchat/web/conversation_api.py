@@ -210,6 +210,7 @@ def router(backend: Backend, for_changes: Callable[[Request], None], for_reads: 
             conv = await anyio.to_thread.run_sync(shared, token)
         except ApiError:
             return HTMLResponse(pages.render_missing_share(), status_code=404)
-        return HTMLResponse(pages.render_conversation(conv), headers={"Cache-Control": "no-store"})
+        headers = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}  # a link shared, not published
+        return HTMLResponse(pages.render_conversation(conv), headers=headers)
 
     return api

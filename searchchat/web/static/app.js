@@ -915,6 +915,8 @@
       e.preventDefault();
       input.focus();
       input.select();
+    } else if (e.key === "Escape" && document.body.classList.contains("sidebar-open")) {
+      openSidebar(false);
     } else if (e.key === "Escape" && (e.target === input || e.target === followInput)) {
       e.target.blur();
     }
