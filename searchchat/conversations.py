@@ -186,22 +186,21 @@ class ConversationStore:
 
     # -- turns --------------------------------------------------------------------------------------------
     def add_turn(self, conversation_id: str, question: str, answer: dict[str, Any]) -> Turn | None:
-        """Appends a turn; None when the conversation was deleted meanwhile."""
-        now = time.time()
+        """Appends a turn (its position taken in the same statement, so concurrent appends stay in order);
+        None when the conversation does not exist (or was deleted meanwhile)."""
+        now, tid = time.time(), new_id()
         with self._db() as db:
-            if db.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)).fetchone() is None:
+            try:
+                db.execute(
+                    "INSERT INTO turns (id, conversation_id, position, question, answer, created) "
+                    "SELECT ?, ?, COALESCE(MAX(position), 0) + 1, ?, ?, ? FROM turns WHERE conversation_id = ?",
+                    (tid, conversation_id, question, json.dumps(answer, default=str), now, conversation_id),
+                )
+            except sqlite3.IntegrityError:  # the foreign key: no such conversation
                 return None
-            (last,) = db.execute(
-                "SELECT COALESCE(MAX(position), 0) FROM turns WHERE conversation_id = ?", (conversation_id,)
-            ).fetchone()
-            turn = Turn(new_id(), conversation_id, last + 1, question, answer, now)
-            db.execute(
-                "INSERT INTO turns (id, conversation_id, position, question, answer, created) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (turn.id, conversation_id, turn.position, question, json.dumps(answer, default=str), now),
-            )
+            (position,) = db.execute("SELECT position FROM turns WHERE id = ?", (tid,)).fetchone()
             db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
-        return turn
+        return Turn(tid, conversation_id, position, question, answer, now)
 
     def history(self, conversation_id: str, max_messages: int) -> list[dict[str, str]] | None:
         """The stored turns as chat messages (the last `max_messages`), or None for an unknown conversation."""

@@ -72,6 +72,16 @@ def test_store_keeps_turns_in_order_and_survives_reopening(tmp_path: Path) -> No
     assert store.add_turn("nope", "q", {}) is None
 
 
+def test_concurrent_appends_get_distinct_positions(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = ConversationStore(tmp_path / "c.sqlite")
+    cid = store.create("q").id
+    with ThreadPoolExecutor(8) as pool:
+        turns = list(pool.map(lambda i: store.add_turn(cid, f"q{i}", {"answer": str(i)}), range(40)))
+    assert sorted(t.position for t in turns if t) == list(range(1, 41))
+
+
 def test_titles_are_cut_and_removed_documents_marked() -> None:
     assert title_from("x" * 200).endswith("…") and len(title_from("x" * 200)) == 80
     answer = {"sources": [{"n": 1, "doc_id": "file:///a.md", "url": "file:///a.md#s"},
