@@ -1,8 +1,8 @@
 """Replay the answers of an `eval-qa --out` run through today's answer pipeline, to compare answer checks
 without running the language model again.
 
-    python bench/replay_answers.py RUN.jsonl QA_FOLDER [--grounding off terms evidence] [--policy balanced]
-                                   [--baseline extractive]
+    python bench/replay_answers.py RUN.jsonl QA_FOLDER [--variant grounding=off choice=judged,choice_margin=0.1]
+                                   [--policy balanced] [--baseline extractive]
 
 RUN.jsonl holds the default system's records of `searchchat eval-qa QA_FOLDER --out RUN.jsonl`; each
 question is asked again through retrieval, answerability scoring and the checks, with a generator that
@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", type=Path, help="the default system's records (eval-qa --out)")
     ap.add_argument("qa", type=Path, help="the QA folder the run asked (qa.jsonl + corpus.jsonl)")
-    ap.add_argument("--grounding", nargs="+", default=list(MODES), choices=MODES)
+    ap.add_argument("--variant", nargs="+", default=[f"grounding={m}" for m in MODES],
+                    help="AnswerPolicy fields to change, FIELD=VALUE[,FIELD=VALUE]; judge=evidence judges the "
+                    "answer choice with the evidence score instead of the shipped model")  # fmt: skip
     ap.add_argument("--policy", default="balanced")
     ap.add_argument("--baseline", default="extractive", help="a generator asked in the same run, or 'none'")
     ap.add_argument("--out", type=Path, default=None, help="write the table here too")
@@ -69,12 +71,18 @@ def main(argv: list[str] | None = None) -> int:
     retriever = Retriever(store, embedder, settings)
     generator = Replay(get_generator(settings), raw)
     reports = {}
-    for mode in args.grounding:
+    for variant in args.variant:
         answerer = Answerer(retriever, generator, settings.with_overrides(answer_policy=args.policy))
-        answerer.fixed_policy = dataclasses.replace(answerer.policy(), grounding=mode)
+        fields = dict(pair.split("=", 1) for pair in variant.split(","))
+        if fields.pop("judge", "shipped") == "evidence":
+            answerer.judge = answerer.scorer
+        policy = answerer.policy()
+        answerer.fixed_policy = dataclasses.replace(
+            policy, **{k: type(getattr(policy, k))(v) for k, v in fields.items()}
+        )
         replayed = run_qa(answerer, items)
-        reports[f"grounding={mode}"] = summarise(replayed)
-        if mode == args.grounding[0]:  # a question given other passages than then is not a faithful replay
+        reports[variant] = summarise(replayed)
+        if variant == args.variant[0]:  # a question given other passages than then is not a faithful replay
             recorded = {r["qid"]: r.get("sources") for r in records}
             moved = sum(rec.sources != recorded.get(rec.qid) for rec in replayed)
             print(

@@ -11,7 +11,8 @@ from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from searchchat.answerability import Scorer, get_scorer, pair_text
+from searchchat.answerability import Scorer, get_scorer, load_model, pair_text, shipped
+from searchchat.choice import AnswerChooser
 from searchchat.cite import CitationChecker, Verified, sentence_spans
 from searchchat.evidence import MIN_SENTENCE_CHARS, POOL, EvidenceReranker, sentence_scores
 from searchchat.generators.base import Generator
@@ -87,6 +88,7 @@ class Answerer:
             if scorer is not None
             else get_scorer(settings.answerability_model, self.checker.embed, self.reads_cjk)
         )
+        self.judge: Scorer | None = None  # the answer choice's judge, loaded when a policy first asks
         # a configured cross-encoder keeps its order: evidence reranking would replace it
         self.evidence = (
             EvidenceReranker(self.checker.embed, reads_cjk=self.reads_cjk)
@@ -199,8 +201,10 @@ class Answerer:
             else None
         )
         kind: str | None = "generated" if verified is not None else None
-        quote = self.quote(cands, policy) if answerable and verified is None else []
-        if verified is None and quote:
+        quote = self.quote(cands, policy) if answerable else []
+        if verified is not None and quote:
+            kind = self.choose(question, hits, verified, quote, policy)
+        if quote and kind != "generated":
             verified, kind = self.quoted(quote), "quote"
         abstained = verified is None
         if verified is None:
@@ -248,6 +252,20 @@ class Answerer:
             return texts
         spots = [Spot(c.source, c.start, c.end) for c in cands[: self.settings.window_sentences]]
         return windows(texts, spots, neighbours=self.settings.window_neighbours)
+
+    def choose(
+        self, question: str, hits: list[Hit], verified: Verified, quote: list[Candidate], policy: AnswerPolicy
+    ) -> str:
+        """ "generated" or "quote": the policy's choice between the checked answer and the quote."""
+        if policy.choice == "generated":
+            return "generated"
+        if self.judge is None:
+            self.judge = load_model() if shipped() else self.scorer
+        said = " ".join(s.text for s in verified.sentences if s.citations)
+        title = hits[verified.cited[0] - 1].chunk.title if verified.cited else ""
+        body = " ".join(c.text for c in quote)
+        chooser = AnswerChooser(self.judge, policy.choice, policy.choice_margin)
+        return chooser.choose(question, (title, said), (hits[quote[0].source - 1].chunk.title, body)).kind
 
     @staticmethod
     def quote(cands: list[Candidate], policy: AnswerPolicy) -> list[Candidate]:

@@ -7,6 +7,7 @@ validation split (bench/calibrate_policy.py, docs/answer-policy.md); no rule of 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 # Why an answer is "not found" (the answer JSON's "reason"); stable codes, documented in the README.
 NO_RELEVANT_PASSAGE = "no_relevant_passage"  # retrieval found no passage at all (empty index, filters)
@@ -28,10 +29,17 @@ class AnswerPolicy:
     candidates: int = 12  # sentences scored per question (the evidence reranker's best, over the k passages)
     quote_sentences: int = 2  # at most this many sentences in a quote (the second needs quote_min too)
     grounding: str = "off"  # how strictly a generated answer must stay inside its evidence (grounding.MODES)
+    choice: str = "generated"  # the model's checked answer or the quote (choice.CHOICES)
+    choice_margin: float = 0.0  # "judged": how much better the quote must score to replace the model's answer
 
     def answers(self, best: float) -> bool:
         return best >= self.answer_min
 
+
+# The answer choice, the same on both scales: the shipped answerability model judges the model's checked answer
+# against the quote, and the model's answer stands only when it scores more than 0.2 above the quote
+# (replaying the validation articles' recorded generations, bench/replay_answers.py, docs/answer-policy.md).
+JUDGED: dict[str, Any] = {"choice": "judged", "choice_margin": -0.2}
 
 # Two scales, one table each: the scorer in use says which (Scorer.scale).
 #
@@ -40,9 +48,9 @@ class AnswerPolicy:
 # quoting at 0.8 answers 77% (correct_cited 0.72 of the answerable, 29% "not found" on the unanswerable,
 # truthfulness +0.13); at 1.0, 47% (0.47, 62%, +0.33); at 1.1, 27% (0.28, 80%, +0.41).
 PROFILES: dict[str, AnswerPolicy] = {
-    "balanced": AnswerPolicy("balanced", answer_min=1.0, cite_min=0.9, quote_min=1.0),
-    "strict": AnswerPolicy("strict", answer_min=1.1, cite_min=1.0, quote_min=1.1),
-    "lenient": AnswerPolicy("lenient", answer_min=0.8, cite_min=0.7, quote_min=0.8),
+    "balanced": AnswerPolicy("balanced", answer_min=1.0, cite_min=0.9, quote_min=1.0, **JUDGED),
+    "strict": AnswerPolicy("strict", answer_min=1.1, cite_min=1.0, quote_min=1.1, **JUDGED),
+    "lenient": AnswerPolicy("lenient", answer_min=0.8, cite_min=0.7, quote_min=0.8, **JUDGED),
 }
 # "probability": the trained answerability model (SEARCHCHAT_ANSWERABILITY_MODEL=shipped, docs/answerability.md),
 # read off the validation articles of the split (300 squad20-dev-part + 206 COVID-QA questions, none seen in
@@ -51,9 +59,9 @@ PROFILES: dict[str, AnswerPolicy] = {
 # often, so balanced takes 0.6; strict 0.8; lenient 0.4. cite_min sits below answer_min: a second source, or
 # the model's own sentence, may be a little less sure than the best sentence.
 MODEL_PROFILES: dict[str, AnswerPolicy] = {
-    "balanced": AnswerPolicy("balanced", answer_min=0.6, cite_min=0.4, quote_min=0.6),
-    "strict": AnswerPolicy("strict", answer_min=0.8, cite_min=0.6, quote_min=0.8),
-    "lenient": AnswerPolicy("lenient", answer_min=0.4, cite_min=0.25, quote_min=0.4),
+    "balanced": AnswerPolicy("balanced", answer_min=0.6, cite_min=0.4, quote_min=0.6, **JUDGED),
+    "strict": AnswerPolicy("strict", answer_min=0.8, cite_min=0.6, quote_min=0.8, **JUDGED),
+    "lenient": AnswerPolicy("lenient", answer_min=0.4, cite_min=0.25, quote_min=0.4, **JUDGED),
 }
 SCALES = {"evidence": PROFILES, "probability": MODEL_PROFILES}
 

@@ -50,5 +50,6 @@ def _fake_answerability(request: pytest.FixtureRequest, monkeypatch: pytest.Monk
         monkeypatch.setattr(
             "searchchat.answer.get_scorer", lambda path=None, embed=None, reads_cjk=True: OverlapScorer()
         )
+        monkeypatch.setattr("searchchat.answer.load_model", lambda path=None: OverlapScorer())
         for name, bars in OVERLAP_BARS.items():  # the fake scores a share of words, 0..1
             monkeypatch.setitem(PROFILES, name, AnswerPolicy(name, *bars))
