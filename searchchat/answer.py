@@ -4,13 +4,15 @@ the sources when the model's answer fails the check; the answer policy (policy.p
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Generator as Generator_
 from collections.abc import Iterator
 from contextlib import closing, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from searchchat.answer_events import AnswerEvent, Final, Preview, Rewrite, Sources, Token
 from searchchat.answerability import Scorer, get_scorer, load_model, pair_text, shipped
 from searchchat.choice import AnswerChooser
 from searchchat.cite import CitationChecker, Verified, sentence_spans
@@ -40,6 +42,60 @@ class Candidate:
     text: str
     prior: float  # the evidence reranker's score (cosine plus lexical bonus): which sentences get scored
     p: float = 0.0  # the answerability model's probability that it answers the question
+
+
+@dataclass
+class Found:
+    """What retrieval found for one question: the passages that fit the prompt, their best sentences scored,
+    and whether the policy lets the model answer."""
+
+    query: str
+    hits: list[Hit]
+    texts: list[str]
+    cands: list[Candidate]  # best first
+    answerable: bool
+
+    @property
+    def best(self) -> float:
+        return self.cands[0].p if self.cands else 0.0
+
+    def allowed(self, policy: AnswerPolicy) -> set[int]:
+        """The sources that may be cited: those with a sentence at or above policy.cite_min."""
+        best = {n: 0.0 for n in range(1, len(self.hits) + 1)}
+        for c in self.cands:
+            best[c.source] = max(best[c.source], c.p)
+        return {n for n, p in best.items() if p >= policy.cite_min}
+
+    @functools.cached_property
+    def sources(self) -> list[dict[str, Any]]:
+        """The numbered sources of the answer JSON."""
+        return [
+            source_dict(i, h, t) for i, (h, t) in enumerate(zip(self.hits, self.texts, strict=True), start=1)
+        ]
+
+    def preview(self, policy: AnswerPolicy) -> Preview | None:
+        """The top passage, before the model writes: only when the policy would quote it."""
+        if not (self.answerable and self.cands and self.cands[0].p >= policy.quote_min):
+            return None
+        top = self.cands[0]
+        return Preview(source=top.source, quote=top.text, start=top.start, end=top.end, score=round(top.p, 4))
+
+
+@dataclass
+class Draft:
+    """The model's answer as it streams, and when its first piece came."""
+
+    parts: list[str] = field(default_factory=list)
+    first: float | None = None
+
+    def add(self, piece: str) -> None:
+        if self.first is None:
+            self.first = time.perf_counter()
+        self.parts.append(piece)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts).strip()
 
 
 def snippet(text: str, limit: int = 240) -> str:
@@ -135,25 +191,35 @@ class Answerer:
         mode: str | None = None,
         filters: Filters | None = None,
         strict: bool | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Events: {"type": "rewrite", "query"} (only when a follow-up was rewritten), {"type": "sources",
-        "sources": [...], "query"}, {"type": "preview", "source", "quote", "start", "end", "score"} (the best evidence
-        sentence, when the policy would quote it: something to read before the model's first word),
-        {"type": "token", "text"} pieces of the raw generation, then {"type": "final",
-        "answer"}: Answer.to_dict() with the verified text, citations and sentences, plus "raw_answer" (what
-        was streamed), "changed" (the check altered it), "kind" ("generated", "quote": the best evidence
-        sentence quoted because the model's answer failed the check, or None), "answerability" (the best
-        sentence's probability) and "reason" (policy.REASONS, None when it answered). `strict` overrides
-        settings.strict for this question."""
+    ) -> Iterator[AnswerEvent]:
+        """The answer's events (answer_events.py): Rewrite (only when a follow-up was rewritten), Sources,
+        Preview (the best evidence sentence, when the policy would quote it), Token pieces of the raw
+        generation, then Final with the checked Answer. `strict` overrides settings.strict for this question."""
         if not question or not question.strip():
             raise ValueError("the question is empty")
         policy = self.policy(strict)
-        t0 = time.perf_counter()
+        clock = [time.perf_counter()]
         query = rewrite(question, history, self.generator) if history else question
-        t_rw = time.perf_counter()
+        clock.append(time.perf_counter())
         if query != question:
-            yield {"type": "rewrite", "query": query}
-        k = k or self.settings.k
+            yield Rewrite(query)
+        found = self.retrieve(query, k or self.settings.k, mode, filters, policy)
+        clock.append(time.perf_counter())
+        yield Sources(found.sources, query)
+        preview = found.preview(policy)
+        if preview is not None:
+            yield preview
+        draft = Draft()
+        if found.answerable:
+            yield from self.generate(question, history, found, draft)
+        clock.append(time.perf_counter())
+        verified, kind = self.settle(question, found, draft.text, policy)
+        yield Final(self.answer(question, found, draft, verified, kind, policy, clock))
+
+    def retrieve(
+        self, query: str, k: int, mode: str | None, filters: Filters | None, policy: AnswerPolicy
+    ) -> Found:
+        """Search, order by evidence, keep what fits the prompt's budget, and score those passages' sentences."""
         pool = max(k, POOL) if self.evidence is not None else k
         result = self.retriever.search(query, k=pool, mode=mode, filters=filters)
         if self.evidence is not None:
@@ -161,89 +227,81 @@ class Answerer:
         budget = fit_sources(result.hits[:k], self.settings.context_tokens, self.generator.count_tokens)
         hits, texts = budget.hits, budget.texts
         cands = self.candidates(query, hits, texts, policy) if hits else []
-        best = cands[0].p if cands else 0.0
-        per_source = [
-            max((c.p for c in cands if c.source == n), default=0.0) for n in range(1, len(hits) + 1)
-        ]
-        answerable = bool(hits) and policy.answers(best)
-        sources = [source_dict(i, h, t) for i, (h, t) in enumerate(zip(hits, texts, strict=True), start=1)]
-        t_ret = time.perf_counter()
-        yield {"type": "sources", "sources": sources, "query": query}
-        if (
-            answerable and cands and cands[0].p >= policy.quote_min
-        ):  # the top passage, before the model writes
-            top = cands[0]
-            yield {"type": "preview", "source": top.source, "quote": top.text,
-                   "start": top.start, "end": top.end, "score": round(top.p, 4)}  # fmt: skip
+        return Found(query, hits, texts, cands, bool(hits) and policy.answers(cands[0].p if cands else 0.0))
 
-        first: float | None = None
-        parts: list[str] = []
-        if answerable:
-            prompt = build_prompt(question, hits, history, texts=self.context(texts, cands), query=query,
-                                  few_shot=self.few_shot)  # fmt: skip
-            stream = self.generator.stream(
-                prompt, max_new_tokens=self.settings.max_new_tokens, temperature=self.settings.temperature
-            )
-            # a consumer that stops early (a web client that went away) stops the generation too
-            with closing(stream) if isinstance(stream, Generator_) else nullcontext():
-                for piece in stream:
-                    if first is None:
-                        first = time.perf_counter()
-                    parts.append(piece)
-                    yield {"type": "token", "text": piece}
-        t_gen = time.perf_counter()
-        raw = "".join(parts).strip()
+    def generate(
+        self, question: str, history: list[dict[str, str]] | None, found: Found, draft: Draft
+    ) -> Iterator[Token]:
+        """The model's answer, piece by piece, into `draft`; a consumer that stops early (a web client that
+        went away) stops the generation too."""
+        prompt = build_prompt(question, found.hits, history, texts=self.context(found.texts, found.cands),
+                              query=found.query, few_shot=self.few_shot)  # fmt: skip
+        stream = self.generator.stream(
+            prompt, max_new_tokens=self.settings.max_new_tokens, temperature=self.settings.temperature
+        )
+        with closing(stream) if isinstance(stream, Generator_) else nullcontext():
+            for piece in stream:
+                draft.add(piece)
+                yield Token(piece)
 
-        allowed = {n for n, p in enumerate(per_source, start=1) if p >= policy.cite_min}
+    def settle(
+        self, question: str, found: Found, raw: str, policy: AnswerPolicy
+    ) -> tuple[Verified | None, str | None]:
+        """The answer that stands and its kind: the model's checked answer, the quote, or (None, None)."""
         verified = (
-            self._verify(raw, hits, texts, f"{question} {query}", allowed, policy, cands)
-            if raw and answerable
+            self._verify(
+                raw,
+                found.hits,
+                found.texts,
+                f"{question} {found.query}",
+                found.allowed(policy),
+                policy,
+                found.cands,
+            )  # fmt: skip
+            if raw and found.answerable
             else None
         )
         kind: str | None = "generated" if verified is not None else None
-        quote = self.quote(cands, policy) if answerable else []
+        quote = self.quote(found.cands, policy) if found.answerable else []
         if verified is not None and quote:
-            kind = self.choose(question, hits, verified, quote, policy)
+            kind = self.choose(question, found.hits, verified, quote, policy)
         if quote and kind != "generated":
             verified, kind = self.quoted(quote), "quote"
-        abstained = verified is None
+        return verified, kind
+
+    def answer(
+        self,
+        question: str,
+        found: Found,
+        draft: Draft,
+        verified: Verified | None,
+        kind: str | None,
+        policy: AnswerPolicy,
+        clock: list[float],
+    ) -> Answer:
+        """The Answer: the text that stands with its citations, or "not found" with the reason."""
+        hits, texts, raw = found.hits, found.texts, draft.text
         if verified is None:
-            text, sentences, citations = abstain_message(question), [], []
+            text = abstain_message(question)
+            sentences, citations = [Sentence(text=text, citations=[], supported=True)], []
         else:
             text, sentences = verified.text, verified.sentences
-            citations = [
-                self._citation(n, hits[n - 1], texts[n - 1], verified.evidence.get(n, ""))
-                for n in verified.cited
-            ]
+            citations = [self._citation(n, hits[n - 1], texts[n - 1], verified.evidence.get(n, ""))
+                         for n in verified.cited]  # fmt: skip
+        t0, t_rw, t_ret, t_gen = clock
         end = time.perf_counter()
-        answer = Answer(
-            question=question,
-            answer=text,
-            citations=citations,
-            sources=sources,
-            abstained=abstained,
-            sentences=sentences if not abstained else [Sentence(text=text, citations=[], supported=True)],
-            timings={
-                "rewrite_ms": _ms(t_rw - t0),
-                "retrieve_ms": _ms(t_ret - t_rw),
-                "generate_ms": _ms(t_gen - t_ret),
-                "first_token_ms": _ms((first or t_gen) - t0),
-                "verify_ms": _ms(end - t_gen),
-                "total_ms": _ms(end - t0),
-                "tokens": float(self.generator.count_tokens(raw)) if raw else 0.0,
-            },
-            query=query,
-        )
-        final = answer.to_dict()
-        final["raw_answer"] = raw
-        final["changed"] = bool(raw) and (kind != "generated" or bool(verified and verified.changed))
-        final["kind"] = kind
-        final["policy"] = policy.name
-        final["answerability"] = round(best, 4)
-        final["reason"] = None if not abstained else (
-            NO_RELEVANT_PASSAGE if not hits else NOT_ANSWERABLE if not answerable else UNSUPPORTED
-        )  # fmt: skip
-        yield {"type": "final", "answer": final}
+        timings = {"rewrite_ms": _ms(t_rw - t0), "retrieve_ms": _ms(t_ret - t_rw), "generate_ms": _ms(t_gen - t_ret),
+                   "first_token_ms": _ms((draft.first or t_gen) - t0), "verify_ms": _ms(end - t_gen),
+                   "total_ms": _ms(end - t0), "tokens": float(self.generator.count_tokens(raw)) if raw else 0.0}  # fmt: skip
+        reason = None
+        if verified is None:
+            reason = (
+                NO_RELEVANT_PASSAGE if not hits else NOT_ANSWERABLE if not found.answerable else UNSUPPORTED
+            )
+        return Answer(question=question, answer=text, citations=citations, sources=found.sources,
+                      abstained=verified is None, sentences=sentences, timings=timings, query=found.query,
+                      raw_answer=raw, changed=bool(raw) and (kind != "generated" or bool(verified and verified.changed)),
+                      kind=kind, policy=policy.name, answerability=round(found.best, 4), reason=reason)  # fmt: skip
 
     def context(self, texts: list[str], cands: list[Candidate]) -> list[str]:
         """What the generator reads of each source: the whole text, or its evidence windows (settings.context).
@@ -332,9 +390,8 @@ class Answerer:
                         start=start if start >= 0 else None, end=start + len(evidence) if start >= 0 else None)  # fmt: skip
 
     def ask(self, question: str, **kwargs: Any) -> dict[str, Any]:
-        """The final answer dict of `stream`."""
-        final: dict[str, Any] = {}
+        """The answer JSON (Answer.to_dict()) of `stream`'s Final event."""
         for event in self.stream(question, **kwargs):
-            if event["type"] == "final":
-                final = event["answer"]
-        return final
+            if isinstance(event, Final):
+                return event.answer.to_dict()
+        raise RuntimeError("the answer pipeline ended without a final answer")

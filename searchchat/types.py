@@ -130,6 +130,12 @@ class Answer:
     sentences: list[Sentence] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     query: str | None = None  # the standalone query used for retrieval (after follow-up rewriting)
+    raw_answer: str = ""  # what the model wrote, as streamed
+    changed: bool = False  # the check altered the model's answer (or replaced it)
+    kind: str | None = None  # "generated", "quote" (the best evidence sentences), None when not found
+    policy: str | None = None  # the answer policy's profile
+    answerability: float | None = None  # the best sentence's score
+    reason: str | None = None  # why "not found" (policy.REASONS), None when it answered
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -10,6 +10,7 @@ import pytest
 from indexer.pipeline import index_sources
 from indexer.store import IndexStore
 from searchchat.answer import Answerer
+from searchchat.answer_events import Final, Preview, Rewrite, Sources, Token, payload
 from searchchat.prompt import ABSTAIN
 from searchchat.retrieve import Retriever
 from searchchat.settings import Settings
@@ -40,14 +41,18 @@ def test_events_come_in_order_and_the_final_answer_is_verified(
     reply = "ChatGPT is not a GAN [2]. It is a transformer trained by next-token prediction [1]. It was made on Mars [5]."
     scripted_generator.enqueue(reply)
     events = list(answerer.stream("Is ChatGPT a GAN?"))
-    kinds = [e["type"] for e in events]
-    assert kinds[:2] == ["sources", "preview"] and kinds[-1] == "final" and set(kinds[2:-1]) == {"token"}
-    preview = events[1]
-    text = events[0]["sources"][preview["source"] - 1]["text"]
-    assert text[preview["start"] : preview["end"]] == preview["quote"] and preview["score"] > 0
-    assert "".join(e["text"] for e in events if e["type"] == "token") == reply  # the raw stream
-    assert [s["n"] for s in events[0]["sources"]] == [1, 2, 3] and events[0]["query"] == "Is ChatGPT a GAN?"
-    final = events[-1]["answer"]
+    kinds = [type(e) for e in events]
+    assert kinds[:2] == [Sources, Preview] and kinds[-1] is Final and set(kinds[2:-1]) == {Token}
+    sources, preview, last = events[0], events[1], events[-1]
+    assert isinstance(sources, Sources) and isinstance(preview, Preview) and isinstance(last, Final)
+    text = sources.sources[preview.source - 1]["text"]
+    assert text[preview.start : preview.end] == preview.quote and preview.score > 0
+    assert "".join(e.text for e in events if isinstance(e, Token)) == reply  # the raw stream
+    assert [s["n"] for s in sources.sources] == [1, 2, 3] and sources.query == "Is ChatGPT a GAN?"
+    assert payload(preview) == {"source": preview.source, "quote": preview.quote, "start": preview.start,
+                                "end": preview.end, "score": preview.score}  # fmt: skip
+    final = payload(last)
+    assert final == last.answer.to_dict() and final["kind"] == "generated" and final["raw_answer"] == reply
     assert final["answer"] == (
         "ChatGPT is not a GAN [1]. It is a transformer trained by next-token prediction [1]. It was made on Mars."
     )
@@ -108,8 +113,9 @@ def test_context_budget_limits_the_sources(settings: Settings, fake_embedder) ->
         gen,
         settings.with_overrides(context_tokens=budget),
     )
-    events = list(answerer.stream("Is ChatGPT a GAN?"))
-    sources = events[0]["sources"]
+    first = list(answerer.stream("Is ChatGPT a GAN?"))[0]
+    assert isinstance(first, Sources)
+    sources = first.sources
     assert 1 <= len(sources) < 12
     prompt = gen.prompts[0].messages[-1]["content"]
     assert f"Source {len(sources)} (" in prompt and f"Source {len(sources) + 1} (" not in prompt
@@ -138,17 +144,14 @@ def test_follow_up_is_rewritten_before_retrieval(settings: Settings, fake_embedd
     retriever = ListRetriever(make_hits(*TEXTS), fake_embedder)
     history = [{"role": "user", "content": "Is ChatGPT a GAN?"}, {"role": "assistant", "content": "No [1]."}]
     events = list(Answerer(retriever, gen, settings).stream("How is it trained?", history=history))
-    assert [e["type"] for e in events][:2] == ["rewrite", "sources"]
-    assert (
-        events[0]["query"]
-        == "How is ChatGPT trained?"
-        == retriever.queries[0]
-        == events[-1]["answer"]["query"]
-    )
+    assert [e.name for e in events][:2] == ["rewrite", "sources"]
+    first, last = events[0], events[-1]
+    assert isinstance(first, Rewrite) and isinstance(last, Final)
+    assert first.query == "How is ChatGPT trained?" == retriever.queries[0] == last.answer.query
     answer_prompt = gen.prompts[1].messages
     assert {"role": "assistant", "content": "No."} in answer_prompt  # old markers numbered other sources
     assert answer_prompt[-1]["content"].count("Question: How is it trained?") == 1
-    assert events[-1]["answer"]["citations"][0]["n"] == 1
+    assert last.answer.citations[0].n == 1
 
 
 def test_empty_question_is_an_error(answerer: Answerer) -> None:
@@ -170,7 +173,7 @@ def test_closing_the_stream_early_closes_the_generation(settings: Settings, fake
     events = Answerer(ListRetriever(make_hits(*TEXTS), fake_embedder), Endless(), settings).stream(
         "Is ChatGPT a GAN?"
     )
-    assert [next(events)["type"] for _ in range(3)] == ["sources", "preview", "token"]
+    assert [next(events).name for _ in range(3)] == ["sources", "preview", "token"]
     events.close()
     assert closed == [True]
 

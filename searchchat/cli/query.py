@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from searchchat.answer_events import Final, Preview, Rewrite, Token
 from searchchat.cli import app
 from searchchat.cli.common import (
     IndexOpt,
@@ -170,17 +171,17 @@ def ask(
         events = answerer.stream(question, history=turns, k=k, mode=mode,
                                  filters=_filters(source, url_prefix, doctype))  # fmt: skip
         for event in events:
-            if event["type"] == "rewrite" and not json_out:
-                typer.echo(typer.style(f"(searching for: {event['query']})", dim=True), err=True)
-            elif event["type"] == "preview" and not json_out:  # something to read while the model writes
-                typer.echo(typer.style(f"(top passage [{event['source']}]: \u201c{' '.join(event['quote'].split())}\u201d)",
+            if isinstance(event, Rewrite) and not json_out:
+                typer.echo(typer.style(f"(searching for: {event.query})", dim=True), err=True)
+            elif isinstance(event, Preview) and not json_out:  # something to read while the model writes
+                typer.echo(typer.style(f"(top passage [{event.source}]: \u201c{' '.join(event.quote.split())}\u201d)",
                                        dim=True), err=True)  # fmt: skip
-            elif event["type"] == "token" and not json_out:
-                typer.echo(typer.style(event["text"], dim=True), nl=False)
+            elif isinstance(event, Token) and not json_out:
+                typer.echo(typer.style(event.text, dim=True), nl=False)
                 sys.stdout.flush()
                 streamed = True
-            elif event["type"] == "final":
-                final = event["answer"]
+            elif isinstance(event, Final):
+                final = event.answer.to_dict()
     if store is not None:
         cid = store.create(question).id if conversation == "new" else str(conversation)
         turn = store.add_turn(cid, question.strip(), final)

@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from indexer.sources import MAX_SOURCE_CHARS, SOURCE_PATTERN, InvalidSource
 from searchchat import __version__
 from searchchat.answer import Answerer
+from searchchat.answer_events import Final, payload
 from searchchat.retrieve import Retriever
 from searchchat.settings import Settings
 from searchchat.web import auth, pages
@@ -227,14 +228,13 @@ def create_app(
             try:
                 async with aclosing(backend.answer_events(ticket, question, **kwargs)) as stream:
                     async for ev in stream:
-                        kind = ev["type"]
-                        if kind == "final":
+                        if isinstance(ev, Final):
                             data = await anyio.to_thread.run_sync(
-                                save_turn, backend, req.conversation_id, question, ev["answer"]
+                                save_turn, backend, req.conversation_id, question, payload(ev)
                             )
                         else:
-                            data = {k: v for k, v in ev.items() if k != "type"}
-                        yield {"event": kind, "data": dumps(data)}
+                            data = payload(ev)
+                        yield {"event": ev.name, "data": dumps(data)}
             except Exception as exc:
                 yield {"event": "error", "data": dumps(error_event(exc))}
 

@@ -15,6 +15,7 @@ import anyio.to_thread
 
 from indexer.store import IndexError_, IndexStore, StoreHandle, current_snapshot
 from searchchat.answer import Answerer
+from searchchat.answer_events import AnswerEvent, Final
 from searchchat.conversations import ConversationStore
 from searchchat.retrieve import Filters, Retriever, SearchResult, single_threaded_faiss
 from searchchat.settings import Settings
@@ -148,7 +149,7 @@ class Backend:
         except ValueError as exc:
             raise ApiError(422, "invalid_request", str(exc)) from exc
 
-    def _open_stream(self, question: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    def _open_stream(self, question: str, **kwargs: Any) -> Iterator[AnswerEvent]:
         single_threaded_faiss()
         answerer = self.answerer()
         self._check_embedder(answerer.retriever)
@@ -157,7 +158,7 @@ class Backend:
 
     async def answer_events(
         self, ticket: Ticket, question: str, is_disconnected: Callable[[], Any] | None = None, **kwargs: Any
-    ) -> AsyncGenerator[dict[str, Any], None]:
+    ) -> AsyncGenerator[AnswerEvent, None]:
         """Answerer events, produced in worker threads one at a time within a generation slot. Stops (and
         closes the generator, which stops the model) when the consumer is cancelled or the client leaves."""
         try:
@@ -168,7 +169,7 @@ class Backend:
                         event = await anyio.to_thread.run_sync(next, it, _END)
                         if event is _END:
                             return
-                        yield cast(dict[str, Any], event)
+                        yield cast(AnswerEvent, event)
                         if is_disconnected is not None and await is_disconnected():
                             log.info("client went away; stopped generating")
                             return
@@ -182,10 +183,10 @@ class Backend:
 
     async def answer(self, ticket: Ticket, question: str, is_disconnected: Callable[[], Any] | None = None,
                      **kwargs: Any) -> dict[str, Any] | None:  # fmt: skip
-        """The final Answer dict, or None when the client disconnected first."""
+        """The final answer JSON, or None when the client disconnected first."""
         final: dict[str, Any] | None = None
         async with aclosing(self.answer_events(ticket, question, is_disconnected, **kwargs)) as events:
             async for event in events:
-                if event["type"] == "final":
-                    final = event["answer"]
+                if isinstance(event, Final):
+                    final = event.answer.to_dict()
         return final

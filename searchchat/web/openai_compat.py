@@ -11,6 +11,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 
+from searchchat.answer_events import Final, Token, payload
 from searchchat.settings import Settings
 from searchchat.web.backend import Backend
 from searchchat.web.common import TicketedSSE, check_question, error_event
@@ -112,13 +113,14 @@ def router(backend: Backend, settings: Settings, guard: Callable[[Request], None
             try:
                 async with aclosing(backend.answer_events(ticket, question, **kwargs)) as stream:
                     async for ev in stream:
-                        if ev["type"] == "token" and ev["text"]:
-                            yield chunk({"content": ev["text"]})
-                        elif ev["type"] == "final":
-                            block = sources_block(ev["answer"])
+                        if isinstance(ev, Token) and ev.text:
+                            yield chunk({"content": ev.text})
+                        elif isinstance(ev, Final):
+                            final = payload(ev)
+                            block = sources_block(final)
                             if block:
                                 yield chunk({"content": block})
-                            yield chunk({}, "stop", **extras(ev["answer"]))
+                            yield chunk({}, "stop", **extras(final))
             except Exception as exc:
                 err = error_event(exc)
                 status = 503 if err["error"] != "internal_error" else 500
