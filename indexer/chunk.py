@@ -6,7 +6,7 @@ import bisect
 import re
 from collections.abc import Callable
 
-from searchchat.types import Chunk, Document
+from indexer.document import Chunk, Document
 
 Tokenize = Callable[[str], list[tuple[int, int]]]  # text -> character spans of its tokens
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from indexer.chunk import chunk_document, embed_text
+from indexer.document import LINK_SCHEMES, Chunk, Document, url_scheme
 from indexer.events import DocState, Done, Fetched, Gone, Skipped, Unchanged
 from indexer.progress import IndexProgress
 from indexer.sources import SourceSpec, check_source, classify, read_source
@@ -20,7 +21,6 @@ from indexer.store import IndexWriter, register_snapshot_hook
 from searchchat.embed import Embedder, get_embedder
 from searchchat.lexical import build_bm25
 from searchchat.settings import Settings
-from searchchat.types import LINK_SCHEMES, Chunk, Document, url_scheme
 
 # skips that are a crawl's expected edges, too common to note one by one (a crawl cut short by max_pages or
 # max_seconds says so once, from Done.reason); they are still counted

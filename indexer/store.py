@@ -17,7 +17,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from searchchat.types import Chunk, Document
+from indexer.document import Chunk, Document
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);

@@ -135,7 +135,7 @@ def _tokenize(texts: Sequence[str], stemmer: Any) -> list[list[str]]:
 def _heads(snapshot: Path, chunk_ids: Sequence[int]) -> dict[int, str]:
     """chunk_id -> the head the embedder also sees (title, or title — section), read from the snapshot."""
     from indexer.chunk import embed_text
-    from searchchat.types import Chunk
+    from indexer.document import Chunk
 
     db = sqlite3.connect(f"file:{snapshot / 'meta.sqlite'}?mode=ro", uri=True)
     try:

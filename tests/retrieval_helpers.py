@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from indexer.chunk import chunk_document, embed_text
+from indexer.document import Document, Section
 from indexer.parse import content_hash
 from indexer.store import IndexWriter, register_snapshot_hook
 from searchchat.embed import Embedder
 from searchchat.lexical import build_bm25
 from searchchat.rerank import Reranker
-from searchchat.types import Document, Hit, Section
+from searchchat.types import Hit
 
 
 def make_doc(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from indexer.document import Chunk, Document
 from indexer.pipeline import index_sources
 from indexer.store import IndexLocked, IndexMismatch, IndexNotFound, IndexStore, IndexWriter, StoreHandle
 from searchchat.retrieve import Retriever
-from searchchat.types import Chunk, Document
 from tests.helpers import write_docs
 
 

@@ -7,12 +7,13 @@ import json
 import pytest
 
 from indexer import pipeline
+from indexer.document import Chunk, url_scheme
 from indexer.events import Done, Fetched
 from indexer.parse import parse_text
 from indexer.pipeline import index_sources
 from indexer.store import IndexStore
 from searchchat.answer import Answerer
-from searchchat.types import Chunk, Hit, safe_link, url_scheme
+from searchchat.types import Hit, safe_link
 from searchchat.web.openai_compat import sources_block
 from tests.answer_helpers import ListRetriever
 
