@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from bm25s import stopwords as sw
 
+from indexer.cjk import HAN, HANGUL, KANA
 from searchchat.generators.base import Prompt
-from searchchat.lexical import HAN, HANGUL, KANA
 from searchchat.markers import neutralise
 from searchchat.types import Hit
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from indexer.document import Chunk
-from searchchat.embed import Embedder
+from indexer.embed import Embedder
 from searchchat.retrieve import SearchResult
 from searchchat.types import Hit
 

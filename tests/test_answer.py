@@ -10,6 +10,7 @@ import pytest
 from indexer.pipeline import index_sources
 from indexer.store import IndexStore
 from searchchat.answer import Answerer
+from searchchat.indexing import index_options
 from searchchat.prompt import ABSTAIN
 from searchchat.retrieve import Retriever
 from searchchat.settings import Settings
@@ -119,7 +120,7 @@ def test_context_budget_limits_the_sources(settings: Settings, fake_embedder) ->
 
 def test_irrelevant_retrieval_abstains_without_generating(settings: Settings, tmp_path) -> None:
     docs = write_docs(tmp_path / "docs")
-    index_sources([str(docs)], settings)
+    index_sources([str(docs)], index_options(settings))
     store = IndexStore.open(settings.index_dir)
     gen = ScriptedGenerator()  # nothing queued: generating would fail the test
     answerer = Answerer(Retriever(store, FakeEmbedder(), settings), gen, settings)
