@@ -11,7 +11,7 @@ from indexer.pipeline import index_sources
 from indexer.store import IndexStore
 from searchchat.answer import Answerer
 from searchchat.indexing import index_options
-from searchchat.prompt import ABSTAIN
+from searchchat.language import ABSTAIN
 from searchchat.retrieve import Retriever
 from searchchat.settings import Settings
 from tests.answer_helpers import ListRetriever, make_hits
@@ -237,6 +237,6 @@ def test_ask_streams_then_prints_sources(cli_index) -> None:  # type: ignore[no-
     ],
 )
 def test_question_language(question: str, lang: str) -> None:
-    from searchchat.prompt import detect_language
+    from searchchat.language import detect_language
 
     assert detect_language(question) == lang
