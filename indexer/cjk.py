@@ -1,4 +1,4 @@
-"""Chinese, Japanese and Korean: the script ranges, and how their runs become overlapping character bigrams."""
+"""Chinese, Japanese and Korean: the script ranges, and their runs as overlapping character bigrams."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The write path driven by Settings: the typed IndexOptions and CrawlOptions that the CLI and web layer pass."""
+"""The write path driven by Settings: the typed IndexOptions and CrawlOptions the CLI and web layer pass."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from searchchat.settings import Settings
 
 
 def crawl_options(settings: Settings, **overrides: Any) -> CrawlOptions:
-    """CrawlOptions from Settings (crawl_*, request_timeout, max_body_bytes, ...); keyword overrides (None values
-    ignored) win. Unknown names are an error."""
+    """CrawlOptions from Settings (crawl_*, request_timeout, max_body_bytes, ...); keyword overrides (None
+    values ignored) win. Unknown names are an error."""
     names = {f.name for f in fields(CrawlOptions)}
     if unknown := sorted(set(overrides) - names):
         raise ValueError(f"Unknown crawl option(s) {unknown}; known: {sorted(names)}")
@@ -40,7 +40,7 @@ def index_options(settings: Settings, **crawl: Any) -> IndexOptions:
 
 
 def remove_source(source: str, settings: Settings) -> tuple[int, int]:
-    """Delete a source and everything indexed from it from settings' index (indexer.pipeline.remove_source)."""
+    """Delete a source and everything indexed from it from settings' index; see indexer.pipeline."""
     from indexer.pipeline import remove_source as remove
 
     return remove(source, settings.index_dir)

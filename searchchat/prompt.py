@@ -1,5 +1,5 @@
-"""Prompt building: numbered sources with titles and sections under a token budget, and the rules for answering
-from them in the question's language (searchchat.language)."""
+"""Prompt building: numbered sources with titles and sections under a token budget, and the rules for
+answering from them in the question's language (searchchat.language)."""
 
 from __future__ import annotations
 

@@ -38,8 +38,8 @@ def index(
 
     settings = make_settings(index, user_agent=user_agent)
     with friendly_errors():
-        options = index_options(settings, depth=depth, max_pages=max_pages, delay=delay, concurrency=concurrency,
-                                max_seconds=max_seconds, prefixes=prefix or None,
+        options = index_options(settings, depth=depth, max_pages=max_pages, delay=delay,
+                                concurrency=concurrency, max_seconds=max_seconds, prefixes=prefix or None,
                                 allow_domains=allow_domain or None)  # fmt: skip
         summary = index_sources(sources, options, quiet=quiet or json_out)
     if json_out:
