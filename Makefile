@@ -4,4 +4,4 @@ demo:
 test:
 	bash scripts/test.sh
 lint:
-	. .venv/bin/activate && ruff check . && ruff format --check . && mypy searchchat indexer
+	. .venv/bin/activate && ruff check . && ruff format --check . && mypy searchchat indexer && lint-imports

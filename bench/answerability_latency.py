@@ -15,11 +15,11 @@ from pathlib import Path
 
 from calibrate_policy import Silent
 
+from indexer.embed import cpu_supports_bf16, get_embedder
 from indexer.store import IndexStore
 from searchchat.answer import Answerer
 from searchchat.answerability import EvidenceScorer, Scorer, load_model
 from searchchat.beir import BeirDataset, ensure_index
-from searchchat.embed import cpu_supports_bf16, get_embedder
 from searchchat.evalqa import load_qa
 from searchchat.metrics import percentile
 from searchchat.policy import AnswerPolicy

@@ -16,9 +16,9 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
+from indexer.embed import get_embedder
 from searchchat.answer import Answerer
 from searchchat.beir import BeirDataset, ensure_index
-from searchchat.embed import get_embedder
 from searchchat.evalqa import contains, supports_gold
 from searchchat.generators.base import Generator, Prompt
 from searchchat.policy import AnswerPolicy

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 from covidqa_common import COVIDQA, covid_index, demo_index, questions, retriever
 
+from indexer.embed import get_embedder
 from searchchat.answer import Answerer
-from searchchat.embed import get_embedder
 from searchchat.evalqa import load_qa, sample
 from searchchat.generators import get_generator
 from searchchat.retrieve import Retriever, dense_search

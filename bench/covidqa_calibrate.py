@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from covidqa_common import COVIDQA, covid_index, retriever
 
+from indexer.embed import get_embedder
 from searchchat.cite import CitationChecker, Support
-from searchchat.embed import get_embedder
 from searchchat.evalqa import load_qa, sample, supports_gold
 from searchchat.markers import neutralise
 from searchchat.settings import Settings

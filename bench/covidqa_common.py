@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from indexer.embed import Embedder
 from indexer.store import IndexStore, current_snapshot
 from searchchat.beir import BeirDataset, ensure_index
-from searchchat.embed import Embedder
 from searchchat.retrieve import Retriever
 from searchchat.settings import Settings
 
@@ -24,10 +24,13 @@ def covid_index(settings: Settings, embedder: Embedder, root: Path = COVIDQA) ->
 def demo_index(settings: Settings, embedder: Embedder) -> Path:
     """corpus/ indexed once into settings.home/bench/demo."""
     from indexer.pipeline import index_sources
+    from searchchat.indexing import index_options
 
     index_dir = settings.home / "bench" / "demo"
     if current_snapshot(index_dir) is None:
-        index_sources([str(ROOT / "corpus")], settings.with_overrides(index=index_dir), embedder=embedder)
+        index_sources(
+            [str(ROOT / "corpus")], index_options(settings.with_overrides(index=index_dir)), embedder=embedder
+        )
     return index_dir
 
 

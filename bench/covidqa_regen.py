@@ -19,9 +19,9 @@ from pathlib import Path
 
 from covidqa_common import COVIDQA, covid_index, retriever
 
+from indexer.embed import get_embedder
 from searchchat import answer as answer_mod
 from searchchat.answer import Answerer
-from searchchat.embed import get_embedder
 from searchchat.evalqa import QARecord, format_report, load_qa, run_qa, summarise
 from searchchat.generators import get_generator
 from searchchat.generators.base import Generator, Prompt

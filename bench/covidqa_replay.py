@@ -21,10 +21,10 @@ from pathlib import Path
 
 from covidqa_common import COVIDQA, covid_index, retriever
 
+from indexer.embed import get_embedder
 from searchchat import answer as answer_mod
 from searchchat import cite
 from searchchat.answer import Answerer
-from searchchat.embed import get_embedder
 from searchchat.evalqa import QAItem, format_report, score, summarise
 from searchchat.generators.base import Generator, Prompt
 from searchchat.settings import Settings

@@ -16,8 +16,8 @@ import argparse
 
 from covidqa_common import COVIDQA, covid_index, retriever
 
+from indexer.embed import get_embedder
 from searchchat.cite import CitationChecker
-from searchchat.embed import get_embedder
 from searchchat.evalqa import load_qa, sample, supports_gold
 from searchchat.evidence import POOL, EvidenceReranker
 from searchchat.prompt import source_text

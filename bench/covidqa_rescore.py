@@ -12,9 +12,9 @@ import argparse
 import json
 from pathlib import Path
 
+from indexer.embed import get_embedder
 from searchchat.answer import declines
 from searchchat.cite import CitationChecker
-from searchchat.embed import get_embedder
 from searchchat.evalqa import QAItem, score, summarise
 from searchchat.settings import Settings
 

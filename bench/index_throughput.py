@@ -29,9 +29,10 @@ def main() -> None:
     import torch
 
     from indexer.chunk import embed_text
+    from indexer.embed import SentenceTransformerEmbedder, cpu_supports_bf16
     from indexer.pipeline import index_sources
     from indexer.store import IndexStore
-    from searchchat.embed import SentenceTransformerEmbedder, cpu_supports_bf16
+    from searchchat.indexing import index_options
     from searchchat.settings import Settings
 
     tmp = Path(tempfile.mkdtemp(prefix="sc-bench-"))
@@ -49,7 +50,7 @@ def main() -> None:
     embedder.embed(["warm up"] * 8)
 
     t0 = time.perf_counter()
-    summary = index_sources([str(source)], settings, embedder=embedder, quiet=True)
+    summary = index_sources([str(source)], index_options(settings), embedder=embedder, quiet=True)
     wall = time.perf_counter() - t0
     texts = [embed_text(c) for c in IndexStore.open(settings.index_dir).all_chunks()]
 

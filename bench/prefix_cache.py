@@ -17,7 +17,7 @@ from pathlib import Path
 
 from covidqa_common import demo_index, questions, retriever
 
-from searchchat.embed import get_embedder
+from indexer.embed import get_embedder
 from searchchat.generators import get_generator
 from searchchat.generators.local import LocalGenerator
 from searchchat.prompt import build_prompt, fit_sources

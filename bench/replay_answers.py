@@ -17,10 +17,10 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from indexer.embed import get_embedder
 from indexer.store import IndexStore
 from searchchat.answer import Answerer
 from searchchat.beir import BeirDataset, ensure_index
-from searchchat.embed import get_embedder
 from searchchat.evalqa import format_table, load_qa, resolve, run_qa, summarise
 from searchchat.generators import get_generator
 from searchchat.generators.base import Generator, Prompt

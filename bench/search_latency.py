@@ -11,9 +11,9 @@ import argparse
 import time
 from pathlib import Path
 
+from indexer.embed import get_embedder
 from indexer.store import IndexStore
 from searchchat.beir import ensure_index, load_dataset
-from searchchat.embed import get_embedder
 from searchchat.metrics import percentile
 from searchchat.retrieve import MODES, Retriever
 from searchchat.settings import Settings

@@ -17,10 +17,11 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
+from indexer.bm25 import stemmer
+from indexer.embed import get_embedder
 from indexer.store import IndexStore
 from searchchat.beir import doc_ranking, ensure_index, load_dataset
-from searchchat.embed import get_embedder
-from searchchat.lexical import LexicalIndex, _stemmer
+from searchchat.lexical import LexicalIndex
 from searchchat.metrics import evaluate
 from searchchat.retrieve import CANDIDATES, Scored, convex, rrf
 from searchchat.settings import Settings
@@ -33,7 +34,7 @@ def text_only_bm25(store: IndexStore, k1: float = 1.5, b: float = 0.75) -> Lexic
     db.close()
     lex = LexicalIndex.__new__(LexicalIndex)
     lex.ids = np.asarray([r[0] for r in rows], dtype=np.int64)
-    lex.stemmer = _stemmer()
+    lex.stemmer = stemmer()
     toks = bm25s.tokenize([r[1] for r in rows], stopwords="en", stemmer=lex.stemmer, return_ids=False,
                           show_progress=False)  # fmt: skip
     lex.retriever = bm25s.BM25(k1=k1, b=b)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from indexer.charset import decode_body
+from indexer.document import Document
 from indexer.fetch import Response
 from indexer.parse import parse_html, parse_markdown, parse_pdf, parse_text
 from indexer.urls import normalize_url
-from searchchat.types import Document
 
 
 @dataclass

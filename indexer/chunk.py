@@ -6,7 +6,7 @@ import bisect
 import re
 from collections.abc import Callable
 
-from searchchat.types import Chunk, Document
+from indexer.document import Chunk, Document
 
 Tokenize = Callable[[str], list[tuple[int, int]]]  # text -> character spans of its tokens
 
@@ -99,7 +99,12 @@ def chunk_document(doc: Document, tokenize: Tokenize, size: int = 220, overlap: 
     return chunks
 
 
+def chunk_head(title: str, section: str) -> str:
+    """A chunk's head: its title, or title — nearest heading. The embedder and BM25 both see it."""
+    return title if not section else f"{title} — {section.split(' > ')[-1]}"
+
+
 def embed_text(chunk: Chunk) -> str:
     """What the embedder sees for a chunk: title and section give the passage its context."""
-    head = chunk.title if not chunk.section else f"{chunk.title} — {chunk.section.split(' > ')[-1]}"
+    head = chunk_head(chunk.title, chunk.section)
     return f"{head}\n{chunk.text}" if head else chunk.text

@@ -10,8 +10,7 @@ import queue
 import ssl
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import certifi
@@ -22,6 +21,7 @@ from indexer.events import DocState, Done, Event, Fetched, Gone, Skipped, Unchan
 from indexer.fetch import REDIRECTS, Fetcher, FetchError, Pacer, Response
 from indexer.inflate import ACCEPT_ENCODING
 from indexer.linkcache import LinkCache, PageRecord
+from indexer.options import CrawlOptions
 from indexer.robots import Robots, RobotsCache, fetch_robots
 from indexer.sitemap import MAX_SITEMAP_BYTES, MAX_SITEMAPS, SitemapError, parse_sitemap
 from indexer.urls import Scope, netloc, normalize_url, origin
@@ -36,63 +36,6 @@ MAX_CRAWL_DELAY = 60.0  # a larger robots.txt Crawl-delay is capped to this
 def _ssl_context() -> ssl.SSLContext:
     """Loading the CA bundle takes a noticeable fraction of a second: do it once per process."""
     return ssl.create_default_context(cafile=certifi.where())
-
-
-@dataclass
-class CrawlOptions:
-    """How to crawl. `from_settings` fills it from Settings (crawl_*, request_timeout, max_body_bytes, ...)."""
-
-    depth: int = 3
-    max_pages: int = 1000
-    delay: float = 1.0
-    concurrency: int = 8
-    prefixes: list[str] = field(default_factory=list)
-    allow_domains: list[str] = field(default_factory=list)
-    timeout: float = 10.0
-    max_bytes: int = 5_000_000
-    max_redirects: int = 5
-    max_retries: int = 3
-    user_agent: str = "searchchat/0.1 (+https://github.com/searchchat/searchchat)"
-    sitemap: bool = False  # the start URL is a sitemap.xml: crawl the URLs it lists
-    backoff: float = 1.0  # first retry wait when there is no Retry-After; doubles on each retry
-    robots_sitemaps: bool = False  # also crawl the pages listed by the start hosts' robots.txt Sitemap lines
-    cache_dir: Path | None = None  # page links kept between runs: conditional requests need it
-    max_seconds: float | None = None  # the whole crawl's time budget: when spent, it stops (incomplete)
-
-    def __post_init__(self) -> None:
-        checks = [
-            (self.depth >= 0, "depth must be >= 0"),
-            (self.max_pages >= 1, "max_pages must be >= 1"),
-            (self.delay >= 0, "delay must be >= 0"),
-            (self.concurrency >= 1, "concurrency must be >= 1"),
-            (self.timeout > 0, "timeout must be > 0"),
-            (self.max_bytes >= 1, "max_bytes must be >= 1"),
-            (self.max_redirects >= 0, "max_redirects must be >= 0"),
-            (self.max_retries >= 0, "max_retries must be >= 0"),
-            (self.backoff >= 0, "backoff must be >= 0"),
-            (self.max_seconds is None or self.max_seconds > 0, "max_seconds must be > 0"),
-            (bool(self.user_agent.strip()), "user_agent must not be empty"),
-        ]
-        errors = [msg for ok, msg in checks if not ok]
-        if errors:
-            raise ValueError("Invalid crawl options: " + "; ".join(errors))
-        self.prefixes, self.allow_domains = list(self.prefixes), list(self.allow_domains)
-
-    @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> CrawlOptions:
-        """Options from Settings; keyword overrides (None values ignored) win. Unknown names are an error."""
-        names = {f.name for f in fields(cls)}
-        if unknown := sorted(set(overrides) - names):
-            raise ValueError(f"Unknown crawl option(s) {unknown}; known: {sorted(names)}")
-        values: dict[str, Any] = dict(
-            depth=settings.crawl_depth, max_pages=settings.crawl_max_pages, delay=settings.crawl_delay,
-            concurrency=settings.crawl_concurrency, timeout=settings.request_timeout,
-            max_bytes=settings.max_body_bytes, max_redirects=settings.max_redirects,
-            max_retries=settings.max_retries, user_agent=settings.user_agent,
-            cache_dir=Path(settings.index_dir) / "crawl-cache", max_seconds=settings.crawl_max_seconds,
-        )  # fmt: skip
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
 
 
 def crawl(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from searchchat.types import Document
+from indexer.document import Document
 
 
 @dataclass

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from indexer.document import LINK_SCHEMES, Document, url_scheme
 from indexer.events import DocState, Done, Event, Fetched, Skipped, Unchanged
 from indexer.parse import parse_html, parse_markdown, parse_pdf, parse_text
-from searchchat.types import LINK_SCHEMES, Document, url_scheme
 
 PARSERS = {
     ".md": "markdown", ".markdown": "markdown", ".mdx": "markdown",

@@ -10,8 +10,8 @@ from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, Comment, Tag
 
+from indexer.document import Document, Section
 from indexer.mdlinks import is_link_item, link_text
-from searchchat.types import Document, Section
 
 DROP_TAGS = [
     "script",

@@ -8,19 +8,19 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from indexer.chunk import chunk_document, embed_text
+from indexer.document import LINK_SCHEMES, Chunk, Document, url_scheme
+from indexer.embed import Embedder, get_embedder
 from indexer.events import DocState, Done, Fetched, Gone, Skipped, Unchanged
+from indexer.options import IndexOptions
 from indexer.progress import IndexProgress
 from indexer.sources import SourceSpec, check_source, classify, read_source
-from indexer.store import IndexWriter, register_snapshot_hook
-from searchchat.embed import Embedder, get_embedder
-from searchchat.lexical import build_bm25
-from searchchat.settings import Settings
-from searchchat.types import LINK_SCHEMES, Chunk, Document, url_scheme
+from indexer.store import IndexWriter
 
 # skips that are a crawl's expected edges, too common to note one by one (a crawl cut short by max_pages or
 # max_seconds says so once, from Done.reason); they are still counted
@@ -72,9 +72,9 @@ _STOP = object()
 class _Run:
     """State of one run: pending documents waiting for an embedding pass, counters, progress."""
 
-    def __init__(self, writer: IndexWriter, embedder: Embedder, settings: Settings, summary: IndexSummary,
+    def __init__(self, writer: IndexWriter, embedder: Embedder, options: IndexOptions, summary: IndexSummary,
                  progress: IndexProgress) -> None:  # fmt: skip
-        self.writer, self.embedder, self.settings = writer, embedder, settings
+        self.writer, self.embedder, self.options = writer, embedder, options
         self.summary, self.progress = summary, progress
         self.pending: list[tuple[Document, list[Chunk]]] = []
         self.pending_chunks = 0
@@ -123,7 +123,7 @@ class _Run:
         chunks = [c for _, cs in self.pending for c in cs]
         t0 = time.perf_counter()
         vectors = self.embedder.embed(
-            [embed_text(c) for c in chunks], batch_size=self.settings.embed_batch_size,
+            [embed_text(c) for c in chunks], batch_size=self.options.embed_batch_size,
             progress=self.progress.embedded,
         )  # fmt: skip
         self.summary.embed_seconds += time.perf_counter() - t0
@@ -137,21 +137,20 @@ class _Run:
         self.pending_chunks = 0
 
 
-def _produce(specs: Sequence[SourceSpec], knowns: list[dict[str, DocState]], settings: Settings,
-             embedder: Embedder, crawl_options: dict | None, out: queue.Queue,
-             stop: threading.Event) -> None:  # fmt: skip
+def _produce(specs: Sequence[SourceSpec], knowns: list[dict[str, DocState]], options: IndexOptions,
+             embedder: Embedder, out: queue.Queue, stop: threading.Event) -> None:  # fmt: skip
     """Reader thread: fetch and parse each source, chunk each document, hand both over to the main thread."""
     try:
         for spec, known in zip(specs, knowns, strict=True):
-            for event in read_source(spec, known, settings, crawl_options):
+            for event in read_source(spec, known, options.crawl):
                 if stop.is_set():
                     return
                 chunks: list[Chunk] = []
                 if isinstance(event, Fetched):
                     _no_unsafe_url(event.document)
                     chunks = chunk_document(
-                        event.document, embedder.tokenize, settings.chunk_tokens, settings.chunk_overlap,
-                        settings.chunk_max_chars,
+                        event.document, embedder.tokenize, options.chunk_tokens, options.chunk_overlap,
+                        options.chunk_max_chars,
                     )  # fmt: skip
                 out.put((spec, event, chunks))
         out.put(_STOP)
@@ -168,26 +167,24 @@ def _no_unsafe_url(doc: Document) -> None:
 
 def index_sources(
     sources: Sequence[str],
-    settings: Settings,
+    options: IndexOptions,
     embedder: Embedder | None = None,
     quiet: bool = True,
-    crawl_options: dict | None = None,
     on_event: Callable[[Any], None] | None = None,
 ) -> IndexSummary:
-    """Index SOURCEs into settings.index_dir. Either everything commits, or the old index stays as it was."""
-    register_snapshot_hook(build_bm25)
+    """Index SOURCEs into options.index_dir. Either everything commits, or the old index stays as it was."""
     specs = [classify(s) for s in sources]
-    embedder = embedder or get_embedder(settings)
+    embedder = embedder or get_embedder(options)
     t0 = time.perf_counter()
-    summary = IndexSummary(index=str(settings.index_dir), sources=[s.key for s in specs])
-    with IndexWriter(settings.index_dir, embedder.name, embedder.dim) as writer:
+    summary = IndexSummary(index=str(options.index_dir), sources=[s.key for s in specs])
+    with IndexWriter(options.index_dir, embedder.name, embedder.dim) as writer:
         knowns = [_known(writer, spec.key) for spec in specs]
         progress = IndexProgress(quiet=quiet, total=_estimate_total(specs))
-        run = _Run(writer, embedder, settings, summary, progress)
+        run = _Run(writer, embedder, options, summary, progress)
         q: queue.Queue = queue.Queue(maxsize=1024)
         stop = threading.Event()
         reader = threading.Thread(
-            target=_produce, args=(specs, knowns, settings, embedder, crawl_options, q, stop), daemon=True
+            target=_produce, args=(specs, knowns, options, embedder, q, stop), daemon=True
         )
         seen: dict[str, set[str]] = {s.key: set() for s in specs}
         with progress:
@@ -207,7 +204,7 @@ def index_sources(
             finally:
                 stop.set()
         for spec in specs:
-            writer.touch_source(spec.key, spec.kind, crawl_options)
+            writer.touch_source(spec.key, spec.kind, options.crawl_record())
         summary.skipped = dict(run.skipped)
         summary.total_documents, summary.total_chunks = writer.counts()
         summary.version = writer.commit()
@@ -274,15 +271,13 @@ def _estimate_total(specs: Sequence[SourceSpec]) -> int | None:
     return total
 
 
-def remove_source(source: str, settings: Settings) -> tuple[int, int]:
+def remove_source(source: str, index_dir: Path) -> tuple[int, int]:
     """Delete a source and everything indexed from it; returns (documents, chunks) removed. KeyError for a
     source not in the index; InvalidSource (a ValueError) for a name that cannot be one."""
     from indexer.store import IndexStore
 
     check_source(source)
-
-    register_snapshot_hook(build_bm25)
-    store = IndexStore.open(settings.index_dir)
+    store = IndexStore.open(index_dir)
     key = source
     known = {s["source"] for s in store.sources()}
     if key not in known:
@@ -292,7 +287,7 @@ def remove_source(source: str, settings: Settings) -> tuple[int, int]:
             key = source
     if key not in known:
         raise KeyError(f"No source {source!r} in the index. `searchchat sources` lists them.")
-    with IndexWriter(settings.index_dir, store.manifest["embedder"], store.dim) as writer:
+    with IndexWriter(index_dir, store.manifest["embedder"], store.dim) as writer:
         removed = writer.remove_source(key)
         writer.commit()
     return removed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 from indexer.events import DocState, Event
 from indexer.files import read_local
-from searchchat.settings import Settings
+from indexer.options import CrawlOptions
 
 MAX_SOURCE_CHARS = 2000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -84,14 +85,11 @@ def classify(source: str) -> SourceSpec:
     return SourceSpec(key=str(path), kind=kind, path=path)
 
 
-def read_source(
-    spec: SourceSpec, known: dict[str, DocState], settings: Settings, crawl_options: dict | None = None
-) -> Iterator[Event]:
+def read_source(spec: SourceSpec, known: dict[str, DocState], crawl_options: CrawlOptions) -> Iterator[Event]:
+    """The events of one source: local files are read, web and sitemap sources crawled with crawl_options."""
     if spec.path is not None:
         return read_local(spec.path, spec.key, known)
-    from indexer.crawl import CrawlOptions, crawl
+    from indexer.crawl import crawl
 
-    options = CrawlOptions.from_settings(settings, **(crawl_options or {}))
-    if spec.kind == "sitemap":
-        options.sitemap = True
+    options = dataclasses.replace(crawl_options, sitemap=True) if spec.kind == "sitemap" else crawl_options
     return crawl([spec.key], spec.key, known, options)

@@ -9,7 +9,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,9 @@ from typing import Any
 import faiss
 import numpy as np
 
-from searchchat.types import Chunk, Document
+from indexer.bm25 import build_bm25
+from indexer.chunk import chunk_head
+from indexer.document import Chunk, Document
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -38,6 +40,7 @@ CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 """
 
 CHUNK_COLS = "chunk_id, doc_id, url, title, section, anchor, position, text, n_tokens"
+BM25_ROWS = "SELECT chunk_id, title, section, text FROM chunks ORDER BY chunk_id"
 META_DB, VECTORS, MANIFEST, CURRENT, LOCK = (
     "meta.sqlite",
     "vectors.faiss",
@@ -45,15 +48,6 @@ META_DB, VECTORS, MANIFEST, CURRENT, LOCK = (
     "CURRENT",
     "index.lock",
 )
-
-# A hook run on the finished snapshot directory before it is published (the BM25 index is built this way).
-SnapshotHook = Callable[[Path, list[int], list[str]], None]
-_snapshot_hooks: list[SnapshotHook] = []
-
-
-def register_snapshot_hook(hook: SnapshotHook) -> None:
-    if hook not in _snapshot_hooks:
-        _snapshot_hooks.append(hook)
 
 
 class IndexError_(Exception):
@@ -85,6 +79,22 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _build_bm25(snapshot: Path, rows: Sequence[Sequence[Any]]) -> None:
+    """The snapshot's BM25 index from its (chunk_id, title, section, text) rows, in chunk_id order."""
+    heads = [chunk_head(r[1] or "", r[2] or "").strip() for r in rows]
+    build_bm25(snapshot, [r[0] for r in rows], [r[3] for r in rows], heads)
+
+
+def rebuild_bm25(snapshot: Path) -> None:
+    """Rebuild the BM25 index of an existing snapshot from its chunks (for private caches such as eval's)."""
+    db = sqlite3.connect(f"file:{snapshot / META_DB}?mode=ro", uri=True)
+    try:
+        rows = db.execute(BM25_ROWS).fetchall()
+    finally:
+        db.close()
+    _build_bm25(snapshot, rows)
 
 
 def current_snapshot(index_dir: Path) -> Path | None:
@@ -399,19 +409,18 @@ class IndexWriter:
 
     # -- publish ---------------------------------------------------------------------------------
     def commit(self) -> str:
-        """Write the snapshot, run the hooks (BM25), then atomically point CURRENT at it."""
+        """Write the snapshot and its BM25 index, then atomically point CURRENT at it."""
         assert self.tmp is not None
         db = self._db
         db.commit()
-        rows = db.execute("SELECT chunk_id, text FROM chunks ORDER BY chunk_id").fetchall()
+        rows = db.execute(BM25_ROWS).fetchall()
         if len(rows) != self.vectors.ntotal:  # a bug, never a state to publish
             raise RuntimeError(f"index inconsistent: {len(rows)} chunks, {self.vectors.ntotal} vectors")
         db.execute("PRAGMA journal_mode=DELETE")
         db.close()
         self.db = None
         faiss.write_index(self.vectors, str(self.tmp / VECTORS))
-        for hook in _snapshot_hooks:
-            hook(self.tmp, [r[0] for r in rows], [r[1] for r in rows])
+        _build_bm25(self.tmp, rows)
         version = f"{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**9:09d}"
         manifest = {
             "version": version, "embedder": self.embedder, "dim": self.dim,

@@ -17,5 +17,7 @@ ruff check .
 ruff format --check .
 echo "== mypy"
 mypy searchchat indexer
+echo "== import contracts"
+lint-imports
 echo "== pytest"
 python -m pytest "$@"

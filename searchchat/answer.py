@@ -19,9 +19,10 @@ from searchchat.cite import CitationChecker, Verified, sentence_spans
 from searchchat.evidence import MIN_SENTENCE_CHARS, POOL, EvidenceReranker, sentence_scores
 from searchchat.generators.base import Generator
 from searchchat.grounding import ungrounded
+from searchchat.language import abstain_message
 from searchchat.markers import neutralise
 from searchchat.policy import NO_RELEVANT_PASSAGE, NOT_ANSWERABLE, UNSUPPORTED, AnswerPolicy, get_policy
-from searchchat.prompt import abstain_message, build_prompt, fit_sources, source_text
+from searchchat.prompt import build_prompt, fit_sources, source_text
 from searchchat.retrieve import Filters, Retriever
 from searchchat.rewrite import rewrite
 from searchchat.settings import Settings

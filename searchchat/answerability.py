@@ -65,8 +65,8 @@ class AnswerabilityModel(Scorer):
         import torch
         from transformers import AutoTokenizer, BertConfig
 
+        from indexer.embed import cpu_supports_bf16, quiet_hf
         from searchchat import int8
-        from searchchat.embed import cpu_supports_bf16, quiet_hf
 
         p = Path(path).expanduser()
         if not (p / WEIGHTS).is_file():

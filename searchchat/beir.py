@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from searchchat.embed import Embedder, get_embedder
+from indexer.embed import Embedder, get_embedder
 from searchchat.metrics import evaluate, percentile
 from searchchat.retrieve import MODES, Retriever
 from searchchat.settings import Settings
@@ -100,9 +100,10 @@ def ensure_index(
 ) -> tuple[Path, bool]:
     """Index the corpus into settings.home/eval/<key> unless a finished index is there.
     Returns (index dir, whether it was reused)."""
+    from indexer.bm25 import needs_rebuild
     from indexer.pipeline import index_sources
-    from indexer.store import current_snapshot
-    from searchchat.lexical import needs_rebuild, rebuild_bm25
+    from indexer.store import current_snapshot, rebuild_bm25
+    from searchchat.indexing import index_options
 
     index_dir = settings.home / "eval" / cache_key(ds.corpus, settings, embedder)
     marker = index_dir / "eval.json"
@@ -114,7 +115,10 @@ def ensure_index(
     # No finished index: build it (a run killed before its commit left nothing; the writer's lock keeps a
     # second eval of the same corpus out while one builds).
     summary = index_sources(
-        [str(ds.corpus)], settings.with_overrides(index=index_dir), embedder=embedder, quiet=quiet
+        [str(ds.corpus)],
+        index_options(settings.with_overrides(index=index_dir)),
+        embedder=embedder,
+        quiet=quiet,
     )
     info = {"dataset": str(ds.root), "corpus_sha256": file_hash(ds.corpus), "embedder": embedder.name,
             "summary": summary.to_dict()}  # fmt: skip

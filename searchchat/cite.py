@@ -26,8 +26,9 @@ import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-from searchchat.embed import Embedder
-from searchchat.lexical import CJK, cjk_grams, cjk_numbers
+from indexer.cjk import CJK, cjk_grams
+from indexer.embed import Embedder
+from searchchat.lexical import cjk_numbers
 from searchchat.markers import neutralise
 from searchchat.types import Sentence
 

@@ -1,81 +1,34 @@
-"""BM25 over chunks (bm25s, English stopwords, Snowball stemmer; Chinese, Japanese and Korean as overlapping
-character bigrams), built into each snapshot, cached on read."""
+"""BM25 search over a snapshot's chunks (built by indexer.bm25 at each commit), cached on read; and the CJK
+measures the answer path uses (characters, numerals, share of the text)."""
 
 from __future__ import annotations
 
 import functools
 import json
 import re
-import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-BM25_DIR = "bm25"
-# Bumped whenever what goes into the BM25 index changes; `needs_rebuild` compares it with a snapshot's.
-BM25_VERSION = 3  # 3: CJK text as character bigrams
-# What each chunk contributes: its title and nearest heading, then its text (BEIR indexes title + text).
-# SciFact train, document-level nDCG@10 (bench/tune_fusion.py): text only 0.668, title + text 0.689;
-# hybrid 0.720 vs 0.729.
-INDEX_TITLE = True
-K1, B = 1.5, 0.75  # bm25s defaults (Lucene BM25); the best of a small grid on SciFact train gained 0.004
-
-
-def _stemmer() -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
+from indexer.bm25 import BM25_DIR, analyze, stemmer
+from indexer.cjk import CJK_RUN
 
 
 @functools.cache
 def _shared_stemmer() -> Any:
-    return _stemmer()
+    return stemmer()
 
 
 def tokenize(text: str) -> list[str]:
     """One text's tokens as the index has them."""
-    return _tokenize([text], _shared_stemmer())[0]
-
-
-# Han, kana, Hangul (and their compatibility forms): scripts written without spaces between words. The ranges
-# as regex character-class contents, for every module that needs them.
-HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-KANA = "\u3040-\u30ff"
-HANGUL = "\uac00-\ud7af\u1100-\u11ff\u3130-\u318f"
-CJK = KANA + HAN + HANGUL
-_CJK_RUN = re.compile(f"[{CJK}]+")
-
-
-def _bigrams(match: re.Match[str]) -> str:
-    run = match.group(0)
-    if len(run) == 1:
-        return f" {run}{run} "  # bm25s keeps tokens of two or more characters: a lone character, doubled
-    return " " + " ".join(run[i : i + 2] for i in range(len(run) - 1)) + " "
-
-
-def segment(text: str) -> str:
-    """CJK runs as overlapping character bigrams between spaces, as Lucene's CJKAnalyzer does (measured on
-    cmrc2018-trial against jieba words: README); other text unchanged, so English keeps its stemmed words."""
-    return _CJK_RUN.sub(_bigrams, text)
-
-
-def cjk_grams(word: str) -> list[str]:
-    """A word with CJK characters as the overlapping bigrams of its CJK runs (a lone character as itself) and
-    its other parts; any other word as itself. How word-overlap measures see Chinese, Japanese and Korean."""
-    if word.isascii():  # the common case, without a regex scan (content_terms calls this for every word)
-        return [word]
-    runs = _CJK_RUN.findall(word)
-    if not runs:
-        return [word]
-    grams = [r[i : i + 2] for r in runs for i in range(max(1, len(r) - 1))]
-    return grams + [w for w in _CJK_RUN.split(word) if w]
+    return analyze([text], _shared_stemmer())[0]
 
 
 def cjk_chars(text: str) -> set[str]:
     """The CJK characters of the text: what a reordered or reworded Chinese phrase keeps of its source."""
-    return {ch for run in _CJK_RUN.findall(text) for ch in run}
+    return {ch for run in CJK_RUN.findall(text) for ch in run}
 
 
 _CJK_DIGITS = {ch: i for i, ch in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}
@@ -122,72 +75,7 @@ def cjk_numbers(text: str) -> set[str]:
 def cjk_share(text: str) -> float:
     """The share of the text's letters and digits that are CJK characters (0 for text without any)."""
     total = sum(ch.isalnum() for ch in text)
-    return sum(len(m) for m in _CJK_RUN.findall(text)) / total if total else 0.0
-
-
-def _tokenize(texts: Sequence[str], stemmer: Any) -> list[list[str]]:
-    import bm25s
-
-    return bm25s.tokenize([segment(t) for t in texts], stopwords="en", stemmer=stemmer, return_ids=False,
-                          show_progress=False)  # fmt: skip
-
-
-def _heads(snapshot: Path, chunk_ids: Sequence[int]) -> dict[int, str]:
-    """chunk_id -> the head the embedder also sees (title, or title — section), read from the snapshot."""
-    from indexer.chunk import embed_text
-    from searchchat.types import Chunk
-
-    db = sqlite3.connect(f"file:{snapshot / 'meta.sqlite'}?mode=ro", uri=True)
-    try:
-        rows = db.execute("SELECT chunk_id, title, section FROM chunks").fetchall()
-    finally:
-        db.close()
-    wanted = set(chunk_ids)
-    out = {}
-    for cid, title, section in rows:
-        if cid in wanted:
-            head = embed_text(Chunk(cid, "", "", title or "", section or "", ""))
-            out[cid] = head.strip()
-    return out
-
-
-def build_bm25(snapshot: Path, chunk_ids: list[int], texts: list[str]) -> None:
-    """Snapshot hook: index every chunk; row i of the BM25 index is chunk_ids[i]. Rebuilt on every commit, so
-    it always matches the snapshot's chunks, after additions and deletions alike."""
-    import bm25s
-
-    out = snapshot / BM25_DIR
-    out.mkdir(exist_ok=True)
-    if INDEX_TITLE and chunk_ids:
-        heads = _heads(snapshot, chunk_ids)
-        texts = [f"{heads.get(cid, '')}\n{t}" for cid, t in zip(chunk_ids, texts, strict=True)]
-    (out / "ids.json").write_text(json.dumps(chunk_ids))
-    (out / "searchchat.json").write_text(json.dumps({"version": BM25_VERSION, "title": INDEX_TITLE}))
-    tokens = _tokenize(texts, _stemmer())
-    if not any(tokens):
-        return
-    retriever = bm25s.BM25(k1=K1, b=B)
-    retriever.index(tokens, show_progress=False)
-    retriever.save(str(out))
-
-
-def needs_rebuild(snapshot: Path) -> bool:
-    """True when the snapshot's BM25 index is missing or was built by an older version of this module."""
-    try:
-        meta = json.loads((snapshot / BM25_DIR / "searchchat.json").read_text())
-    except (FileNotFoundError, ValueError):
-        return True
-    return meta.get("version") != BM25_VERSION
-
-
-def rebuild_bm25(snapshot: Path) -> None:
-    """Rebuild the BM25 index of an existing snapshot from its chunks (for private caches such as eval's)."""
-    db = sqlite3.connect(f"file:{snapshot / 'meta.sqlite'}?mode=ro", uri=True)
-    try:
-        rows = db.execute("SELECT chunk_id, text FROM chunks ORDER BY chunk_id").fetchall()
-    finally:
-        db.close()
-    build_bm25(snapshot, [r[0] for r in rows], [r[1] for r in rows])
+    return sum(len(m) for m in CJK_RUN.findall(text)) / total if total else 0.0
 
 
 class LexicalIndex:
@@ -201,7 +89,7 @@ class LexicalIndex:
         self.retriever: Any = None
         if len(self.ids) and (d / "params.index.json").exists():
             self.retriever = bm25s.BM25.load(str(d))
-        self.stemmer = _stemmer()
+        self.stemmer = stemmer()
         self._df: np.ndarray | None = None
 
     def doc_freq(self, tokens: Sequence[str]) -> tuple[list[int], int]:
@@ -221,7 +109,7 @@ class LexicalIndex:
         """Top-k chunks with a positive score; `allowed` (chunk ids) restricts the search before ranking."""
         if self.retriever is None or k <= 0:
             return []
-        tokens = _tokenize([query], self.stemmer)[0]
+        tokens = analyze([query], self.stemmer)[0]
         ids = self.retriever.get_tokens_ids(tokens)
         if not ids:
             return []

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from indexer.embed import Embedder
 from indexer.store import IndexStore, StoreHandle
-from searchchat.embed import Embedder
 from searchchat.lexical import cjk_share, lexical_index
 from searchchat.rerank import Reranker, get_reranker
 from searchchat.settings import Settings

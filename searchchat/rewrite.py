@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from searchchat.cite import content_terms, words
 from searchchat.generators.base import Generator, Prompt
 
-# Words that point back into the conversation, in the languages the prompt knows (see prompt.ABSTAIN).
+# Words that point back into the conversation, in the languages the prompt knows (see language.ABSTAIN).
 _ANAPHORA_TEXT = """it its it's they them their theirs this that these those he him his she her hers there such
     one ones former latter same above previous other others else also too more
     il elle ils elles ça cela ce cet cette ces lui leur leurs celui celle y en aussi

@@ -8,7 +8,10 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from indexer.options import CrawlOptions
+
 QUESTION_CHARS_BOUND = 20_000  # the most max_question_chars may be (the web request models' bound)
+CRAWL = CrawlOptions()  # the crawl defaults are declared once, there
 
 
 def default_home() -> Path:
@@ -41,18 +44,20 @@ class Settings(BaseSettings):
     )
 
     # Crawling
-    user_agent: str = Field("searchchat/0.1 (+https://github.com/searchchat/searchchat)")
-    crawl_delay: float = Field(1.0, ge=0, description="Seconds between requests to one host.")
-    crawl_concurrency: int = Field(8, ge=1)
-    crawl_depth: int = Field(3, ge=0)
-    crawl_max_pages: int = Field(1000, ge=1)
+    user_agent: str = Field(CRAWL.user_agent)
+    crawl_delay: float = Field(CRAWL.delay, ge=0, description="Seconds between requests to one host.")
+    crawl_concurrency: int = Field(CRAWL.concurrency, ge=1)
+    crawl_depth: int = Field(CRAWL.depth, ge=0)
+    crawl_max_pages: int = Field(CRAWL.max_pages, ge=1)
     crawl_max_seconds: float | None = Field(
-        None, gt=0, description="A crawl's time budget; when spent it stops, keeping what it fetched."
+        CRAWL.max_seconds,
+        gt=0,
+        description="A crawl's time budget; when spent it stops, keeping what it fetched.",
     )
-    request_timeout: float = Field(10.0, gt=0)
-    max_body_bytes: int = Field(5_000_000, ge=1024)
-    max_redirects: int = Field(5, ge=0)
-    max_retries: int = Field(3, ge=0)
+    request_timeout: float = Field(CRAWL.timeout, gt=0)
+    max_body_bytes: int = Field(CRAWL.max_bytes, ge=1024)
+    max_redirects: int = Field(CRAWL.max_redirects, ge=0)
+    max_retries: int = Field(CRAWL.max_retries, ge=0)
 
     # Retrieval
     mode: Literal["dense", "bm25", "hybrid"] = "hybrid"

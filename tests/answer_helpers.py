@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from searchchat.embed import Embedder
+from indexer.document import Chunk
+from indexer.embed import Embedder
 from searchchat.retrieve import SearchResult
-from searchchat.types import Chunk, Hit
+from searchchat.types import Hit
 
 
 def make_hits(*texts: str, title: str = "Doc") -> list[Hit]:

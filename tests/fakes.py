@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from indexer.embed import HashEmbedder
 from searchchat.answerability import Scorer
 from searchchat.cite import content_terms
-from searchchat.embed import HashEmbedder
 from searchchat.generators.base import Generator, Prompt
 
 

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from indexer.chunk import chunk_document, embed_text
+from indexer.document import Document, Section
+from indexer.embed import Embedder
 from indexer.parse import content_hash
-from indexer.store import IndexWriter, register_snapshot_hook
-from searchchat.embed import Embedder
-from searchchat.lexical import build_bm25
+from indexer.store import IndexWriter
 from searchchat.rerank import Reranker
-from searchchat.types import Document, Hit, Section
+from searchchat.types import Hit
 
 
 def make_doc(
@@ -32,7 +32,6 @@ def make_doc(
 def write_index(index_dir: Path, docs: Sequence[Document], embedder: Embedder, chunk_tokens: int = 40,
                 delete: Sequence[str] = ()) -> str:  # fmt: skip
     """Upsert `docs` (chunked small, so long documents give several chunks), delete doc ids, commit."""
-    register_snapshot_hook(build_bm25)
     with IndexWriter(index_dir, embedder.name, embedder.dim) as w:
         for doc in docs:
             chunks = chunk_document(doc, embedder.tokenize, size=chunk_tokens, overlap=0)

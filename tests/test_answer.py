@@ -11,7 +11,8 @@ from indexer.pipeline import index_sources
 from indexer.store import IndexStore
 from searchchat.answer import Answerer
 from searchchat.answer_events import Final, Preview, Rewrite, Sources, Token, payload
-from searchchat.prompt import ABSTAIN
+from searchchat.indexing import index_options
+from searchchat.language import ABSTAIN
 from searchchat.retrieve import Retriever
 from searchchat.settings import Settings
 from tests.answer_helpers import ListRetriever, make_hits
@@ -125,7 +126,7 @@ def test_context_budget_limits_the_sources(settings: Settings, fake_embedder) ->
 
 def test_irrelevant_retrieval_abstains_without_generating(settings: Settings, tmp_path) -> None:
     docs = write_docs(tmp_path / "docs")
-    index_sources([str(docs)], settings)
+    index_sources([str(docs)], index_options(settings))
     store = IndexStore.open(settings.index_dir)
     gen = ScriptedGenerator()  # nothing queued: generating would fail the test
     answerer = Answerer(Retriever(store, FakeEmbedder(), settings), gen, settings)
@@ -239,6 +240,6 @@ def test_ask_streams_then_prints_sources(cli_index) -> None:  # type: ignore[no-
     ],
 )
 def test_question_language(question: str, lang: str) -> None:
-    from searchchat.prompt import detect_language
+    from searchchat.language import detect_language
 
     assert detect_language(question) == lang

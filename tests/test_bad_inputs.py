@@ -12,6 +12,7 @@ from indexer.events import Done, Fetched, Skipped
 from indexer.files import read_jsonl, read_local
 from indexer.pipeline import index_sources
 from indexer.store import IndexStore
+from searchchat.indexing import index_options
 
 
 def _skips(events) -> dict[str, tuple[str, str]]:
@@ -62,7 +63,9 @@ def test_jsonl_lines_that_are_no_document_are_skipped_with_their_line_and_why(tm
 
 
 def test_a_bad_jsonl_line_does_not_stop_the_run(tmp_path: Path, settings, fake_embedder) -> None:
-    s = index_sources([str(_write_jsonl(tmp_path / "c.jsonl"))], settings, embedder=fake_embedder)
+    s = index_sources(
+        [str(_write_jsonl(tmp_path / "c.jsonl"))], index_options(settings), embedder=fake_embedder
+    )
     assert s.documents_added == 3 and s.skipped == {"parse_error": 8, "empty": 2}
     assert any("not valid UTF-8" in x for x in s.examples)
     texts = {c.doc_id: c.text for c in IndexStore.open(settings.index_dir).all_chunks()}

@@ -9,9 +9,10 @@ import bm25s
 import pytest
 import Stemmer
 
+from indexer.cjk import segment
 from indexer.store import IndexStore, StoreHandle
 from searchchat.cite import numbers
-from searchchat.lexical import LexicalIndex, cjk_numbers, cjk_share, segment, tokenize
+from searchchat.lexical import LexicalIndex, cjk_numbers, cjk_share, tokenize
 from searchchat.retrieve import Retriever, convex
 from searchchat.settings import Settings
 from tests.fakes import FakeEmbedder

@@ -312,7 +312,7 @@ def test_conversations_survive_a_restart_and_a_removed_document_is_marked(tmp_pa
 
     source = str(root / "docs")
     shutil.rmtree(root / "docs")
-    remove_source(source, settings)
+    remove_source(source, settings.index_dir)
     with TestClient(make_app(settings)) as c3:
         turn = c3.get(f"/api/conversations/{cid}").json()["turn_list"][0]
         src = next(s for s in turn["answer"]["sources"] if s["n"] == cited["n"])

@@ -10,6 +10,7 @@ from indexer.pipeline import index_sources
 from indexer.store import IndexStore
 from searchchat.cite import CitationChecker
 from searchchat.coverage import chance_matches, coverage, spelled_out, tokens
+from searchchat.indexing import index_options
 from searchchat.lexical import lexical_index
 from searchchat.settings import Settings
 from tests.fakes import FakeEmbedder
@@ -49,7 +50,7 @@ def test_an_acronym_counts_as_covered_where_the_source_spells_it_out() -> None:
 
 
 def test_doc_freq_reads_the_bm25_index(tmp_path: Path, settings: Settings) -> None:
-    index_sources([str(write_docs(tmp_path / "docs"))], settings)
+    index_sources([str(write_docs(tmp_path / "docs"))], index_options(settings))
     lex = lexical_index(IndexStore.open(settings.index_dir))
     (gan, absent), n = lex.doc_freq(["gan", "zzzunknown"])
     assert n >= 3 and 1 <= gan < n and absent == 0

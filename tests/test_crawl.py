@@ -15,6 +15,7 @@ import pytest
 from indexer.crawl import CrawlOptions, crawl
 from indexer.events import DocState, Done, Event, Fetched, Gone, Skipped, Unchanged
 from indexer.fetch import content_kind, parse_retry_after
+from searchchat.indexing import crawl_options
 from searchchat.settings import Settings
 from tests import crawl_site as site_fixtures
 from tests.crawl_site import BIG, Page, Site, serve_site
@@ -426,12 +427,12 @@ def test_stale_link_cache_is_not_trusted(clean_site: Site, tmp_path: Path) -> No
 def test_options_from_settings(tmp_path: Path) -> None:
     s = Settings(home=tmp_path, crawl_delay=0.5, crawl_depth=2, crawl_max_pages=7, request_timeout=3,
                  max_body_bytes=2048, user_agent="searchchat-test/1")  # fmt: skip
-    o = CrawlOptions.from_settings(s, max_pages=9, prefixes=["http://x/docs/"], delay=None)
+    o = crawl_options(s, max_pages=9, prefixes=["http://x/docs/"], delay=None)
     assert (o.delay, o.depth, o.max_pages, o.timeout, o.max_bytes) == (0.5, 2, 9, 3, 2048)
     assert o.user_agent == "searchchat-test/1" and o.prefixes == ["http://x/docs/"]
     assert o.cache_dir == s.index_dir / "crawl-cache"
     with pytest.raises(ValueError, match="Unknown crawl option"):
-        CrawlOptions.from_settings(s, dept=2)
+        crawl_options(s, dept=2)
     with pytest.raises(ValueError, match="delay must be >= 0"):
         CrawlOptions(delay=-1)
 

@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 
+from indexer.document import Chunk
 from searchchat import modelcache as mc
-from searchchat.generators.base import GeneratorError, Prompt, get_generator
+from searchchat.generators.base import GeneratorError, Prompt
 from searchchat.generators.extractive import ABSTAIN, ExtractiveGenerator
+from searchchat.generators.factory import get_generator
 from searchchat.generators.openai import OpenAIGenerator
 from searchchat.settings import Settings
-from searchchat.types import Chunk, Hit
+from searchchat.types import Hit
 from tests.fake_openai import FakeOpenAIServer
 
 

@@ -19,6 +19,7 @@ from indexer.events import Done, Event, Fetched, Skipped
 from indexer.pipeline import index_sources
 from indexer.store import IndexStore
 from searchchat.cli import _register, app
+from searchchat.indexing import crawl_options, index_options
 from searchchat.settings import Settings
 from tests import crawl_site as site_fixtures
 from tests.crawl_site import BIG, BINARY, CAFE, DRIP, Page, Site, html, random_bytes, serve_site
@@ -80,8 +81,8 @@ def test_binary_page_adds_no_chunks_to_the_index(clean_site: Site, settings: Set
     clean_site.set_html(
         "/index.html", "Home", '<p>Home page.</p><a href="binary.html">b</a><a href="a.html">a</a>'
     )
-    summary = index_sources([clean_site.url("/index.html")], settings, embedder=fake_embedder,
-                            crawl_options=FAST)  # fmt: skip
+    summary = index_sources([clean_site.url("/index.html")], index_options(settings, **FAST),
+                            embedder=fake_embedder)  # fmt: skip
     assert summary.skipped.get("binary_body") == 1
     doc_ids = {c.doc_id for c in IndexStore.open(settings.index_dir).all_chunks()}
     assert clean_site.url("/a.html") in doc_ids and clean_site.url("/binary.html") not in doc_ids
@@ -146,10 +147,10 @@ def test_time_budget_stops_the_crawl_and_reports_what_it_left(clean_site: Site) 
 
 def test_time_budget_from_settings_env_and_cli(clean_site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEARCHCHAT_CRAWL_MAX_SECONDS", "12.5")
-    assert CrawlOptions.from_settings(Settings()).max_seconds == 12.5
-    assert CrawlOptions.from_settings(Settings(), max_seconds=3).max_seconds == 3
+    assert crawl_options(Settings()).max_seconds == 12.5
+    assert crawl_options(Settings(), max_seconds=3).max_seconds == 3
     monkeypatch.delenv("SEARCHCHAT_CRAWL_MAX_SECONDS")
-    assert CrawlOptions.from_settings(Settings()).max_seconds is None
+    assert crawl_options(Settings()).max_seconds is None
     with pytest.raises(ValueError, match="max_seconds must be > 0"):
         CrawlOptions(max_seconds=0)
 
@@ -230,7 +231,7 @@ def test_pages_without_a_charset_are_decoded_like_a_browser(clean_site: Site) ->
 
 def test_cafe_page_is_indexed_correctly(clean_site: Site, settings: Settings, fake_embedder) -> None:
     only(clean_site, {"/cafe.html": Page(html("Café", f"<p>{CAFE}</p>").encode("cp1252"), "text/html")})
-    index_sources([clean_site.url("/index.html")], settings, embedder=fake_embedder, crawl_options=FAST)
+    index_sources([clean_site.url("/index.html")], index_options(settings, **FAST), embedder=fake_embedder)
     texts = {c.doc_id: c.text for c in IndexStore.open(settings.index_dir).all_chunks()}
     assert CAFE in texts[clean_site.url("/cafe.html")]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from indexer.pipeline import index_sources
 from indexer.store import IndexStore
+from searchchat.indexing import index_options
 from tests.crawl_site import Site, clean_site, crawl_site  # noqa: F401
 
 FAST = {"delay": 0.0, "max_retries": 1, "timeout": 0.8, "max_bytes": 100_000}
@@ -16,7 +17,7 @@ def _docs(settings) -> dict[str, str]:
 
 def test_incremental_recrawl_changes_one_page_and_deletes_another(clean_site: Site, settings, fake_embedder):  # noqa: F811
     start = clean_site.url("/index.html")
-    first = index_sources([start], settings, embedder=fake_embedder, crawl_options=FAST)
+    first = index_sources([start], index_options(settings, **FAST), embedder=fake_embedder)
     assert first.documents_added >= 4 and first.documents_removed == 0
     before = _docs(settings)
     assert clean_site.url("/a.html") in before and clean_site.url("/b.html") in before
@@ -24,7 +25,7 @@ def test_incremental_recrawl_changes_one_page_and_deletes_another(clean_site: Si
     clean_site.set_html("/a.html", "A changed", '<p>Lighthouses guide ships.</p><a href="b.html">b</a>')
     del clean_site.pages["/b.html"]
     n_requests = len(clean_site.requests)
-    second = index_sources([start], settings, embedder=fake_embedder, crawl_options=FAST)
+    second = index_sources([start], index_options(settings, **FAST), embedder=fake_embedder)
 
     assert second.documents_updated == 1 and second.documents_removed == 1
     assert second.documents_unchanged >= 2 and second.documents_added == 0
@@ -41,7 +42,7 @@ def test_incremental_recrawl_changes_one_page_and_deletes_another(clean_site: Si
 
 def test_trap_site_summary_reports_skips_and_keeps_unseen(crawl_site: Site, settings, fake_embedder):  # noqa: F811
     start = crawl_site.url("/index.html")
-    summary = index_sources([start], settings, embedder=fake_embedder, crawl_options=FAST)
+    summary = index_sources([start], index_options(settings, **FAST), embedder=fake_embedder)
     skipped = summary.skipped
     assert skipped.get("robots", 0) >= 1
     assert skipped.get("redirect_loop", 0) == 1 and skipped.get("too_large", 0) >= 1

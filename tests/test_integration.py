@@ -8,11 +8,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from indexer.embed import get_embedder
 from indexer.pipeline import index_sources
 from indexer.store import IndexStore
 from searchchat.answer import Answerer
-from searchchat.embed import get_embedder
 from searchchat.generators import get_generator
+from searchchat.indexing import index_options
 from searchchat.retrieve import Retriever
 from searchchat.settings import Settings
 from tests.conftest import ROOT
@@ -26,7 +27,7 @@ MODEL_CACHE = ROOT / ".cache" / "models"  # the one-time model conversion is kep
 def corpus_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     home = tmp_path_factory.mktemp("home")
     settings = Settings(home=home, model_cache=MODEL_CACHE, generator="local", embedder="minilm")
-    summary = index_sources([str(ROOT / "corpus")], settings)
+    summary = index_sources([str(ROOT / "corpus")], index_options(settings))
     assert summary.documents_added >= 30 and summary.skipped.get("parse_error", 0) == 0
     return settings
 

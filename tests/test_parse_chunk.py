@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from indexer.chunk import chunk_document, embed_text, split_section
+from indexer.embed import HashEmbedder
 from indexer.parse import parse_html, parse_markdown, parse_text
-from searchchat.embed import HashEmbedder
 
 PAGE = """<!doctype html><html><head><title>Polite crawling</title>
 <link rel="canonical" href="/guide/crawling.html"><meta name="robots" content="nofollow"></head>

@@ -222,7 +222,8 @@ def test_reranker_rejects_wrong_score_count() -> None:
         def score(self, query, hits):  # type: ignore[no-untyped-def]
             return [1.0]
 
-    from searchchat.types import Chunk, Hit
+    from indexer.document import Chunk
+    from searchchat.types import Hit
 
     hits = [Hit(rank=i, score=0.0, chunk=Chunk(i, "d", "u", "t", "", "x")) for i in (1, 2)]
     with pytest.raises(ValueError, match="2 hits"):

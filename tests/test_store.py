@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from indexer.document import Chunk, Document
 from indexer.pipeline import index_sources
 from indexer.store import IndexLocked, IndexMismatch, IndexNotFound, IndexStore, IndexWriter, StoreHandle
+from searchchat.indexing import index_options
 from searchchat.retrieve import Retriever
-from searchchat.types import Chunk, Document
 from tests.helpers import write_docs
 
 
@@ -114,12 +115,12 @@ def test_missing_index_is_a_clear_error(tmp_path):
 
 def test_reader_picks_up_new_snapshot(tmp_path, settings, fake_embedder):
     docs = write_docs(tmp_path / "docs")
-    index_sources([str(docs)], settings, embedder=fake_embedder)
+    index_sources([str(docs)], index_options(settings), embedder=fake_embedder)
     handle = StoreHandle(settings.index_dir)
     retriever = Retriever(handle, fake_embedder, settings)
     before = handle.get().version
     assert retriever.search("robots.txt disallow", k=1).hits[0].chunk.title == "Robots"
     (docs / "new.md").write_text("# Sitemaps\n\nA sitemap.xml lists the URLs of a site for crawlers.\n")
-    index_sources([str(docs)], settings, embedder=fake_embedder)
+    index_sources([str(docs)], index_options(settings), embedder=fake_embedder)
     assert handle.get().version != before
     assert retriever.search("sitemap.xml URLs", k=1).hits[0].chunk.title == "Sitemaps"

@@ -7,12 +7,14 @@ import json
 import pytest
 
 from indexer import pipeline
+from indexer.document import Chunk, url_scheme
 from indexer.events import Done, Fetched
 from indexer.parse import parse_text
 from indexer.pipeline import index_sources
 from indexer.store import IndexStore
 from searchchat.answer import Answerer
-from searchchat.types import Chunk, Hit, safe_link, url_scheme
+from searchchat.indexing import index_options
+from searchchat.types import Hit, safe_link
 from searchchat.web.openai_compat import sources_block
 from tests.answer_helpers import ListRetriever
 
@@ -47,7 +49,7 @@ def test_jsonl_url_that_is_not_http_https_or_file_falls_back_to_the_line(
         {"id": "local", "url": "file:///srv/notes/a.md", "text": "A file url is kept."},
     ]
     f.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    s = index_sources([str(f)], settings, embedder=fake_embedder)
+    s = index_sources([str(f)], index_options(settings), embedder=fake_embedder)
     assert s.documents_added == len(rows)
     store = IndexStore.open(settings.index_dir)
     urls = {c.doc_id: c.url for c in store.all_chunks()}
@@ -67,14 +69,14 @@ def test_pipeline_stores_no_unsafe_url_from_any_reader(
     """A reader that hands over a javascript: URL (no reader should) still gets none stored."""
     doc = parse_text("Text from a careless reader.", "javascript:alert(1)", doc_id="careless")
 
-    def reader(spec, known, settings, crawl_options=None):
+    def reader(spec, known, crawl_options):
         yield Fetched(doc)
         yield Done(complete=True)
 
     monkeypatch.setattr(pipeline, "read_source", reader)
     f = tmp_path / "any.txt"
     f.write_text("placeholder")
-    index_sources([str(f)], settings, embedder=fake_embedder)
+    index_sources([str(f)], index_options(settings), embedder=fake_embedder)
     store = IndexStore.open(settings.index_dir)
     assert [(c.doc_id, c.url) for c in store.all_chunks()] == [("careless", "")]
 

@@ -81,7 +81,7 @@ def test_a_blank_source_reaching_the_pipeline_is_refused_as_invalid(tmp_path: Pa
     from indexer.sources import InvalidSource
 
     with pytest.raises(InvalidSource, match="empty"):
-        remove_source(" \t", web_settings(tmp_path / "home", built))
+        remove_source(" \t", web_settings(tmp_path / "home", built).index_dir)
 
 
 # -- item 8: long URLs ------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from indexer.pipeline import index_sources
 from searchchat.generators.base import Generator, Prompt
+from searchchat.indexing import index_options
 from searchchat.settings import Settings
 from tests.fakes import ScriptedGenerator
 from tests.helpers import TOPICS, write_docs
@@ -26,7 +27,7 @@ DOCS = {
 def build_index(root: Path) -> Path:
     """Index DOCS with the model-free hash embedder into root/index; returns the index directory."""
     settings = Settings(home=root / "home", index=root / "index", embedder="hash-64", generator="extractive")
-    index_sources([str(write_docs(root / "docs", DOCS))], settings, quiet=True)
+    index_sources([str(write_docs(root / "docs", DOCS))], index_options(settings), quiet=True)
     return root / "index"
 
 
@@ -106,9 +107,9 @@ def sse_events(text: str) -> list[tuple[str, str]]:
 
 def make_app(settings: Settings, generator: Generator | None = None):  # type: ignore[no-untyped-def]
     """The app over settings.index_dir; with `generator`, an Answerer around it is injected."""
+    from indexer.embed import get_embedder
     from indexer.store import StoreHandle
     from searchchat.answer import Answerer
-    from searchchat.embed import get_embedder
     from searchchat.retrieve import Retriever
     from searchchat.web.app import create_app
 

@@ -64,9 +64,9 @@ def eval_qa(
     json_out: bool = JsonOpt,
 ) -> None:
     """Evaluate answers on a QA set beside a baseline (a folder's corpus.jsonl is indexed once, cached)."""
+    from indexer.embed import get_embedder
     from indexer.store import IndexStore
     from searchchat.answer import Answerer
-    from searchchat.embed import get_embedder
     from searchchat.evalqa import (
         QARecord,
         format_table,

@@ -34,17 +34,14 @@ def index(
 ) -> None:
     """Index local files and folders, JSONL collections, and web sites (crawled politely, incrementally)."""
     from indexer.pipeline import index_sources
+    from searchchat.indexing import index_options
 
     settings = make_settings(index, user_agent=user_agent)
-    crawl: dict = {k: v for k, v in {"depth": depth, "max_pages": max_pages, "delay": delay,
-                                      "concurrency": concurrency, "max_seconds": max_seconds}.items()
-                   if v is not None}  # fmt: skip
-    if prefix:
-        crawl["prefixes"] = prefix
-    if allow_domain:
-        crawl["allow_domains"] = allow_domain
     with friendly_errors():
-        summary = index_sources(sources, settings, quiet=quiet or json_out, crawl_options=crawl or None)
+        options = index_options(settings, depth=depth, max_pages=max_pages, delay=delay,
+                                concurrency=concurrency, max_seconds=max_seconds, prefixes=prefix or None,
+                                allow_domains=allow_domain or None)  # fmt: skip
+        summary = index_sources(sources, options, quiet=quiet or json_out)
     if json_out:
         print_json(summary.to_dict())
         return
@@ -92,7 +89,7 @@ def sources(index: Path | None = IndexOpt, json_out: bool = JsonOpt) -> None:
 def remove(source: str = typer.Argument(..., help="A source as `searchchat sources` lists it."),
            index: Path | None = IndexOpt, json_out: bool = JsonOpt) -> None:  # fmt: skip
     """Remove a source and everything indexed from it."""
-    from indexer.pipeline import remove_source
+    from searchchat.indexing import remove_source
 
     settings = make_settings(index)
     with friendly_errors():

@@ -22,8 +22,8 @@ from searchchat.cli.common import (
 
 
 def build_retriever(settings):  # type: ignore[no-untyped-def]
+    from indexer.embed import get_embedder
     from indexer.store import IndexStore
-    from searchchat.embed import get_embedder
     from searchchat.retrieve import Retriever
 
     store = IndexStore.open(settings.index_dir)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import Stemmer
 
 from searchchat.generators.base import Generator, Prompt
-from searchchat.prompt import ABSTAIN as MESSAGES
-from searchchat.prompt import abstain_message
+from searchchat.language import ABSTAIN as MESSAGES
+from searchchat.language import abstain_message
 
 ABSTAIN = MESSAGES["en"]
 

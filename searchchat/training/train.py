@@ -95,8 +95,8 @@ def train(
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
+    from indexer.embed import cpu_supports_bf16, quiet_hf
     from searchchat.answerability import build_model
-    from searchchat.embed import cpu_supports_bf16, quiet_hf
 
     cfg = config or TrainConfig()
     quiet_hf()

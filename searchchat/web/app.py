@@ -153,7 +153,7 @@ def create_app(
         source: str = Query(..., min_length=1, max_length=MAX_SOURCE_CHARS, pattern=SOURCE_PATTERN),
     ) -> dict[str, Any]:
         """Remove a source and everything indexed from it (needs the API key when one is set)."""
-        from indexer.pipeline import remove_source as remove
+        from searchchat.indexing import remove_source as remove
 
         def run() -> tuple[int, int]:
             try:

@@ -95,7 +95,7 @@ class Backend:
     def retriever(self) -> Retriever:
         with self._retriever_lock:
             if self._retriever is None:
-                from searchchat.embed import get_embedder
+                from indexer.embed import get_embedder
 
                 self._retriever = Retriever(self.handle, get_embedder(self.settings), self.settings)
             return self._retriever

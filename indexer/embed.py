@@ -7,11 +7,11 @@ import copy
 import functools
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from searchchat.settings import Settings
+from indexer.cjk import cjk_grams
 
 
 def quiet_hf() -> None:
@@ -150,8 +150,6 @@ class HashEmbedder(Embedder):
         import hashlib
         import re
 
-        from searchchat.lexical import cjk_grams
-
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             words = [g for w in re.findall(r"\w+", text.lower()) for g in cjk_grams(w)]
@@ -173,6 +171,16 @@ def _load(name: str, bf16: bool) -> Embedder:
     return SentenceTransformerEmbedder(None if name == "minilm" else name, bf16=bf16)
 
 
-def get_embedder(settings: Settings) -> Embedder:
-    """The embedder named in settings, loaded once per process."""
-    return _load(settings.embedder, settings.embed_bf16)
+class EmbedderChoice(Protocol):
+    """What names an embedder: searchchat's Settings and the indexer's IndexOptions both have these fields."""
+
+    @property
+    def embedder(self) -> str: ...
+
+    @property
+    def embed_bf16(self) -> bool: ...
+
+
+def get_embedder(choice: EmbedderChoice) -> Embedder:
+    """The embedder that choice names, loaded once per process."""
+    return _load(choice.embedder, choice.embed_bf16)

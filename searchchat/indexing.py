@@ -1,0 +1,46 @@
+"""The write path driven by Settings: the typed IndexOptions and CrawlOptions the CLI and web layer pass."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from indexer.options import CrawlOptions, IndexOptions
+from searchchat.settings import Settings
+
+
+def crawl_options(settings: Settings, **overrides: Any) -> CrawlOptions:
+    """CrawlOptions from Settings (crawl_*, request_timeout, max_body_bytes, ...); keyword overrides (None
+    values ignored) win. Unknown names are an error."""
+    names = {f.name for f in fields(CrawlOptions)}
+    if unknown := sorted(set(overrides) - names):
+        raise ValueError(f"Unknown crawl option(s) {unknown}; known: {sorted(names)}")
+    values: dict[str, Any] = dict(
+        depth=settings.crawl_depth, max_pages=settings.crawl_max_pages, delay=settings.crawl_delay,
+        concurrency=settings.crawl_concurrency, timeout=settings.request_timeout,
+        max_bytes=settings.max_body_bytes, max_redirects=settings.max_redirects,
+        max_retries=settings.max_retries, user_agent=settings.user_agent,
+        cache_dir=Path(settings.index_dir) / "crawl-cache", max_seconds=settings.crawl_max_seconds,
+    )  # fmt: skip
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return CrawlOptions(**values)
+
+
+def index_options(settings: Settings, **crawl: Any) -> IndexOptions:
+    """IndexOptions from Settings; `crawl` are the crawl flags given (None values ignored), which win over
+    Settings and are recorded with each source."""
+    given = {k: v for k, v in crawl.items() if v is not None}
+    return IndexOptions(
+        index_dir=settings.index_dir, embedder=settings.embedder, embed_bf16=settings.embed_bf16,
+        embed_batch_size=settings.embed_batch_size, chunk_tokens=settings.chunk_tokens,
+        chunk_overlap=settings.chunk_overlap, chunk_max_chars=settings.chunk_max_chars,
+        crawl=crawl_options(settings, **given), crawl_flags=tuple(given),
+    )  # fmt: skip
+
+
+def remove_source(source: str, settings: Settings) -> tuple[int, int]:
+    """Delete a source and everything indexed from it from settings' index; see indexer.pipeline."""
+    from indexer.pipeline import remove_source as remove
+
+    return remove(source, settings.index_dir)
