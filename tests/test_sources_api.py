@@ -339,3 +339,36 @@ def test_jobs_list_newest_first(tmp_path: Path, index: Path) -> None:
     second = c.post("/api/uploads", files=files(("b.md", b"# B\n\nbeta text\n"))).json()["job"]["id"]
     wait_job(c, second)
     assert [j["id"] for j in c.get("/api/jobs").json()][:2] == [second, first]
+
+
+def test_the_page_and_the_schema(tmp_path: Path, index: Path) -> None:
+    c = client(tmp_path, index)
+    page = c.get("/sources")
+    assert page.status_code == 200 and 'id="dropzone"' in page.text
+    assert 'href="/sources"' in c.get("/").text
+    paths = c.get("/openapi.json").json()["paths"]
+    assert {"/api/uploads", "/api/sources/reindex", "/api/jobs", "/api/jobs/{job_id}",
+            "/api/jobs/{job_id}/events"} <= set(paths)  # fmt: skip
+    assert {"get", "post", "delete"} <= set(paths["/api/sources"])
+    assert "multipart/form-data" in paths["/api/uploads"]["post"]["requestBody"]["content"]
+
+
+def test_the_sources_page_has_every_string_in_english_and_chinese() -> None:
+    import re
+
+    from tests.conftest import ROOT
+
+    js = (ROOT / "searchchat/web/static/sources.js").read_text(encoding="utf-8")
+    en, zh = (
+        js[js.index("    en: {") : js.index("    zh: {")],
+        js[js.index("    zh: {") : js.index("  const LANG")],
+    )
+    key = re.compile(r'(?:^\s+|,\s+)("[\w.]+"|\w+):\s', re.M)
+    keys_en = {k.strip('"') for k in key.findall(en)} - {"en"}
+    keys_zh = {k.strip('"') for k in key.findall(zh)} - {"zh"}
+    assert keys_en == keys_zh and len(keys_en) > 40
+    html = (ROOT / "searchchat/web/static/sources.html").read_text(encoding="utf-8")
+    used = set(re.findall(r'data-i18n(?:-placeholder|-title)?="([\w.]+)"', html))
+    assert used <= keys_en, used - keys_en
+    used_in_js = set(re.findall(r'tr\("(\w+)"', js)) - {"kind_"}  # kind_ + a job's kind
+    assert used_in_js <= keys_en, used_in_js - keys_en
