@@ -124,7 +124,7 @@
     drop.type = "button";
     drop.addEventListener("click", () => removeSource(row.source, drop));
     actions.append(again, drop);
-    tr_.append(name, el("td", "num", row.documents), el("td", "num", row.chunks), el("td", null, when(row.last_indexed)),
+    tr_.append(name, el("td", "count", row.documents), el("td", "count", row.chunks), el("td", null, when(row.last_indexed)),
                run, actions);
     return tr_;
   }
