@@ -26,6 +26,7 @@ from searchchat.web.errors import ApiError, api_error_from
 log = logging.getLogger("searchchat.web")
 FINISHED = ("done", "failed")
 MAX_NOTES = 20  # skip details kept per job (the counts by reason are complete)
+_RUNS_LOCK = threading.Lock()  # runs.json is read, changed and replaced by the indexing and request threads
 
 
 def run_index(sources: Sequence[str], settings: Settings, crawl: dict[str, Any], embedder: Embedder,
@@ -215,19 +216,21 @@ def describe(exc: Exception) -> dict[str, str]:
 
 
 def record_run(path: Path, job: Job) -> None:
-    """Remember each source's last run (state, time, error) in runs.json, written atomically."""
-    runs = last_runs(path)
+    """Remember each source's last run (state, time, error) in runs.json."""
     snap, _ = job.snapshot()
-    for source in job.sources:
-        runs[source] = {"job": job.id, "state": snap["state"], "finished": snap["finished"],
-                        "error": snap["error"]}  # fmt: skip
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(runs))
-        os.replace(tmp, path)
-    except OSError as exc:
-        log.warning("could not record the indexing run: %s", exc)
+    with _RUNS_LOCK:
+        runs = last_runs(path)
+        for source in job.sources:
+            runs[source] = {"job": job.id, "state": snap["state"], "finished": snap["finished"],
+                            "error": snap["error"]}  # fmt: skip
+        _write_runs(path, runs)
+
+
+def forget_run(path: Path, source: str) -> None:
+    with _RUNS_LOCK:
+        runs = last_runs(path)
+        if runs.pop(source, None) is not None:
+            _write_runs(path, runs)
 
 
 def last_runs(path: Path) -> dict[str, dict[str, Any]]:
@@ -238,9 +241,12 @@ def last_runs(path: Path) -> dict[str, dict[str, Any]]:
     return data if isinstance(data, dict) else {}
 
 
-def forget_run(path: Path, source: str) -> None:
-    runs = last_runs(path)
-    if runs.pop(source, None) is not None:
+def _write_runs(path: Path, runs: dict[str, Any]) -> None:
+    """Replace runs.json atomically; a failure is logged (the runs themselves are committed or not anyway)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(runs))
         os.replace(tmp, path)
+    except OSError as exc:
+        log.warning("could not record the indexing run: %s", exc)
