@@ -63,8 +63,17 @@ def run_cards(driver: WebDriver) -> list[Any]:
     return driver.find_elements(By.CSS_SELECTOR, "#runs .run")
 
 
+def table_rows(driver: WebDriver) -> dict[str, dict[str, Any]]:
+    """The sources table, read in one go (the page re-renders it when a run ends): source -> cells' text."""
+    rows = driver.execute_script(
+        "return [...document.querySelectorAll('#sources tr')].map(r => [r.dataset.source,"
+        " [...r.cells].map(c => c.innerText)])"
+    )
+    return {source: {"name": cells[0], "documents": cells[1], "run": cells[4]} for source, cells in rows}
+
+
 def table_sources(driver: WebDriver) -> list[str]:
-    return [str(r.get_attribute("data-source")) for r in driver.find_elements(By.CSS_SELECTOR, "#sources tr")]
+    return list(table_rows(driver))
 
 
 def test_upload_two_files_follow_the_run_then_ask_about_them(
@@ -89,8 +98,8 @@ def test_upload_two_files_follow_the_run_then_ask_about_them(
         assert card.find_element(By.CSS_SELECTOR, ".fill").get_attribute("style").endswith("width: 100%;")
         uploads = str((site.uploads_dir).resolve())
         wait(browser, lambda d: {f"{uploads}/okapi.md", f"{uploads}/quokka.md"} <= set(table_sources(d)))
-        row = browser.find_element(By.CSS_SELECTOR, f'#sources tr[data-source="{uploads}/okapi.md"]')
-        assert "uploaded" in row.text and "done" in row.find_element(By.CSS_SELECTOR, ".last-run").text
+        row = table_rows(browser)[f"{uploads}/okapi.md"]
+        assert "uploaded" in row["name"] and row["run"] == "done", row
 
         # a third file dropped on the page (a drop event carrying a File, as a drag from the desktop does)
         browser.execute_script(
@@ -127,8 +136,7 @@ def test_add_a_local_site_then_remove_a_source(site: Settings, browser: WebDrive
         wait(browser, lambda d: card.get_attribute("data-state") == "done")
         assert "robots 1" in card.find_element(By.CSS_SELECTOR, ".run-skips").text  # /private/ is disallowed
         wait(browser, lambda d: start in table_sources(d))
-        row = browser.find_element(By.CSS_SELECTOR, f'#sources tr[data-source="{start}"]')
-        assert int(row.find_elements(By.CSS_SELECTOR, "td.count")[0].text) >= 3
+        assert int(table_rows(browser)[start]["documents"]) >= 3
         assert "/a.html" in httpx.get(srv.url + "/search", params={"q": "A again"}, timeout=10).text
 
         # a loopback address that SEARCHCHAT_CRAWL_HOSTS does not name is refused, with the reason
@@ -143,7 +151,7 @@ def test_add_a_local_site_then_remove_a_source(site: Settings, browser: WebDrive
         )
         assert "SEARCHCHAT_CRAWL_HOSTS" in error.text
 
-        remove = row.find_element(By.CSS_SELECTOR, "button.remove")
+        remove = browser.find_element(By.CSS_SELECTOR, f'#sources tr[data-source="{start}"] button.remove')
         remove.click()
         assert "confirm" in remove.get_attribute("class")  # the first click asks
         remove.click()
