@@ -308,6 +308,25 @@ def test_every_change_needs_the_key_when_one_is_set(tmp_path: Path, index: Path)
     assert wait_job(c, r.json()["job"]["id"])["state"] == "done"
 
 
+def test_a_page_of_another_origin_cannot_change_sources(tmp_path: Path, index: Path) -> None:
+    """A multipart POST needs no CORS preflight: any site could make a visitor's browser upload to a server on
+    their machine. The browser's Origin header gives it away."""
+    c = client(tmp_path, index)
+    for origin in ("http://evil.example", "null", "http://testserver.evil.example"):
+        r = c.post("/api/uploads", files=files(("okapi.md", OKAPI)), headers={"Origin": origin})
+        assert r.status_code == 403 and r.json()["error"] == "cross_origin", origin
+        r = c.delete("/api/sources", params={"source": docs_source(c)}, headers={"Origin": origin})
+        assert r.status_code == 403
+    assert not (tmp_path / "home" / "uploads").exists()
+    same = c.post("/api/uploads", files=files(("okapi.md", OKAPI)), headers={"Origin": "http://testserver"})
+    assert same.status_code == 202
+    # behind a reverse proxy: its public name, in allowed_hosts, is a trusted origin
+    c = client(tmp_path, index, allowed_hosts=["testserver", "search.example.org"])
+    proxied = c.post("/api/uploads", files=files(("tapir.md", OKAPI)),
+                     headers={"Origin": "https://search.example.org"})  # fmt: skip
+    assert proxied.status_code == 202
+
+
 def test_reads_need_the_key_with_api_key_all(tmp_path: Path, index: Path) -> None:
     c = client(tmp_path, index, api_key=KEY, api_key_all=True)
     for path in ("/api/jobs", "/api/jobs/x", "/api/jobs/x/events", "/api/sources"):

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from fastapi import Request
 
 from searchchat.settings import Settings
 from searchchat.web.errors import ApiError
@@ -77,3 +80,27 @@ def check_folder(folder: str, settings: Settings) -> Path:
     if not is_dir:
         raise ApiError(404, "unknown_folder", "There is no such folder.")
     return path
+
+
+def same_origin(settings: Settings) -> Callable[[Request], None]:
+    """A dependency that refuses (403) a request sent by a page of another origin: a multipart upload is a
+    "simple" request that any web site could make a visitor's browser send to a server on their machine,
+    without a CORS preflight. Browsers say where such a request comes from in Origin (clients other than
+    browsers send none); it must be this server (the Host asked for) or a name in settings.allowed_hosts (a
+    reverse proxy's public name)."""
+    trusted = {h.lower() for h in settings.allowed_hosts if h != "*"}
+
+    def check(request: Request) -> None:
+        origin = request.headers.get("origin")
+        if origin is None:
+            return
+        try:
+            parts = urlsplit(origin)
+            netloc, host = parts.netloc.lower(), (parts.hostname or "").lower()
+        except ValueError:
+            netloc = host = ""
+        if netloc and (netloc == request.headers.get("host", "").lower() or host in trusted):
+            return
+        raise ApiError(403, "cross_origin", "This endpoint takes requests from this server's own pages only.")
+
+    return check

@@ -55,6 +55,7 @@ def job_out(job: Job) -> dict[str, Any]:
 def router(backend: Backend, runner: JobRunner, for_changes: Callable[..., None],
            for_reads: Callable[..., None], page: Path) -> APIRouter:  # fmt: skip
     settings = backend.settings
+    same_origin = guard.same_origin(settings)
     api = APIRouter()
 
     @api.get("/sources", include_in_schema=False)
@@ -97,7 +98,7 @@ def router(backend: Backend, runner: JobRunner, for_changes: Callable[..., None]
         total = None if kind == "folder" else crawl.get("max_pages", settings.crawl_max_pages)
         return runner.submit(kind, [key], crawl, total)
 
-    @api.post("/api/sources", tags=["index"], status_code=202, dependencies=[Depends(for_changes)],
+    @api.post("/api/sources", tags=["index"], status_code=202, dependencies=[Depends(for_changes), Depends(same_origin)],
               responses={202: {"model": JobOut}, **ERRORS})  # fmt: skip
     async def add_source(req: SourceRequest) -> dict[str, Any]:
         """Index a web site, a sitemap or a server folder in the background; returns the job to follow
@@ -105,7 +106,7 @@ def router(backend: Backend, runner: JobRunner, for_changes: Callable[..., None]
         default public hosts, never loopback or private addresses."""
         return job_out(await anyio.to_thread.run_sync(prepare, req))
 
-    @api.post("/api/uploads", tags=["index"], status_code=202, dependencies=[Depends(for_changes)],
+    @api.post("/api/uploads", tags=["index"], status_code=202, dependencies=[Depends(for_changes), Depends(same_origin)],
               responses={202: {"model": UploadOut}, **ERRORS})  # fmt: skip
     async def upload(
         files: list[UploadFile] = File(..., description="Markdown, HTML, text, PDF or JSONL files."),
@@ -134,7 +135,7 @@ def router(backend: Backend, runner: JobRunner, for_changes: Callable[..., None]
         job = runner.submit("upload", [s.source for s in stored], total=len(stored))
         return {"files": [vars(s) for s in stored], "job": job_out(job)}
 
-    @api.post("/api/sources/reindex", tags=["index"], status_code=202, dependencies=[Depends(for_changes)],
+    @api.post("/api/sources/reindex", tags=["index"], status_code=202, dependencies=[Depends(for_changes), Depends(same_origin)],
               responses={202: {"model": JobOut}, **ERRORS})  # fmt: skip
     async def reindex(req: ReindexRequest) -> dict[str, Any]:
         """Index a source again with the options it was indexed with: unchanged documents are skipped, changed
@@ -157,7 +158,7 @@ def router(backend: Backend, runner: JobRunner, for_changes: Callable[..., None]
 
         return job_out(await anyio.to_thread.run_sync(prepare_reindex))
 
-    @api.delete("/api/sources", tags=["index"], dependencies=[Depends(for_changes)],
+    @api.delete("/api/sources", tags=["index"], dependencies=[Depends(for_changes), Depends(same_origin)],
                 responses={200: {"model": RemovedOut}, **ERRORS})  # fmt: skip
     async def remove_source(
         source: str = Query(..., min_length=1, max_length=MAX_SOURCE_CHARS, pattern=SOURCE_PATTERN),
