@@ -19,7 +19,7 @@ from searchchat.web.errors import ApiError
 from searchchat.web.guard import public_address
 from searchchat.web.uploads import safe_name
 from tests import crawl_site as site_fixtures
-from tests.crawl_site import Site
+from tests.crawl_site import Site, make_pdf
 from tests.fakes import FakeEmbedder
 from tests.web_helpers import build_index, make_app, sse_events, web_settings
 
@@ -101,6 +101,23 @@ def test_uploaded_files_are_stored_under_home_indexed_and_searchable(tmp_path: P
     assert r.status_code == 200 and r.json()["documents_removed"] == 1
     assert not Path(source).exists()
     assert source not in {r["source"] for r in c.get("/api/sources").json()}
+
+
+def test_every_upload_kind_is_indexed(tmp_path: Path, index: Path) -> None:
+    """PDF, HTML and JSONL as well as Markdown and text: what a user drops on the page becomes searchable."""
+    jsonl = b'{"id": "t1", "title": "Tapirs", "text": "Tapirs have a short prehensile snout."}\n'
+    page = (
+        b"<html><head><title>Axolotl</title></head><body><p>The axolotl regrows its limbs.</p></body></html>"
+    )
+    c = client(tmp_path, index)
+    upload = [("pangolin.pdf", make_pdf("Pangolins are covered in keratin scales")),
+              ("axolotl.html", page), ("tapirs.jsonl", jsonl)]  # fmt: skip
+    job = wait_job(c, c.post("/api/uploads", files=files(*upload)).json()["job"]["id"])
+    assert job["state"] == "done" and job["summary"]["documents_added"] == 3, job
+    for query, name in (("pangolin keratin scales", "pangolin.pdf"), ("axolotl regrows limbs", "axolotl.html"),
+                        ("tapirs prehensile snout", "tapirs.jsonl")):  # fmt: skip
+        hit = c.get("/search", params={"q": query}).json()["hits"][0]
+        assert name in hit["url"], (query, hit)
 
 
 def test_progress_streams_while_the_run_goes_on(tmp_path: Path, index: Path) -> None:
