@@ -103,7 +103,7 @@ def router(backend: Backend, runner: JobRunner, for_changes: Callable[..., None]
     async def add_source(req: SourceRequest) -> dict[str, Any]:
         """Index a web site, a sitemap or a server folder in the background; returns the job to follow
         (GET /api/jobs/{id}, or its event stream). Crawls reach only the configured schemes and hosts: by
-        default public hosts, never loopback or private addresses."""
+        default public hosts, never loopback or private addresses. Needs the API key when one is set."""
         return job_out(await anyio.to_thread.run_sync(prepare, req))
 
     @api.post("/api/uploads", tags=["index"], status_code=202, dependencies=[Depends(for_changes), Depends(same_origin)],
@@ -113,7 +113,7 @@ def router(backend: Backend, runner: JobRunner, for_changes: Callable[..., None]
     ) -> dict[str, Any]:
         """Store files under SEARCHCHAT_HOME/uploads (names sanitised; one of the same name is replaced) and
         index each as a source of its own, in the background. Bounded by SEARCHCHAT_MAX_UPLOAD_FILES and
-        SEARCHCHAT_MAX_UPLOAD_BYTES."""
+        SEARCHCHAT_MAX_UPLOAD_BYTES. Needs the API key when one is set."""
         if len(files) > settings.max_upload_files:
             raise ApiError(
                 413, "too_many_files", f"Upload at most {settings.max_upload_files} files at once."
@@ -139,7 +139,7 @@ def router(backend: Backend, runner: JobRunner, for_changes: Callable[..., None]
               responses={202: {"model": JobOut}, **ERRORS})  # fmt: skip
     async def reindex(req: ReindexRequest) -> dict[str, Any]:
         """Index a source again with the options it was indexed with: unchanged documents are skipped, changed
-        ones re-embedded, vanished ones removed."""
+        ones re-embedded, vanished ones removed. Needs the API key when one is set."""
 
         def prepare_reindex() -> Job:
             store = backend.store()
@@ -163,7 +163,8 @@ def router(backend: Backend, runner: JobRunner, for_changes: Callable[..., None]
     async def remove_source(
         source: str = Query(..., min_length=1, max_length=MAX_SOURCE_CHARS, pattern=SOURCE_PATTERN),
     ) -> dict[str, Any]:
-        """Remove a source and everything indexed from it (an uploaded file is deleted too)."""
+        """Remove a source and everything indexed from it; an uploaded file is deleted too (needs the API key
+        when one is set)."""
         from indexer.pipeline import remove_source as remove
 
         def run() -> tuple[int, int]:
