@@ -3,7 +3,10 @@
 Starts `searchchat serve` in a subprocess (a real uvicorn server) unless --url is given, then reports the
 /search error count and latency percentiles, and what happened to the /ask requests (completed or 503). Among
 the searches, every tenth slot also lists the stored conversations, and each completed answer is read back
-from its conversation and rated (POST /api/feedback): those requests' errors are counted apart.
+from its conversation and rated (POST /api/feedback): those requests' errors are counted apart. Meanwhile
+`--uploads` small files are uploaded one after another (POST /api/uploads), each run followed to its end
+(GET /api/jobs/{id}) and the source removed again (DELETE /api/sources), and every tenth slot also lists the
+sources: searches go on while those runs index and commit; their errors are counted apart too.
 
     python bench/load_check.py --index ~/.searchchat/index                    # the defaults: 200 x 20 + 4 asks
     python bench/load_check.py --index DIR --generator extractive --json
@@ -22,6 +25,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -58,6 +62,9 @@ class LoadReport:
     ask_ms: list[float] = field(default_factory=list)
     conversation_requests: int = 0  # GET /api/conversations[/{id}] and POST /api/feedback
     conversation_errors: dict[str, int] = field(default_factory=dict)
+    uploads: int = 0
+    source_requests: int = 0  # POST /api/uploads, GET /api/jobs/{id}, DELETE and GET /api/sources
+    source_errors: dict[str, int] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         return [
@@ -71,6 +78,9 @@ class LoadReport:
             f"conversations: {self.conversation_requests} requests, "
             f"{sum(self.conversation_errors.values())} errors"
             + (f" {self.conversation_errors}" if self.conversation_errors else ""),
+            f"sources: {self.uploads} uploads indexed and removed, {self.source_requests} requests, "
+            f"{sum(self.source_errors.values())} errors"
+            + (f" {self.source_errors}" if self.source_errors else ""),
         ]
 
 
@@ -83,14 +93,18 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def run_load(base_url: str, searches: int = 200, concurrency: int = 20, asks: int = 4,
-                   timeout: float = 900.0, headers: dict[str, str] | None = None) -> LoadReport:  # fmt: skip
-    """Start `asks` POST /ask, then `searches` GET /search with at most `concurrency` in flight."""
+                   timeout: float = 900.0, headers: dict[str, str] | None = None,
+                   uploads: int = 0) -> LoadReport:  # fmt: skip
+    """Start `asks` POST /ask and `uploads` uploads (one after another), then `searches` GET /search with at
+    most `concurrency` in flight."""
     limits = httpx.Limits(
         max_connections=concurrency + asks + 4, max_keepalive_connections=concurrency + asks
     )
     in_flight = 0
     conv_requests = 0
     conv_errors: dict[str, int] = {}
+    src_requests = 0
+    src_errors: dict[str, int] = {}
     async with httpx.AsyncClient(
         base_url=base_url, timeout=timeout, limits=limits, headers=headers
     ) as client:
@@ -105,6 +119,41 @@ async def run_load(base_url: str, searches: int = 200, concurrency: int = 20, as
                 kind = type(exc).__name__
             if kind:
                 conv_errors[kind] = conv_errors.get(kind, 0) + 1
+
+        async def source_call(method: str, path: str, **kwargs: Any) -> dict | None:
+            nonlocal src_requests
+            src_requests += 1
+            try:
+                r = await client.request(method, path, **kwargs)
+                ok = r.status_code in (200, 202)
+                kind = "" if ok else f"{method} {path.split('/')[2]} HTTP {r.status_code}"
+            except httpx.HTTPError as exc:
+                kind = type(exc).__name__
+            if kind:
+                src_errors[kind] = src_errors.get(kind, 0) + 1
+                return None
+            return r.json()
+
+        async def upload_and_remove(i: int) -> None:
+            """One file uploaded, its run followed to the end, its source removed again."""
+            text = f"# Load check {i}\n\nA passage uploaded by the load check, number {i}.\n"
+            files = {"files": (f"load-check-{i}.md", text.encode(), "text/markdown")}
+            body = await source_call("POST", "/api/uploads", files=files)
+            if body is None:
+                return
+            job = body["job"]
+            while job["state"] not in ("done", "failed"):
+                await asyncio.sleep(0.1)
+                job = await source_call("GET", f"/api/jobs/{job['id']}") or {"state": "failed", "error": None}
+            if job["state"] == "failed":
+                kind = f"run failed: {(job.get('error') or {}).get('error')}"
+                src_errors[kind] = src_errors.get(kind, 0) + 1
+            for stored in body["files"]:
+                await source_call("DELETE", "/api/sources", params={"source": stored["source"]})
+
+        async def uploads_in_turn() -> None:
+            for i in range(uploads):
+                await upload_and_remove(i)
 
         async def one_ask(i: int) -> tuple[str, float]:
             nonlocal in_flight
@@ -126,6 +175,7 @@ async def run_load(base_url: str, searches: int = 200, concurrency: int = 20, as
             return str(r.status_code), ms
 
         ask_tasks = [asyncio.create_task(one_ask(i)) for i in range(asks)]
+        upload_task = asyncio.create_task(uploads_in_turn())
         await asyncio.sleep(0.05)  # the asks are admitted (and generating) before the searches start
         gate = asyncio.Semaphore(concurrency)
         latencies: list[float] = []
@@ -148,11 +198,14 @@ async def run_load(base_url: str, searches: int = 200, concurrency: int = 20, as
                     errors[kind] = errors.get(kind, 0) + 1
                 if i % 10 == 0:
                     await conversation_call("GET", "/api/conversations")
+                if uploads and i % 10 == 5:
+                    await source_call("GET", "/api/sources")
 
         t0 = time.perf_counter()
         await asyncio.gather(*(one_search(i) for i in range(searches)))
         wall = time.perf_counter() - t0
         ask_results = await asyncio.gather(*ask_tasks)
+        await upload_task
 
     codes = [c for c, _ in ask_results]
     other: dict[str, int] = {}
@@ -166,6 +219,7 @@ async def run_load(base_url: str, searches: int = 200, concurrency: int = 20, as
         searches_during_asks=overlapped, asks=asks, asks_completed=codes.count("200"), asks_503=codes.count("503"),
         asks_other=other, ask_ms=[round(ms, 1) for c, ms in ask_results if c == "200"],
         conversation_requests=conv_requests, conversation_errors=conv_errors,
+        uploads=uploads, source_requests=src_requests, source_errors=src_errors,
     )  # fmt: skip
 
 
@@ -207,6 +261,9 @@ def main() -> None:
     ap.add_argument("--searches", type=int, default=200)
     ap.add_argument("--concurrency", type=int, default=20)
     ap.add_argument("--asks", type=int, default=4)
+    ap.add_argument(
+        "--uploads", type=int, default=2, help="Files uploaded, indexed and removed during the load."
+    )
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--json", action="store_true", help="Print the report as JSON.")
     args = ap.parse_args()
@@ -228,7 +285,7 @@ def main() -> None:
     try:
         health = httpx.get(url + "/healthz", timeout=10).json()
         warm_up(url, health.get("generator", ""))
-        report = asyncio.run(run_load(url, args.searches, args.concurrency, args.asks))
+        report = asyncio.run(run_load(url, args.searches, args.concurrency, args.asks, uploads=args.uploads))
     finally:
         if proc is not None:
             proc.terminate()

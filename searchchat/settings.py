@@ -124,10 +124,42 @@ class Settings(BaseSettings):
         "`host`, while any endpoint is open without the API key; '*' allows any (no DNS-rebinding guard).",
     )
 
+    # Sources added from the web app (the /sources page and its API)
+    max_upload_bytes: int = Field(
+        50_000_000, ge=1024, description="Largest file one upload may carry ($SEARCHCHAT_HOME/uploads)."
+    )
+    max_upload_files: int = Field(20, ge=1, le=1000, description="Most files in one upload request.")
+    crawl_schemes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http", "https"],
+        description="URL schemes (comma-separated) that a crawl started from the web app may use.",
+    )
+    crawl_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts (comma-separated) that a crawl started from the web app may reach. Empty: any host "
+        "whose addresses are all public (no loopback, private or link-local ones); else only these, whatever "
+        "their addresses (so a local test server can be named).",
+    )
+    folder_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Server folders (comma-separated) under which the web app may index a folder; empty: "
+        "none (the CLI indexes any).",
+    )
+
     @field_validator("allowed_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, v: object) -> object:
         return [h.strip() for h in v.split(",") if h.strip()] if isinstance(v, str) else v
+
+    @field_validator("crawl_schemes", "crawl_hosts", mode="before")
+    @classmethod
+    def _split_lower(cls, v: object) -> object:
+        items = v.split(",") if isinstance(v, str) else v
+        return [str(h).strip().lower() for h in items if str(h).strip()] if isinstance(items, list) else v
+
+    @field_validator("folder_roots", mode="before")
+    @classmethod
+    def _split_paths(cls, v: object) -> object:
+        return [Path(p.strip()).expanduser() for p in v.split(",") if p.strip()] if isinstance(v, str) else v
 
     @field_validator("home", mode="before")
     @classmethod
@@ -142,6 +174,16 @@ class Settings(BaseSettings):
     def conversations_path(self) -> Path:
         """Conversations and feedback (SQLite), apart from the index: a re-index keeps them."""
         return self.home / "conversations.sqlite"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Files uploaded from the web app; each is indexed as a source of its own."""
+        return self.home / "uploads"
+
+    @property
+    def runs_path(self) -> Path:
+        """The last indexing run started from the web app, per source (its status on the Sources page)."""
+        return self.home / "runs.json"
 
     @property
     def models_dir(self) -> Path:

@@ -69,3 +69,11 @@ def test_the_fuzzed_paths_exist(tmp_path: Path) -> None:
     conversations = {"/api/conversations", "/api/conversations/{conversation_id}", "/api/feedback",
                      "/api/conversations/{conversation_id}/share", "/api/shared/{token}"}  # fmt: skip
     assert conversations <= set(spec["paths"])
+    sources = {
+        "/api/uploads",
+        "/api/sources/reindex",
+        "/api/jobs",
+        "/api/jobs/{job_id}",
+        "/api/jobs/{job_id}/events",
+    }
+    assert sources <= set(spec["paths"])

@@ -40,7 +40,7 @@ def test_search_under_load_while_answers_are_generated(tmp_path: Path, built: Pa
     settings = web_settings(tmp_path / "home", built, max_concurrent_generations=1, max_queued_generations=4)
     with BackgroundServer(make_app(settings, gen)) as server:
         cmd = [sys.executable, str(BENCH), "--url", server.url, "--searches", "200", "--concurrency", "20",
-               "--asks", "4", "--json"]  # fmt: skip
+               "--asks", "4", "--uploads", "2", "--json"]  # fmt: skip
         run = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
@@ -51,6 +51,11 @@ def test_search_under_load_while_answers_are_generated(tmp_path: Path, built: Pa
     assert report["asks_completed"] == 4 and report["asks_503"] == 0 and not report["asks_other"]
     # the conversation endpoints under the same load: 20 lists, and each answer read back and rated
     assert report["conversation_requests"] == 20 + 2 * 4 and not report["conversation_errors"], report
+    # the sources endpoints under the same load: two files uploaded, indexed, followed and removed; searches
+    # went on while those runs committed
+    assert (
+        report["uploads"] == 2 and report["source_requests"] >= 20 + 2 * 3 and not report["source_errors"]
+    ), report
 
 
 def test_answers_beyond_the_queue_are_refused_not_piled_up(tmp_path: Path, built: Path) -> None:

@@ -14,7 +14,6 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from indexer.sources import MAX_SOURCE_CHARS, SOURCE_PATTERN, InvalidSource
 from searchchat import __version__
 from searchchat.answer import Answerer
 from searchchat.answer_events import Final, payload
@@ -33,6 +32,7 @@ from searchchat.web.conversation_api import history_for, save_turn
 from searchchat.web.conversation_api import router as conversation_router
 from searchchat.web.errors import NO_INDEX, ApiError, SafeJSONResponse, install_handlers
 from searchchat.web.errors import safe_dumps as dumps
+from searchchat.web.jobs import JobRunner
 from searchchat.web.middleware import BodyLimit, HeadAsGet, HostCheck, SecurityHeaders, TargetLimit
 from searchchat.web.models import (
     MAX_DOCTYPE_CHARS,
@@ -44,12 +44,12 @@ from searchchat.web.models import (
     FiltersIn,
     HealthOut,
     Mode,
-    RemovedOut,
     SearchOut,
-    SourceOut,
     StatsOut,
     max_target_bytes,
 )
+from searchchat.web.sources_api import router as sources_router
+from searchchat.web.sources_api import upload_body_limit
 
 log = logging.getLogger("searchchat.web")
 STATIC = Path(__file__).parent / "static"
@@ -98,7 +98,7 @@ def create_app(
     app.openapi = openapi  # type: ignore[method-assign]
     app.state.settings = settings
     install_handlers(app)
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, paths={"/api/uploads": upload_body_limit(settings)})
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HeadAsGet)
     hosts = auth.allowed_hosts(settings)
@@ -140,31 +140,6 @@ def create_app(
     async def stats() -> dict[str, Any]:
         """Documents, chunks and sources in the index, and when it was last indexed."""
         return await anyio.to_thread.run_sync(backend.stats)
-
-    @app.get("/api/sources", tags=["index"], dependencies=[Depends(for_reads)],
-             responses={200: {"model": list[SourceOut]}, **ERRORS})  # fmt: skip
-    async def list_sources() -> list[dict[str, Any]]:
-        """Indexed sources with their document and chunk counts."""
-        return await anyio.to_thread.run_sync(backend.sources)
-
-    @app.delete("/api/sources", tags=["index"], dependencies=[Depends(for_changes)],
-                responses={200: {"model": RemovedOut}, 404: {"model": ErrorOut}, **ERRORS})  # fmt: skip
-    async def remove_source(
-        source: str = Query(..., min_length=1, max_length=MAX_SOURCE_CHARS, pattern=SOURCE_PATTERN),
-    ) -> dict[str, Any]:
-        """Remove a source and everything indexed from it (needs the API key when one is set)."""
-        from searchchat.indexing import remove_source as remove
-
-        def run() -> tuple[int, int]:
-            try:
-                return remove(source, settings)
-            except InvalidSource as exc:
-                raise ApiError(422, "invalid_source", str(exc)) from None
-            except KeyError as exc:
-                raise ApiError(404, "unknown_source", str(exc.args[0] if exc.args else exc)) from None
-
-        docs, chunks = await anyio.to_thread.run_sync(run)
-        return {"source": source, "documents_removed": docs, "chunks_removed": chunks}
 
     @app.get("/search", tags=["search"], dependencies=[Depends(for_reads)],
              responses={200: {"model": SearchOut}, **ERRORS})  # fmt: skip
@@ -241,6 +216,9 @@ def create_app(
         return TicketedSSE(events(), ticket, ping=15, sep="\n")
 
     app.include_router(conversation_router(backend, for_changes, for_reads, STATIC / "index.html"))
+    runner = JobRunner(settings, lambda: backend.retriever().embedder)
+    app.state.jobs = runner
+    app.include_router(sources_router(backend, runner, for_changes, for_reads, STATIC / "sources.html"))
 
     from searchchat.web.openai_compat import router as openai_router
 

@@ -26,22 +26,26 @@ HEADERS = [
 
 
 class BodyTooLarge(HTTPException):
-    def __init__(self) -> None:
-        super().__init__(413, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    def __init__(self, limit: int = MAX_BODY_BYTES) -> None:
+        super().__init__(413, f"The request body is larger than {limit} bytes.")
 
 
 class BodyLimit:
-    """Refuse bodies over MAX_BODY_BYTES with a JSON 413, whether Content-Length says so or the stream does."""
+    """Refuse bodies over MAX_BODY_BYTES (or the path's own limit in `paths`, such as uploads') with a JSON
+    413, whether Content-Length says so or the stream does."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
-        self.app, self.limit = app, limit
+    def __init__(
+        self, app: ASGIApp, limit: int = MAX_BODY_BYTES, paths: dict[str, int] | None = None
+    ) -> None:
+        self.app, self.default, self.paths = app, limit, paths or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.paths.get(scope.get("path", ""), self.default)
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
                 await _send_json(
                     send, 413, b'{"error":"content_too_large","detail":"The request body is too large."}'
                 )
@@ -53,8 +57,10 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLarge()  # FastAPI re-raises HTTPExceptions from body reading: a JSON 413
+                if seen > limit:
+                    raise BodyTooLarge(
+                        limit
+                    )  # FastAPI re-raises HTTPExceptions from body reading: a JSON 413
             return message
 
         await self.app(scope, limited, send)

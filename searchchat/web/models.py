@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from indexer.sources import MAX_SOURCE_CHARS, SOURCE_PATTERN
 from searchchat.settings import QUESTION_CHARS_BOUND
 
 Mode = Literal["dense", "bm25", "hybrid"]
@@ -311,3 +312,85 @@ class FeedbackOut(BaseModel):
     conversation_id: str
     verdict: Literal["up", "down"]
     reason: Reason | None
+
+
+# -- sources and indexing runs -------------------------------------------------------------------------------
+SourceText = Annotated[
+    Text, Field(min_length=1, max_length=MAX_SOURCE_CHARS, pattern=SOURCE_PATTERN)
+]  # fmt: skip
+
+
+class SourceRequest(BaseModel):
+    """One source to index: a web site (`url`, with `depth` and `max_pages`), a `sitemap`, or a server
+    `folder` (under SEARCHCHAT_FOLDER_ROOTS). Exactly one of url, sitemap and folder."""
+
+    model_config = ConfigDict(
+        **STRICT,
+        json_schema_extra={
+            "examples": [{"url": "https://docs.python.org/3/tutorial/", "depth": 2, "max_pages": 50}]
+        },  # fmt: skip
+    )
+    url: SourceText | None = Field(None, description="Crawl this site from here (same host only).")
+    sitemap: SourceText | None = Field(None, description="Index the pages this sitemap lists.")
+    folder: SourceText | None = Field(None, description="Index this folder on the server.")
+    depth: int | None = Field(None, ge=0, le=20, description="Links followed from the start URL.")
+    max_pages: int | None = Field(None, ge=1, le=100_000, description="Stop the crawl after this many pages.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SourceRequest:
+        given = [name for name in ("url", "sitemap", "folder") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of url, sitemap and folder")
+        if self.folder is not None and (self.depth is not None or self.max_pages is not None):
+            raise ValueError("depth and max_pages go with url or sitemap only")
+        return self
+
+
+class ReindexRequest(BaseModel):
+    """A source to index again, as GET /api/sources lists it (with the options it was indexed with)."""
+
+    model_config = ConfigDict(**STRICT, json_schema_extra={"examples": [{"source": "https://example.com/"}]})
+    source: SourceText
+
+
+class RunOut(BaseModel):
+    job: str
+    state: Literal["queued", "running", "done", "failed"]
+    finished: str | None = None
+    error: ErrorOut | None = None
+
+
+class SourceListOut(SourceOut):
+    uploaded: bool = Field(False, description="A file uploaded from the web app (removing it deletes it).")
+    last_run: RunOut | None = Field(None, description="The last run started from the web app, if any.")
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: Literal["upload", "web", "sitemap", "folder", "reindex"]
+    sources: list[str]
+    state: Literal["queued", "running", "done", "failed"]
+    created: str
+    started: str | None
+    finished: str | None
+    pages: int = Field(description="Documents read so far, changed or not.")
+    chunks: int = Field(description="Chunks embedded so far.")
+    total: int | None = Field(description="Documents expected (a crawl's page bound); null when unknown.")
+    eta_seconds: float | None
+    skipped: dict[str, int] = Field(description="Skips by reason (unchanged, robots, too_large, ...).")
+    notes: list[str] = Field(description="The latest skips with their URL and reason.")
+    error: ErrorOut | None = None
+    summary: dict[str, Any] | None = Field(
+        None, description="`searchchat index --json`'s summary, when done."
+    )
+
+
+class StoredOut(BaseModel):
+    name: str = Field(description="The file's name as stored (sanitised).")
+    bytes: int
+    source: str
+
+
+class UploadOut(BaseModel):
+    files: list[StoredOut]
+    job: JobOut
