@@ -312,18 +312,23 @@ class Answerer:
         spots = [Spot(c.source, c.start, c.end) for c in cands[: self.settings.window_sentences]]
         return windows(texts, spots, neighbours=self.settings.window_neighbours)
 
+    def load_judge(self) -> Scorer:
+        """The answer choice's judge: the shipped answerability model (the scorer when none is shipped), loaded
+        once; the web server calls this at start-up so that the first answer does not wait for it."""
+        if self.judge is None:
+            self.judge = load_model() if shipped() else self.scorer
+        return self.judge
+
     def choose(
         self, question: str, hits: list[Hit], verified: Verified, quote: list[Candidate], policy: AnswerPolicy
     ) -> str:
         """ "generated" or "quote": the policy's choice between the checked answer and the quote."""
         if policy.choice == "generated":
             return "generated"
-        if self.judge is None:
-            self.judge = load_model() if shipped() else self.scorer
         said = " ".join(s.text for s in verified.sentences if s.citations)
         title = hits[verified.cited[0] - 1].chunk.title if verified.cited else ""
         body = " ".join(c.text for c in quote)
-        chooser = AnswerChooser(self.judge, policy.choice, policy.choice_margin)
+        chooser = AnswerChooser(self.load_judge(), policy.choice, policy.choice_margin)
         return chooser.choose(question, (title, said), (hits[quote[0].source - 1].chunk.title, body)).kind
 
     @staticmethod

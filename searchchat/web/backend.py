@@ -132,7 +132,9 @@ class Backend:
         does not wait; failures are logged and reported again on the first request."""
         try:
             self.retriever()
-            self.answerer()
+            answerer = self.answerer()
+            if answerer.policy().choice != "generated":
+                answerer.load_judge()
             log.info(
                 "models loaded: embedder %s, generator %s", self.settings.embedder, self.settings.generator
             )
