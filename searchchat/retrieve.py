@@ -143,16 +143,7 @@ def allowed_chunks(store: IndexStore, filters: Filters) -> np.ndarray:
 
 def dense_search(store: IndexStore, vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Scored:
     """Inner-product search; with `allowed`, FAISS scores only those ids (a narrow filter still fills k)."""
-    if allowed is None:
-        return store.dense_search(vector, k)
-    import faiss
-
-    if store.vectors.ntotal == 0 or len(allowed) == 0:
-        return []
-    q = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-    params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
-    scores, ids = store.vectors.search(q, min(k, len(allowed)), params=params)
-    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+    return store.dense_search(vector, k, allowed)
 
 
 @contextlib.contextmanager

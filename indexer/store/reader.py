@@ -196,11 +196,20 @@ class IndexStore:
         ]
 
     # -- dense search ----------------------------------------------------------------------------
-    def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        if self.vectors.ntotal == 0:
-            return []
+    def dense_search(
+        self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Inner-product search; with `allowed`, FAISS scores only those ids (a narrow filter still fills k)."""
         q = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        scores, ids = self.vectors.search(q, min(k, self.vectors.ntotal))
+        if allowed is None:
+            if self.vectors.ntotal == 0:
+                return []
+            scores, ids = self.vectors.search(q, min(k, self.vectors.ntotal))
+        else:
+            if self.vectors.ntotal == 0 or len(allowed) == 0:
+                return []
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
+            scores, ids = self.vectors.search(q, min(k, len(allowed)), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def close(self) -> None:
