@@ -170,6 +170,36 @@ def kill_once(base: Path, i: int, old_home: Path, big: Path, plan: tuple[str, fl
     return at, phase(index_dir, old_version, work)
 
 
+def kill_plans(kills: int, commit_share: float, begin: float, end: float) -> list[tuple[str, float]]:
+    """When to kill each run: spread over reading and embedding (from the start), then over the commit."""
+    n_commit = max(1, math.ceil(kills * commit_share))
+    n_before = kills - n_commit
+    plans = [("start", 0.9 * begin * (j + 0.5) / n_before) for j in range(n_before)]
+    plans += [("commit", (end - begin) * j / n_commit) for j in range(n_commit)]
+    return plans
+
+
+def kill_round(base: Path, i: int, plan: tuple[str, float], old_home: Path, big: Path, docs: Path,
+               old: tuple, new: tuple) -> tuple[str, bool, str, str]:  # fmt: skip
+    """Kill one run as planned (aiming earlier if it finishes first), check its index and a next run; returns
+    (the table row, intact, the phase it died in, the index it left: old, new or a fault)."""
+    for retry in range(3):  # a run faster than the reference can finish first: aim 20% earlier
+        if retry:
+            shutil.rmtree(base / f"kill{i:02d}")
+            plan = (plan[0], plan[1] * 0.8)
+        at, where = kill_once(base, i, old_home, big, plan)
+        if where != "finished":
+            break
+    home = base / f"kill{i:02d}" / "home"
+    result = check(home / "index", old, new, where) if where != "finished" else "not killed"
+    ok = result in ("old", "new")
+    after = follow_up(home, docs, base / f"kill{i:02d}", counts(home / "index")) if ok else "-"
+    ok = ok and after == "ok"
+    aim = f"{plan[1]:.2f} s from start" if plan[0] == "start" else f"commit start + {plan[1]:.2f} s"
+    aim += f" (try {retry + 1})" if retry else ""
+    return f"{i + 1:>2}  {aim:<30}  {at:>7.2f} s  {where:<14}  {result:<6}  {after}", ok, where, result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--kills", type=int, default=20)
@@ -204,32 +234,15 @@ def main() -> None:
         )
         say(f"unkilled run: {took:.2f} s; commit from {begin:.2f} s to the CURRENT switch at {end:.2f} s "
             f"({end - begin:.2f} s)")  # fmt: skip
-        n_commit = max(1, math.ceil(args.kills * args.commit_share))
-        n_before = args.kills - n_commit
-        plans = [("start", 0.9 * begin * (j + 0.5) / n_before) for j in range(n_before)]
-        plans += [("commit", (end - begin) * j / n_commit) for j in range(n_commit)]
         say("")
         say(f"{'#':>2}  {'aimed at':<30}  {'killed at':>9}  {'phase':<14}  {'index':<6}  next run")
         intact = in_commit = kept_new = 0
-        for i, plan in enumerate(plans):
-            for retry in range(3):  # a run faster than the reference can finish first: aim 20% earlier
-                if retry:
-                    shutil.rmtree(base / f"kill{i:02d}")
-                    plan = (plan[0], plan[1] * 0.8)
-                at, where = kill_once(base, i, old_home, big, plan)
-                if where != "finished":
-                    break
-            home = base / f"kill{i:02d}" / "home"
-            result = check(home / "index", old, new, where) if where != "finished" else "not killed"
-            ok = result in ("old", "new")
-            after = follow_up(home, docs, base / f"kill{i:02d}", counts(home / "index")) if ok else "-"
-            ok = ok and after == "ok"
+        for i, plan in enumerate(kill_plans(args.kills, args.commit_share, begin, end)):
+            line, ok, where, result = kill_round(base, i, plan, old_home, big, docs, old, new)
             intact += ok
             in_commit += where.startswith("commit") or where == "after-switch"
             kept_new += result == "new"
-            aim = f"{plan[1]:.2f} s from start" if plan[0] == "start" else f"commit start + {plan[1]:.2f} s"
-            aim += f" (try {retry + 1})" if retry else ""
-            say(f"{i + 1:>2}  {aim:<30}  {at:>7.2f} s  {where:<14}  {result:<6}  {after}")
+            say(line)
         say("")
         say(f"{intact} of {args.kills} intact ({in_commit} during commit, {kept_new} of them after the atomic "
             f"switch with the new index)")  # fmt: skip

@@ -92,6 +92,108 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
+class _Traffic:
+    """The requests of one load run and what they met: asks in flight, search latencies, errors."""
+
+    def __init__(self, client: httpx.AsyncClient, concurrency: int) -> None:
+        self.client = client
+        self.gate = asyncio.Semaphore(concurrency)
+        self.in_flight = 0
+        self.conv_requests = 0
+        self.conv_errors: dict[str, int] = {}
+        self.latencies: list[float] = []
+        self.errors: dict[str, int] = {}
+        self.overlapped = 0
+        self.uploads = 0  # whether uploads run (the searches then also list the sources)
+        self.src_requests = 0
+        self.src_errors: dict[str, int] = {}
+
+    async def conversation_call(self, method: str, path: str, body: dict | None = None) -> None:
+        self.conv_requests += 1
+        try:
+            r = await self.client.request(method, path, json=body)
+            kind = "" if r.status_code == 200 else f"{method} {path.split('/')[2]} HTTP {r.status_code}"
+        except httpx.HTTPError as exc:
+            kind = type(exc).__name__
+        if kind:
+            self.conv_errors[kind] = self.conv_errors.get(kind, 0) + 1
+
+    async def source_call(self, method: str, path: str, **kwargs: Any) -> dict | None:
+        self.src_requests += 1
+        try:
+            r = await self.client.request(method, path, **kwargs)
+            kind = (
+                "" if r.status_code in (200, 202) else f"{method} {path.split('/')[2]} HTTP {r.status_code}"
+            )
+        except httpx.HTTPError as exc:
+            kind = type(exc).__name__
+        if kind:
+            self.src_errors[kind] = self.src_errors.get(kind, 0) + 1
+            return None
+        return r.json()
+
+    async def upload_and_remove(self, i: int) -> None:
+        """One file uploaded, its run followed to the end, its source removed again."""
+        text = f"# Load check {i}\n\nA passage uploaded by the load check, number {i}.\n"
+        files = {"files": (f"load-check-{i}.md", text.encode(), "text/markdown")}
+        body = await self.source_call("POST", "/api/uploads", files=files)
+        if body is None:
+            return
+        job = body["job"]
+        while job["state"] not in ("done", "failed"):
+            await asyncio.sleep(0.1)
+            job = await self.source_call("GET", f"/api/jobs/{job['id']}") or {
+                "state": "failed",
+                "error": None,
+            }
+        if job["state"] == "failed":
+            kind = f"run failed: {(job.get('error') or {}).get('error')}"
+            self.src_errors[kind] = self.src_errors.get(kind, 0) + 1
+        for stored in body["files"]:
+            await self.source_call("DELETE", "/api/sources", params={"source": stored["source"]})
+
+    async def uploads_in_turn(self, uploads: int) -> None:
+        self.uploads = uploads
+        for i in range(uploads):
+            await self.upload_and_remove(i)
+
+    async def one_ask(self, i: int) -> tuple[str, float]:
+        self.in_flight += 1
+        t0 = time.perf_counter()
+        try:
+            r = await self.client.post("/ask", json={"question": ASK_QUESTIONS[i % len(ASK_QUESTIONS)]})
+            ms = (time.perf_counter() - t0) * 1000
+        except httpx.HTTPError as exc:
+            return type(exc).__name__, (time.perf_counter() - t0) * 1000
+        finally:
+            self.in_flight -= 1
+        body = r.json() if r.status_code == 200 else {}
+        if body.get("turn_id"):  # a server that keeps conversations: read it back and rate the answer
+            await self.conversation_call("GET", f"/api/conversations/{body['conversation_id']}")
+            await self.conversation_call(
+                "POST", "/api/feedback", {"turn_id": body["turn_id"], "verdict": "up"}
+            )
+        return str(r.status_code), ms
+
+    async def one_search(self, i: int) -> None:
+        async with self.gate:
+            self.overlapped += self.in_flight > 0
+            t0 = time.perf_counter()
+            try:
+                r = await self.client.get("/search", params={"q": QUERIES[i % len(QUERIES)], "k": 5})
+                ok = r.status_code == 200 and bool(r.json().get("hits"))
+                kind = "" if ok else f"HTTP {r.status_code}"
+            except (httpx.HTTPError, ValueError) as exc:
+                kind = type(exc).__name__
+            self.latencies.append((time.perf_counter() - t0) * 1000)
+            if kind:
+                self.errors[kind] = self.errors.get(kind, 0) + 1
+            if i % 10 == 0:
+                await self.conversation_call("GET", "/api/conversations")
+            if self.uploads and i % 10 == 5:
+                await self.source_call("GET", "/api/sources")
+
+
 async def run_load(base_url: str, searches: int = 200, concurrency: int = 20, asks: int = 4,
                    timeout: float = 900.0, headers: dict[str, str] | None = None,
                    uploads: int = 0) -> LoadReport:  # fmt: skip
@@ -100,126 +202,38 @@ async def run_load(base_url: str, searches: int = 200, concurrency: int = 20, as
     limits = httpx.Limits(
         max_connections=concurrency + asks + 4, max_keepalive_connections=concurrency + asks
     )
-    in_flight = 0
-    conv_requests = 0
-    conv_errors: dict[str, int] = {}
-    src_requests = 0
-    src_errors: dict[str, int] = {}
     async with httpx.AsyncClient(
         base_url=base_url, timeout=timeout, limits=limits, headers=headers
     ) as client:
-
-        async def conversation_call(method: str, path: str, body: dict | None = None) -> None:
-            nonlocal conv_requests
-            conv_requests += 1
-            try:
-                r = await client.request(method, path, json=body)
-                kind = "" if r.status_code == 200 else f"{method} {path.split('/')[2]} HTTP {r.status_code}"
-            except httpx.HTTPError as exc:
-                kind = type(exc).__name__
-            if kind:
-                conv_errors[kind] = conv_errors.get(kind, 0) + 1
-
-        async def source_call(method: str, path: str, **kwargs: Any) -> dict | None:
-            nonlocal src_requests
-            src_requests += 1
-            try:
-                r = await client.request(method, path, **kwargs)
-                ok = r.status_code in (200, 202)
-                kind = "" if ok else f"{method} {path.split('/')[2]} HTTP {r.status_code}"
-            except httpx.HTTPError as exc:
-                kind = type(exc).__name__
-            if kind:
-                src_errors[kind] = src_errors.get(kind, 0) + 1
-                return None
-            return r.json()
-
-        async def upload_and_remove(i: int) -> None:
-            """One file uploaded, its run followed to the end, its source removed again."""
-            text = f"# Load check {i}\n\nA passage uploaded by the load check, number {i}.\n"
-            files = {"files": (f"load-check-{i}.md", text.encode(), "text/markdown")}
-            body = await source_call("POST", "/api/uploads", files=files)
-            if body is None:
-                return
-            job = body["job"]
-            while job["state"] not in ("done", "failed"):
-                await asyncio.sleep(0.1)
-                job = await source_call("GET", f"/api/jobs/{job['id']}") or {"state": "failed", "error": None}
-            if job["state"] == "failed":
-                kind = f"run failed: {(job.get('error') or {}).get('error')}"
-                src_errors[kind] = src_errors.get(kind, 0) + 1
-            for stored in body["files"]:
-                await source_call("DELETE", "/api/sources", params={"source": stored["source"]})
-
-        async def uploads_in_turn() -> None:
-            for i in range(uploads):
-                await upload_and_remove(i)
-
-        async def one_ask(i: int) -> tuple[str, float]:
-            nonlocal in_flight
-            in_flight += 1
-            t0 = time.perf_counter()
-            try:
-                r = await client.post("/ask", json={"question": ASK_QUESTIONS[i % len(ASK_QUESTIONS)]})
-                ms = (time.perf_counter() - t0) * 1000
-            except httpx.HTTPError as exc:
-                return type(exc).__name__, (time.perf_counter() - t0) * 1000
-            finally:
-                in_flight -= 1
-            body = r.json() if r.status_code == 200 else {}
-            if body.get("turn_id"):  # a server that keeps conversations: read it back and rate the answer
-                await conversation_call("GET", f"/api/conversations/{body['conversation_id']}")
-                await conversation_call(
-                    "POST", "/api/feedback", {"turn_id": body["turn_id"], "verdict": "up"}
-                )
-            return str(r.status_code), ms
-
-        ask_tasks = [asyncio.create_task(one_ask(i)) for i in range(asks)]
-        upload_task = asyncio.create_task(uploads_in_turn())
+        traffic = _Traffic(client, concurrency)
+        ask_tasks = [asyncio.create_task(traffic.one_ask(i)) for i in range(asks)]
+        upload_task = asyncio.create_task(traffic.uploads_in_turn(uploads))
         await asyncio.sleep(0.05)  # the asks are admitted (and generating) before the searches start
-        gate = asyncio.Semaphore(concurrency)
-        latencies: list[float] = []
-        errors: dict[str, int] = {}
-        overlapped = 0
-
-        async def one_search(i: int) -> None:
-            nonlocal overlapped
-            async with gate:
-                overlapped += in_flight > 0
-                t0 = time.perf_counter()
-                try:
-                    r = await client.get("/search", params={"q": QUERIES[i % len(QUERIES)], "k": 5})
-                    ok = r.status_code == 200 and bool(r.json().get("hits"))
-                    kind = "" if ok else f"HTTP {r.status_code}"
-                except (httpx.HTTPError, ValueError) as exc:
-                    kind = type(exc).__name__
-                latencies.append((time.perf_counter() - t0) * 1000)
-                if kind:
-                    errors[kind] = errors.get(kind, 0) + 1
-                if i % 10 == 0:
-                    await conversation_call("GET", "/api/conversations")
-                if uploads and i % 10 == 5:
-                    await source_call("GET", "/api/sources")
-
         t0 = time.perf_counter()
-        await asyncio.gather(*(one_search(i) for i in range(searches)))
+        await asyncio.gather(*(traffic.one_search(i) for i in range(searches)))
         wall = time.perf_counter() - t0
         ask_results = await asyncio.gather(*ask_tasks)
         await upload_task
+    return _report(traffic, searches, concurrency, ask_results, wall)
 
+
+def _report(
+    t: _Traffic, searches: int, concurrency: int, ask_results: list[tuple[str, float]], wall: float
+) -> LoadReport:
+    """The run's figures from what its traffic met."""
     codes = [c for c, _ in ask_results]
     other: dict[str, int] = {}
     for c in codes:
         if c not in ("200", "503"):
             other[c] = other.get(c, 0) + 1
     return LoadReport(
-        searches=searches, concurrency=concurrency, search_errors=sum(errors.values()), error_kinds=errors,
-        p50_ms=round(percentile(latencies, 50), 1), p95_ms=round(percentile(latencies, 95), 1),
-        max_ms=round(max(latencies, default=0.0), 1), searches_per_s=round(searches / wall, 1),
-        searches_during_asks=overlapped, asks=asks, asks_completed=codes.count("200"), asks_503=codes.count("503"),
-        asks_other=other, ask_ms=[round(ms, 1) for c, ms in ask_results if c == "200"],
-        conversation_requests=conv_requests, conversation_errors=conv_errors,
-        uploads=uploads, source_requests=src_requests, source_errors=src_errors,
+        searches=searches, concurrency=concurrency, search_errors=sum(t.errors.values()), error_kinds=t.errors,
+        p50_ms=round(percentile(t.latencies, 50), 1), p95_ms=round(percentile(t.latencies, 95), 1),
+        max_ms=round(max(t.latencies, default=0.0), 1), searches_per_s=round(searches / wall, 1),
+        searches_during_asks=t.overlapped, asks=len(ask_results), asks_completed=codes.count("200"),
+        asks_503=codes.count("503"), asks_other=other, ask_ms=[round(ms, 1) for c, ms in ask_results if c == "200"],
+        conversation_requests=t.conv_requests, conversation_errors=t.conv_errors,
+        uploads=t.uploads, source_requests=t.src_requests, source_errors=t.src_errors,
     )  # fmt: skip
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import time
 from pathlib import Path
 
@@ -29,9 +28,7 @@ from searchchat.settings import Settings
 
 def text_only_bm25(store: IndexStore, k1: float = 1.5, b: float = 0.75) -> LexicalIndex:
     """A BM25 index over chunk text alone (no title), built in memory from the snapshot's chunks."""
-    db = sqlite3.connect(f"file:{store.path / 'meta.sqlite'}?mode=ro", uri=True)
-    rows = db.execute("SELECT chunk_id, text FROM chunks ORDER BY chunk_id").fetchall()
-    db.close()
+    rows = [(c.chunk_id, c.text) for c in store.all_chunks()]
     lex = LexicalIndex.__new__(LexicalIndex)
     lex.ids = np.asarray([r[0] for r in rows], dtype=np.int64)
     lex.stemmer = stemmer()
@@ -55,7 +52,7 @@ def main() -> None:
     embedder = get_embedder(settings)
     index_dir, _ = ensure_index(ds, settings, embedder, quiet=False)
     store = IndexStore.open(index_dir)
-    doc_of = dict(store.query("SELECT chunk_id, doc_id FROM chunks"))
+    doc_of = {c.chunk_id: c.doc_id for c in store.all_chunks()}
     qids, texts = list(ds.queries), list(ds.queries.values())
     t0 = time.perf_counter()
     vecs = embedder.embed(texts, batch_size=64)

@@ -1,5 +1,5 @@
 """The BM25 build: every chunk of a snapshot, analysed (bm25s, English stopwords, Snowball stemmer, CJK as
-character bigrams), written into the snapshot by the commit. Loading and search are searchchat.lexical."""
+character bigrams), written into the snapshot by the commit. Loading and search: indexer.bm25_index."""
 
 from __future__ import annotations
 

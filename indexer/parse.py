@@ -86,12 +86,16 @@ def _has_block(tag: Tag) -> bool:
     return any(getattr(d, "name", None) in _BLOCKS for d in tag.descendants)
 
 
-def parse_html(html: str | bytes, url: str, doc_id: str | None = None, source: str = "") -> ParsedPage:
-    soup = BeautifulSoup(html, "lxml")
-    robots = " ".join(
+def _robots(soup: BeautifulSoup) -> str:
+    """The page's robots (or searchchat) meta directives, lower-cased and joined."""
+    return " ".join(
         (m.get("content") or "").lower()  # type: ignore[union-attr]
         for m in soup.find_all("meta", attrs={"name": re.compile(r"^(robots|searchchat)$", re.I)})
     )
+
+
+def _base_and_canonical(soup: BeautifulSoup, url: str) -> tuple[str, str | None]:
+    """The URL that relative links resolve against (a <base href> or the page's), and the canonical URL."""
     base = url
     if (b := soup.find("base", href=True)) is not None:
         base = urljoin(url, str(b["href"]))  # type: ignore[index]
@@ -100,15 +104,86 @@ def parse_html(html: str | bytes, url: str, doc_id: str | None = None, source: s
         rels = [r.lower() for r in (link.get("rel") or [])]  # type: ignore[union-attr]
         if "canonical" in rels:
             canonical = urljoin(base, str(link["href"]))
-    title_tag = soup.find("title")
-    title = _clean(title_tag.get_text()) if title_tag else ""
+    return base, canonical
 
+
+def _links(soup: BeautifulSoup, base: str) -> list[tuple[str, bool]]:
+    """Every followable link as (absolute URL, rel=nofollow)."""
     links: list[tuple[str, bool]] = []
     for a in soup.find_all("a", href=True):
         href = str(a["href"]).strip()
         if href and not href.startswith(("javascript:", "mailto:", "tel:", "data:")):
             rel = [r.lower() for r in (a.get("rel") or [])]  # type: ignore[union-attr]
             links.append((urljoin(base, href), "nofollow" in rel))
+    return links
+
+
+def _leaf_text(tag: Tag) -> str | None:
+    """The text of a tag taken whole (code, table row, paragraph without blocks inside, line break: "" when
+    empty); None for a tag to walk into."""
+    name = tag.name
+    if name == "pre":
+        text = tag.get_text()
+        return text.strip("\n") if text.strip() else ""
+    if name == "tr":
+        cells = [_clean(c.get_text(" ")) for c in tag.find_all(["td", "th"])]
+        return " | ".join(cells) if any(cells) else ""
+    if name in _TEXT_BLOCKS and not _has_block(tag):
+        return _clean(tag.get_text(" "))
+    if name == "br":
+        return ""
+    return None
+
+
+class _Sections:
+    """Cuts a page's main content into sections at its headings, each with its heading path and anchor."""
+
+    def __init__(self) -> None:
+        self.sections: list[Section] = []
+        self.path: list[str] = []
+        self.levels: list[int] = []
+        self.anchor: str | None = None
+        self.buf: list[str] = []
+
+    def flush(self) -> None:
+        if self.buf:
+            self.sections.append(Section(path=list(self.path), text="\n".join(self.buf), anchor=self.anchor))
+            self.buf.clear()
+
+    def heading(self, tag: Tag, level: int) -> None:
+        self.flush()
+        while self.levels and self.levels[-1] >= level:
+            self.levels.pop()
+            self.path.pop()
+        self.levels.append(level)
+        self.path.append(_heading(tag))
+        inner = tag.find(id=True)
+        ident = tag.get("id") or (inner.get("id") if isinstance(inner, Tag) else None)
+        if not ident and tag.parent is not None and tag.parent.name in ("section", "div"):
+            ident = tag.parent.get("id")
+        self.anchor = str(ident) if ident else self.anchor if level > 1 else None
+
+    def walk(self, node: Tag) -> None:
+        for child in node.children:
+            if not isinstance(child, Tag):
+                text = _clean(str(child))
+                if text:
+                    self.buf.append(text)
+            elif child.name in HEADINGS:
+                self.heading(child, HEADINGS[child.name])
+            elif (leaf := _leaf_text(child)) is None:
+                self.walk(child)
+            elif leaf:
+                self.buf.append(leaf)
+
+
+def parse_html(html: str | bytes, url: str, doc_id: str | None = None, source: str = "") -> ParsedPage:
+    soup = BeautifulSoup(html, "lxml")
+    robots = _robots(soup)
+    base, canonical = _base_and_canonical(soup, url)
+    title_tag = soup.find("title")
+    title = _clean(title_tag.get_text()) if title_tag else ""
+    links = _links(soup, base)
 
     for t in soup.find_all(DROP_TAGS):
         t.decompose()
@@ -119,65 +194,12 @@ def parse_html(html: str | bytes, url: str, doc_id: str | None = None, source: s
         h1 = root.find("h1") if isinstance(root, Tag) else None
         title = _heading(h1) if isinstance(h1, Tag) else url.rsplit("/", 1)[-1] or url
 
-    sections: list[Section] = []
-    path: list[str] = []
-    levels: list[int] = []
-    anchor: str | None = None
-    buf: list[str] = []
-
-    def flush() -> None:
-        if buf:
-            sections.append(Section(path=list(path), text="\n".join(buf), anchor=anchor))
-            buf.clear()
-
-    def walk(node: Tag) -> None:
-        nonlocal anchor
-        for child in node.children:
-            if not isinstance(child, Tag):
-                text = _clean(str(child))
-                if text:
-                    buf.append(text)
-                continue
-            name = child.name
-            if name in HEADINGS:
-                flush()
-                level = HEADINGS[name]
-                while levels and levels[-1] >= level:
-                    levels.pop()
-                    path.pop()
-                heading = _heading(child)
-                levels.append(level)
-                path.append(heading)
-                inner = child.find(id=True)
-                ident = child.get("id") or (inner.get("id") if isinstance(inner, Tag) else None)
-                if not ident and child.parent is not None and child.parent.name in ("section", "div"):
-                    ident = child.parent.get("id")
-                anchor = str(ident) if ident else anchor if level > 1 else None
-                continue
-            if name == "pre":
-                text = child.get_text()
-                if text.strip():
-                    buf.append(text.strip("\n"))
-                continue
-            if name == "tr":
-                cells = [_clean(c.get_text(" ")) for c in child.find_all(["td", "th"])]
-                if any(cells):
-                    buf.append(" | ".join(cells))
-                continue
-            if name in _TEXT_BLOCKS and not _has_block(child):
-                text = _clean(child.get_text(" "))
-                if text:
-                    buf.append(text)
-                continue
-            if name == "br":
-                continue
-            walk(child)
-
+    cut = _Sections()
     if isinstance(root, Tag):
-        walk(root)
-    flush()
+        cut.walk(root)
+    cut.flush()
     doc = Document(
-        doc_id=doc_id or url, url=url, title=title, sections=sections, doctype="html", source=source
+        doc_id=doc_id or url, url=url, title=title, sections=cut.sections, doctype="html", source=source
     )
     return ParsedPage(
         document=_finish(doc),

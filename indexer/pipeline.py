@@ -178,7 +178,7 @@ def index_sources(
     t0 = time.perf_counter()
     summary = IndexSummary(index=str(options.index_dir), sources=[s.key for s in specs])
     with IndexWriter(options.index_dir, embedder.name, embedder.dim) as writer:
-        knowns = [_known(writer, spec.key) for spec in specs]
+        knowns = [writer.known_documents(spec.key) for spec in specs]
         progress = IndexProgress(quiet=quiet, total=_estimate_total(specs))
         run = _Run(writer, embedder, options, summary, progress)
         q: queue.Queue = queue.Queue(maxsize=1024)
@@ -244,14 +244,6 @@ def _handle(run: _Run, spec: SourceSpec, event: Any, chunks: list[Chunk], known:
             if doc is not None and doc["source"] == spec.key:
                 summary.chunks_removed += run.writer.delete_document(doc_id)
                 summary.documents_removed += 1
-
-
-def _known(writer: IndexWriter, source: str) -> dict[str, DocState]:
-    assert writer.db is not None
-    rows = writer.db.execute(
-        "SELECT doc_id, url, content_hash, etag, last_modified FROM documents WHERE source = ?", (source,)
-    )
-    return {r[0]: DocState(*r) for r in rows}
 
 
 def _estimate_total(specs: Sequence[SourceSpec]) -> int | None:

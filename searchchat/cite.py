@@ -17,19 +17,16 @@ The values were calibrated on COVID-QA with bench/covidqa_calibrate.py (figures 
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import Stemmer
-from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-from indexer.cjk import CJK, cjk_grams
 from indexer.embed import Embedder
-from searchchat.lexical import cjk_numbers
+from searchchat.claims import compact, content_terms, names, negated, numbers, words
 from searchchat.markers import neutralise
+from searchchat.sentences import parse_markers, sentence_spans, split_sentences, with_markers
 from searchchat.types import Sentence
 
 # Calibrated with bench/covidqa_calibrate.py (--limit 200 --seed 0): 200 COVID-QA questions x top-6 hybrid hits,
@@ -87,32 +84,11 @@ MIN_COVERAGE = 0.5
 # keep their 30 answers; 4 of 41 citations go.
 SECOND_SOURCE_COVERAGE = 0.8
 
-_STOP = frozenset(STOPWORDS_EN_PLUS) | {
-    "also", "may", "might", "can", "could", "would", "shall", "must", "one", "however", "thus", "therefore",
-    "according", "based", "source", "sources", "answer", "question", "document", "documents", "indexed",
-    "provided", "mentioned", "stated", "states", "said", "says", "given", "e.g", "i.e", "etc", "yes",
-}  # fmt: skip
-_WORD = re.compile(r"[^\W_]+(?:['\u2019.\-][^\W_]+)*", re.UNICODE)
-_NUMBER_TEXT = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty"
-)
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(_NUMBER_TEXT.split()) if i >= 2}
-_STEMMER = Stemmer.Stemmer("english")
-
-# Citation markers the model writes: [1], [1, 2], [1-3], [1][2], [Source 1], [source 1, 2], (Source 2).
-_NUMS = r"(\d{1,3}(?:\s*(?:,|;|-|\u2013|and)\s*(?:sources?\s*)?\d{1,3})*)"
-_CITE = re.compile(rf"\[\s*(?:sources?\s*)?{_NUMS}\s*\]|\(\s*sources?\s*{_NUMS}\s*\)", re.IGNORECASE)
-_ABBREV = re.compile(
-    r"\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Figs|Eq|Dr|Mr|Mrs|Ms|Prof|St|No|approx|ca|resp|Ref|Refs|incl|[A-Z])\.$"
-)
-_NUMBERED = re.compile(r"\b(?:no|nos|vol|pp?)\.$", re.IGNORECASE)  # before a number: not a sentence end
-_NEXT_NUMBER = re.compile(r"\s+\S*\d")
-# Sentence ends: Latin . ! ? before a space; CJK full stops (。！？ and the full-width ones) need no space after.
-_END = re.compile(
-    r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s|$)|[\u3002\uff01\uff1f\uff0e]+[\u201d\u2019\u300d\u300f\uff09)]*"
-    r"|\n\s*\n|\n(?=\s*(?:[-*\u2022]|\d+[.)])\s)"
-)
+# The text features and sentence tools this module was once home to, for the modules that import them from here.
+__all__ = [
+    "CitationChecker", "Support", "Verified", "compact", "content_terms", "names", "negated", "numbers",
+    "parse_markers", "sentence_spans", "split_sentences", "with_markers", "words",
+]  # fmt: skip
 
 
 @dataclass
@@ -155,144 +131,6 @@ class Verified:
     @property
     def supported_claims(self) -> int:
         return sum(1 for s in self.sentences if s.citations)
-
-
-# -- text features -----------------------------------------------------------------------------------
-def words(text: str) -> list[str]:
-    return [w.strip(".'\u2019-") for w in _WORD.findall(text)]
-
-
-def content_terms(text: str) -> set[str]:
-    """Stemmed, lower-cased content words (stopwords and bare numbers dropped); CJK text as character bigrams."""
-    ws = [g for w in words(text) for g in cjk_grams(w.lower())]
-    kept = [w for w in ws if len(w) > 1 and w not in _STOP and not _is_number(w) and w not in _NUMBER_WORDS]
-    return set(_STEMMER.stemWords(kept))
-
-
-def _is_number(token: str) -> bool:
-    return bool(re.fullmatch(r"\d[\d,]*(?:\.\d+)?", token))
-
-
-def _norm_number(token: str) -> str:
-    token = token.replace(",", "") if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", token) else token
-    try:
-        value = float(token)
-    except ValueError:
-        return token
-    return str(int(value)) if value.is_integer() else repr(value)
-
-
-_NUM = re.compile(  # a digit right after a CJK character starts a number ("于2022年")
-    rf"(?<![^\W{CJK}])(?<!\.)(?<![A-Za-z]-)"
-    r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?![\d_]|-[A-Za-z]+\d)"
-)
-
-
-def numbers(text: str) -> set[str]:
-    """Numbers in `text`, normalised (400,000 -> 400000, 3.60 -> 3.6); number words two..twenty and Chinese
-    numerals as digits. Digits inside names (HIV-1, COVID-19, CD4) are names, not numbers."""
-    found = {_norm_number(m.group(1)) for m in _NUM.finditer(text)}
-    found |= {_NUMBER_WORDS[w.lower()] for w in words(text) if w.lower() in _NUMBER_WORDS}
-    return found | cjk_numbers(text)
-
-
-_MEASURE = re.compile(r"\d[\d.,]*-?[a-z]+")  # 3.6-fold, 400-bed, 5mg: a number (checked) and a unit
-
-
-def names(text: str) -> set[str]:
-    """Names a supporting source must contain: acronyms, alphanumeric tokens (HIV-1, SARS-CoV-2) and
-    capitalised words that do not open the sentence, lower-cased."""
-    out: set[str] = set()
-    tokens = [g for w in words(text) for g in cjk_grams(w)]  # "ChatGPT的训练": the name is "ChatGPT"
-    for i, w in enumerate(tokens):
-        if len(w) < 2 or w.lower() in _STOP or _is_number(w) or _MEASURE.fullmatch(w):
-            continue
-        has_digit = any(ch.isdigit() for ch in w) and any(ch.isalpha() for ch in w)
-        acronym = sum(ch.isupper() for ch in w) >= 2
-        capital = w[0].isupper() and i > 0
-        if has_digit or acronym or capital:
-            out.add(w.lower())
-    return out
-
-
-_NEGATION = re.compile(r"\b(not|no|never|neither|nor|cannot|none)\b|n't\b", re.IGNORECASE)
-
-
-def _negated(text: str) -> bool:
-    return bool(_NEGATION.search(text))
-
-
-def _compact(text: str) -> str:
-    return re.sub(r"[\s\-\u2010-\u2015]+", "", text.lower())
-
-
-# -- sentences and markers ---------------------------------------------------------------------------
-def parse_markers(text: str) -> tuple[str, list[int]]:
-    """The text without citation markers, and the cited numbers in order of first mention."""
-    cited: list[int] = []
-    for m in _CITE.finditer(text):
-        parts = re.split(r"\s*(?:,|;|and)\s*", re.sub(r"(?i)sources?", "", m.group(1) or m.group(2)))
-        for part in parts:
-            bounds = [int(x) for x in re.split(r"\s*[-\u2013]\s*", part.strip()) if x.strip().isdigit()]
-            if len(bounds) == 2 and 0 < bounds[1] - bounds[0] < 10:
-                nums = list(range(bounds[0], bounds[1] + 1))
-            else:
-                nums = bounds
-            cited.extend(n for n in nums if n not in cited)
-    clean = _CITE.sub("", text)
-    clean = re.sub(r"\s+([.,;:!?)])", r"\1", clean)
-    return " ".join(clean.split()), cited
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences of `text`; citation markers that follow a full stop belong to the
-    sentence before it; list items and paragraphs are sentences of their own."""
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for m in _END.finditer(text):
-        end = m.end()
-        if m.group(0).startswith(".") and _ABBREV.search(text[start : m.start() + 1]):
-            continue
-        if (
-            m.group(0) == "."
-            and _NUMBERED.search(text[start : m.start() + 1])
-            and _NEXT_NUMBER.match(text[end:])
-        ):
-            continue  # "accession no. MN975262", "vol. 3"
-        # "... 3.6 [1]." is one sentence; so is "... fold. [1]": pull trailing markers in.
-        tail = re.match(r"(?:\s*\[[^\]\n]{1,20}\])+[.!?]?", text[end:])
-        if tail and _CITE.search(tail.group(0)):
-            end += tail.end()
-        if text[start:end].strip():
-            spans.append((start, end))
-        start = end
-    if text[start:].strip():
-        spans.append((start, len(text)))
-    # trim whitespace inside spans
-    out = []
-    for s, e in spans:
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if s < e:
-            out.append((s, e))
-    return out
-
-
-def split_sentences(text: str) -> list[str]:
-    return [text[s:e] for s, e in sentence_spans(text)]
-
-
-def with_markers(clean: str, cited: Sequence[int]) -> str:
-    """`clean` with markers [n] placed before its closing punctuation."""
-    if not cited:
-        return clean
-    marks = "".join(f"[{n}]" for n in cited)
-    m = re.search(r"[.!?:;\u3002]+[\"'\u201d\u2019)]*$", clean)
-    if m:
-        return f"{clean[: m.start()].rstrip()} {marks}{clean[m.start() :]}"
-    return f"{clean} {marks}"
 
 
 # -- the checker -------------------------------------------------------------------------------------
@@ -347,7 +185,7 @@ class CitationChecker:
         sources = [neutralise(s) for s in sources]
         full = [f"{h}\n{s}" for h, s in zip(headers, sources, strict=True)] if headers else sources
         terms = [content_terms(s) for s in full]
-        compact = [_compact(s) for s in full]
+        compacted = [compact(s) for s in full]
         nums = [numbers(s) for s in full]
         lowered = [s.lower() for s in full]
         q_terms, q_nums, q_text = content_terms(question), numbers(question), question.lower()
@@ -362,7 +200,9 @@ class CitationChecker:
                 lexical = len(c_terms & terms[j]) / len(c_terms) if c_terms else 0.0
                 share = len(added & terms[j]) / len(added) if added else 1.0
                 missing = sorted(n for n in c_nums if n not in nums[j])
-                missing += sorted(n for n in c_names if n not in lowered[j] and _compact(n) not in compact[j])
+                missing += sorted(
+                    n for n in c_names if n not in lowered[j] and compact(n) not in compacted[j]
+                )
                 row.append(Support(lexical, 0.0, missing, answer_share=share))
             rows.append(row)
         wanted = sorted(
@@ -450,7 +290,7 @@ class CitationChecker:
         new_terms = terms - content_terms(question)
         if len(new_terms) >= MIN_NEW_TERMS or nums - numbers(question) or nams - names(question):
             return True
-        return _negated(sentence) != _negated(question)  # "ChatGPT is not a GAN" answers "Is ChatGPT a GAN?"
+        return negated(sentence) != negated(question)  # "ChatGPT is not a GAN" answers "Is ChatGPT a GAN?"
 
     def _eligible(
         self, count: int, relevance: Sequence[float] | None, coverage: Sequence[float] | None = None

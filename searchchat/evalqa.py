@@ -26,36 +26,32 @@ compared per character, as CMRC 2018 scores it, with CJK punctuation stripped):
 
 from __future__ import annotations
 
-import json
-import random
 import re
 import string
 import time
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
-from pathlib import Path
 from typing import Any
 
 from searchchat.markers import neutralise
 from searchchat.metrics import percentile
+from searchchat.qa_report import QAReport, format_report, format_table
+from searchchat.qa_sets import QAItem, load_ids, load_qa, resolve, restrict, sample
+
+# The QA sets and the report live in their own modules; these names stay importable from here.
+__all__ = [
+    "QAItem", "QARecord", "QAReport", "ask", "contains", "format_report", "format_table", "load_ids", "load_qa",
+    "normalize", "resolve", "restrict", "run_qa", "run_systems", "sample", "score", "summarise", "supports_gold",
+    "token_f1", "truth_score",
+]  # fmt: skip
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _CITE = re.compile(r"\[(\d+)\]")
 # CJK ideographs (with extension A and compatibility ones), hiragana/katakana and hangul syllables
 _CJK = re.compile("([\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af])")
-
-
-@dataclass
-class QAItem:
-    """One question with its gold answers (none needed when it is unanswerable)."""
-
-    qid: str
-    question: str
-    answers: list[str]
-    is_impossible: bool = False
 
 
 @dataclass
@@ -86,106 +82,6 @@ class QARecord:
     reason: str | None = None  # the answer's reason code when it abstained
     kind: str | None = None  # the answer's kind ("generated", "quote"); None when abstained
     truth: int = 0  # CRAG-style: +1 right (or rightly abstained), 0 abstained when answerable, -1 wrong
-
-
-@dataclass
-class QAReport:
-    """The summary of one system's records (the --json report)."""
-
-    questions: int
-    answered: int
-    answerable: int
-    unanswerable: int
-    correct_cited: float
-    wrong_answered: float
-    truthfulness: float
-    abstention_answerable: float
-    abstention_unanswerable: float
-    abstention_rate: float
-    f1: float
-    f1_answered: float
-    containment: float
-    citation_precision: float
-    citation_recall: float
-    citations_shown: int
-    out_of_range: int
-    gold_in_sources: float
-    citation_precision_retrieved: float  # over questions whose gold answer was in the sources (retrieval hit)
-    first_token_ms_p50: float
-    first_token_ms_mean: float
-    total_ms_p50: float
-    tokens_per_s: float
-    reasons: dict[str, int] = field(default_factory=dict)
-    kinds: dict[str, int] = field(default_factory=dict)
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-# -- loading -----------------------------------------------------------------------------------------
-def resolve(path: Path | str) -> tuple[Path, Path | None]:
-    """(qa file, corpus file or None) for a QA JSONL file or a folder holding qa.jsonl (+ corpus.jsonl)."""
-    p = Path(path).expanduser()
-    if p.is_dir():
-        qa = p / "qa.jsonl"
-        if not qa.is_file():
-            raise FileNotFoundError(f"{p} has no qa.jsonl")
-        corpus = p / "corpus.jsonl"
-        return qa, corpus if corpus.is_file() else None
-    if not p.is_file():
-        raise FileNotFoundError(f"No QA file at {p}")
-    return p, None
-
-
-def load_qa(path: Path | str) -> list[QAItem]:
-    """Answerable questions with a gold answer and unanswerable ones; clear errors for malformed lines."""
-    items: list[QAItem] = []
-    with Path(path).open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                question = str(rec["question"]).strip()
-                answers = rec.get("answers", [])
-                impossible = rec.get("is_impossible", False)
-            except (ValueError, KeyError, TypeError, AttributeError):
-                raise ValueError(
-                    f"{path}:{lineno}: expected a JSON object with question and answers"
-                ) from None
-            answers = [answers] if isinstance(answers, str) else answers
-            if not isinstance(answers, list):
-                raise ValueError(f"{path}:{lineno}: answers must be a list of strings")
-            if not isinstance(impossible, bool):
-                raise ValueError(f"{path}:{lineno}: is_impossible must be true or false")
-            answers = [str(a).strip() for a in answers if str(a).strip()]
-            if question and (answers or impossible):
-                qid = str(rec.get("_id", rec.get("id", lineno)))
-                items.append(QAItem(qid, question, answers, is_impossible=impossible))
-    if not items:
-        raise ValueError(f"{path} has no questions (with answers, or marked is_impossible)")
-    return items
-
-
-def load_ids(path: Path | str) -> list[str]:
-    """Question ids, one per line (blank lines and # comments skipped)."""
-    with Path(path).expanduser().open(encoding="utf-8") as fh:
-        return [s for s in (line.strip() for line in fh) if s and not s.startswith("#")]
-
-
-def restrict(items: Sequence[QAItem], ids: Iterable[str]) -> tuple[list[QAItem], list[str]]:
-    """(the items whose id is listed, in file order; the listed ids that are not in the QA set)."""
-    wanted = list(dict.fromkeys(ids))
-    have = {item.qid for item in items}
-    keep = set(wanted)
-    return [item for item in items if item.qid in keep], [i for i in wanted if i not in have]
-
-
-def sample(items: Sequence[QAItem], limit: int | None, seed: int) -> list[QAItem]:
-    if not limit or limit >= len(items):
-        return list(items)
-    return random.Random(seed).sample(list(items), limit)
 
 
 # -- scoring -----------------------------------------------------------------------------------------
@@ -379,66 +275,3 @@ def run_systems(
             if on_record:
                 on_record(i, rec)
     return records
-
-
-def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{key} {n}" for key, n in counts.items()) or "-"
-
-
-def format_report(report: QAReport) -> str:
-    """One system's report as text."""
-    r = report
-    return "\n".join(
-        [
-            f"questions           {r.questions}  (answered {r.answered}, abstention rate {r.abstention_rate:.3f})",
-            f"answerable          {r.answerable}  (unanswerable {r.unanswerable})",
-            f"correct and cited   {r.correct_cited:.3f}  (wrong answers {r.wrong_answered:.3f})",
-            f"truthfulness        {r.truthfulness:+.3f}",
-            f"abstention          answerable {r.abstention_answerable:.3f}, "
-            f"unanswerable {r.abstention_unanswerable:.3f}",
-            f"answer token-F1     {r.f1:.3f}  (answered only {r.f1_answered:.3f})",
-            f"containment         {r.containment:.3f}",
-            f"citation precision  {r.citation_precision:.3f}  ({r.citations_shown} citations shown)",
-            f"citation recall     {r.citation_recall:.3f}",
-            f"out-of-range cites  {r.out_of_range}",
-            f"gold in sources     {r.gold_in_sources:.3f}  (citation precision on those {r.citation_precision_retrieved:.3f})",
-            f"first token         p50 {r.first_token_ms_p50:.0f} ms, mean {r.first_token_ms_mean:.0f} ms",
-            f"total per question  p50 {r.total_ms_p50:.0f} ms",
-            f"decode speed        {r.tokens_per_s:.1f} tokens/s",
-            f"abstention reasons  {_counts(r.reasons)}",
-            f"answer kinds        {_counts(r.kinds)}",
-        ]
-    )
-
-
-_ROWS: list[tuple[str, Callable[[QAReport], str]]] = [
-    ("questions", lambda r: str(r.questions)),
-    ("answerable / unanswerable", lambda r: f"{r.answerable} / {r.unanswerable}"),
-    ("answered", lambda r: str(r.answered)),
-    ("correct and cited", lambda r: f"{r.correct_cited:.3f}"),
-    ("wrong answers", lambda r: f"{r.wrong_answered:.3f}"),
-    ("truthfulness", lambda r: f"{r.truthfulness:+.3f}"),
-    ("citation precision", lambda r: f"{r.citation_precision:.3f}"),
-    ("citation recall", lambda r: f"{r.citation_recall:.3f}"),
-    ("citations shown", lambda r: str(r.citations_shown)),
-    ("out-of-range cites", lambda r: str(r.out_of_range)),
-    ("abstention (answerable)", lambda r: f"{r.abstention_answerable:.3f}"),
-    ("abstention (unanswerable)", lambda r: f"{r.abstention_unanswerable:.3f}"),
-    ("abstention rate", lambda r: f"{r.abstention_rate:.3f}"),
-    ("answer token-F1", lambda r: f"{r.f1:.3f}"),
-    ("token-F1 of answered", lambda r: f"{r.f1_answered:.3f}"),
-    ("containment", lambda r: f"{r.containment:.3f}"),
-    ("gold in sources", lambda r: f"{r.gold_in_sources:.3f}"),
-    ("first token p50 ms", lambda r: f"{r.first_token_ms_p50:.0f}"),
-    ("total p50 ms", lambda r: f"{r.total_ms_p50:.0f}"),
-    ("decode tokens/s", lambda r: f"{r.tokens_per_s:.1f}"),
-    ("abstention reasons", lambda r: _counts(r.reasons)),
-    ("answer kinds", lambda r: _counts(r.kinds)),
-]
-
-
-def format_table(reports: dict[str, QAReport]) -> str:
-    """Reports side by side: a column per system (keyed by its label), a row per figure."""
-    rows = [["", *reports]] + [[name, *(cell(r) for r in reports.values())] for name, cell in _ROWS]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows)

@@ -1,19 +1,20 @@
-"""BM25 search over a snapshot's chunks (built by indexer.bm25 at each commit), cached on read; and the CJK
+"""BM25 search over a snapshot's chunks (indexer.bm25_index, loaded once by the store); and the CJK
 measures the answer path uses (characters, numerals, share of the text)."""
 
 from __future__ import annotations
 
 import functools
-import json
 import re
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from indexer.bm25 import BM25_DIR, analyze, stemmer
+from indexer.bm25 import analyze, stemmer
+from indexer.bm25_index import LexicalIndex
 from indexer.cjk import CJK_RUN
+
+if TYPE_CHECKING:
+    from indexer.store import IndexStore
+
+__all__ = ["LexicalIndex", "cjk_chars", "cjk_numbers", "cjk_share", "lexical_index", "tokenize"]
 
 
 @functools.cache
@@ -78,53 +79,6 @@ def cjk_share(text: str) -> float:
     return sum(len(m) for m in CJK_RUN.findall(text)) / total if total else 0.0
 
 
-class LexicalIndex:
-    """A loaded BM25 index that returns (chunk_id, score) pairs, best first."""
-
-    def __init__(self, snapshot: Path) -> None:
-        import bm25s
-
-        d = snapshot / BM25_DIR
-        self.ids = np.asarray(json.loads((d / "ids.json").read_text()), dtype=np.int64)
-        self.retriever: Any = None
-        if len(self.ids) and (d / "params.index.json").exists():
-            self.retriever = bm25s.BM25.load(str(d))
-        self.stemmer = stemmer()
-        self._df: np.ndarray | None = None
-
-    def doc_freq(self, tokens: Sequence[str]) -> tuple[list[int], int]:
-        """How many chunks hold each token (0 for a token the index lacks), and the number of chunks."""
-        if self.retriever is None:
-            return [0 for _ in tokens], 0
-        if self._df is None:
-            self._df = np.diff(np.asarray(self.retriever.scores["indptr"]))
-        vocab = self.retriever.vocab_dict
-        out = []
-        for t in tokens:
-            i = vocab.get(t)
-            out.append(int(self._df[i]) if i is not None and i < len(self._df) else 0)
-        return out, int(self.retriever.scores["num_docs"])
-
-    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """Top-k chunks with a positive score; `allowed` (chunk ids) restricts the search before ranking."""
-        if self.retriever is None or k <= 0:
-            return []
-        tokens = analyze([query], self.stemmer)[0]
-        ids = self.retriever.get_tokens_ids(tokens)
-        if not ids:
-            return []
-        scores = np.asarray(self.retriever.get_scores_from_ids(ids), dtype=np.float32)
-        if allowed is not None:
-            scores = np.where(np.isin(self.ids, allowed), scores, 0.0)
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-        top = top[np.lexsort((top, -scores[top]))]  # by score, then by row for a stable order
-        return [(int(self.ids[i]), float(scores[i])) for i in top if scores[i] > 0]
-
-
-def lexical_index(store: Any) -> LexicalIndex:
-    """The BM25 index of an IndexStore snapshot, loaded once and kept in `store.extras`."""
-    lex = store.extras.get("bm25")
-    if lex is None:
-        lex = store.extras["bm25"] = LexicalIndex(store.path)
-    return lex
+def lexical_index(store: IndexStore) -> LexicalIndex:
+    """The BM25 index of an IndexStore snapshot, loaded once by the store."""
+    return store.bm25

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from indexer.embed import Embedder
-from indexer.store import IndexStore, StoreHandle
+from indexer.store import ChunkFilter, IndexStore, StoreHandle
 from searchchat.lexical import cjk_share, lexical_index
 from searchchat.rerank import Reranker, get_reranker
 from searchchat.settings import Settings
@@ -136,44 +136,14 @@ def _source_keys(source: str) -> list[str]:
 
 
 def allowed_chunks(store: IndexStore, filters: Filters) -> np.ndarray:
-    """Chunk ids that pass the filters (cached per snapshot, for the few most recent filter sets)."""
-    cache: dict[tuple[Any, ...], np.ndarray] = store.extras.setdefault("filters", {})
-    key = (filters.source, filters.url_prefix, filters.doctype)
-    if key in cache:
-        return cache[key]
-    where, params = [], []
-    if filters.source:
-        keys = _source_keys(filters.source)
-        where.append(f"d.source IN ({','.join('?' * len(keys))})")
-        params.extend(keys)
-    if filters.url_prefix:
-        escaped = filters.url_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where.append("c.url LIKE ? ESCAPE '\\'")
-        params.append(escaped + "%")
-    if filters.doctype:
-        where.append("d.doctype = ?")
-        params.append(filters.doctype.lower())
-    sql = "SELECT c.chunk_id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id"
-    rows = store.query(sql + (" WHERE " + " AND ".join(where) if where else ""), params)
-    ids = np.asarray(sorted(r[0] for r in rows), dtype=np.int64)
-    if len(cache) >= 16:
-        cache.pop(next(iter(cache)))
-    cache[key] = ids
-    return ids
+    """Chunk ids that pass the filters (the store keeps them for the few most recent filter sets)."""
+    sources = tuple(_source_keys(filters.source)) if filters.source else ()
+    return store.chunk_ids(ChunkFilter(sources, filters.url_prefix or None, filters.doctype or None))
 
 
 def dense_search(store: IndexStore, vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Scored:
     """Inner-product search; with `allowed`, FAISS scores only those ids (a narrow filter still fills k)."""
-    if allowed is None:
-        return store.dense_search(vector, k)
-    import faiss
-
-    if store.vectors.ntotal == 0 or len(allowed) == 0:
-        return []
-    q = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-    params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
-    scores, ids = store.vectors.search(q, min(k, len(allowed)), params=params)
-    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+    return store.dense_search(vector, k, allowed)
 
 
 @contextlib.contextmanager

@@ -71,7 +71,7 @@ def test_uncommitted_run_leaves_previous_snapshot(tmp_path):
 def test_snapshot_renamed_but_never_published_is_removed_by_the_next_run(tmp_path, monkeypatch):
     """A commit that dies between renaming its snapshot and switching CURRENT leaves a finished snapshot that
     no reader ever saw; the next writer removes it, so its garbage collection keeps the published ones."""
-    import indexer.store as store_mod
+    import indexer.store.writer as store_mod
 
     vecs = np.eye(4, dtype=np.float32)
     published = []

@@ -60,7 +60,8 @@ def test_jsonl_url_that_is_not_http_https_or_file_falls_back_to_the_line(
         "web": "https://example.test/web",
         "local": "file:///srv/notes/a.md",
     }
-    assert dict(store.query("SELECT doc_id, url FROM documents")) == urls
+    assert store.stats().documents == len(urls)
+    assert {doc_id: store.find_document(doc_id).url for doc_id in urls} == urls
 
 
 def test_pipeline_stores_no_unsafe_url_from_any_reader(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from searchchat.answer_events import Final, Preview, Rewrite, Token
+from searchchat.answer_events import AnswerEvent, Final, Preview, Rewrite, Token
 from searchchat.cli import app
 from searchchat.cli.common import (
     IndexOpt,
@@ -19,6 +21,9 @@ from searchchat.cli.common import (
     make_settings,
     print_json,
 )
+
+if TYPE_CHECKING:
+    from searchchat.conversations import ConversationStore
 
 
 def build_retriever(settings):  # type: ignore[no-untyped-def]
@@ -125,6 +130,37 @@ def print_answer(final: dict, streamed: bool) -> None:
             )
 
 
+def _show_stream(events: Iterable[AnswerEvent], json_out: bool) -> tuple[dict, bool]:
+    """Show the rewritten query, the top passage and the tokens as they come (not with --json); returns the
+    final answer as a dict and whether tokens were streamed."""
+    final: dict = {}
+    streamed = False
+    for event in events:
+        if isinstance(event, Rewrite) and not json_out:
+            typer.echo(typer.style(f"(searching for: {event.query})", dim=True), err=True)
+        elif isinstance(event, Preview) and not json_out:  # something to read while the model writes
+            typer.echo(typer.style(f"(top passage [{event.source}]: \u201c{' '.join(event.quote.split())}\u201d)",
+                                   dim=True), err=True)  # fmt: skip
+        elif isinstance(event, Token) and not json_out:
+            typer.echo(typer.style(event.text, dim=True), nl=False)
+            sys.stdout.flush()
+            streamed = True
+        elif isinstance(event, Final):
+            final = event.answer.to_dict()
+    return final, streamed
+
+
+def _save_turn(
+    store: ConversationStore, conversation: str, question: str, final: dict, json_out: bool
+) -> dict:
+    """Store the turn in its conversation ('new' starts one); the answer dict with the conversation's ids."""
+    cid = store.create(question).id if conversation == "new" else conversation
+    turn = store.add_turn(cid, question.strip(), final)
+    if not json_out:
+        typer.echo(f"(conversation {cid}; continue it with --conversation {cid})", err=True)
+    return {**final, "conversation_id": cid, "turn_id": turn.id if turn else None}
+
+
 @app.command()
 def ask(
     question: str = typer.Argument(..., help="A question in plain language."),
@@ -164,30 +200,13 @@ def ask(
         turns = store.history(str(conversation), HISTORY_MESSAGES)
         if turns is None:
             fail(f"No conversation {conversation!r} (see `searchchat conversations`).")
-    final: dict = {}
-    streamed = False
     with friendly_errors():
         answerer = Answerer(build_retriever(settings), get_generator(settings), settings)
         events = answerer.stream(question, history=turns, k=k, mode=mode,
                                  filters=_filters(source, url_prefix, doctype))  # fmt: skip
-        for event in events:
-            if isinstance(event, Rewrite) and not json_out:
-                typer.echo(typer.style(f"(searching for: {event.query})", dim=True), err=True)
-            elif isinstance(event, Preview) and not json_out:  # something to read while the model writes
-                typer.echo(typer.style(f"(top passage [{event.source}]: \u201c{' '.join(event.quote.split())}\u201d)",
-                                       dim=True), err=True)  # fmt: skip
-            elif isinstance(event, Token) and not json_out:
-                typer.echo(typer.style(event.text, dim=True), nl=False)
-                sys.stdout.flush()
-                streamed = True
-            elif isinstance(event, Final):
-                final = event.answer.to_dict()
+        final, streamed = _show_stream(events, json_out)
     if store is not None:
-        cid = store.create(question).id if conversation == "new" else str(conversation)
-        turn = store.add_turn(cid, question.strip(), final)
-        final = {**final, "conversation_id": cid, "turn_id": turn.id if turn else None}
-        if not json_out:
-            typer.echo(f"(conversation {cid}; continue it with --conversation {cid})", err=True)
+        final = _save_turn(store, str(conversation), question, final, json_out)
     if json_out:
         print_json(final)
         return

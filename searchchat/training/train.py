@@ -82,6 +82,48 @@ def _batches(pairs: Sequence[Pair], size: int, rng: random.Random | None) -> lis
     return out
 
 
+def _total_steps(n_pairs: int, cfg: TrainConfig) -> int:
+    """Optimizer steps for cfg.epochs over n_pairs (at least one, at most cfg.max_steps when set)."""
+    per_epoch = math.ceil(n_pairs / cfg.batch_size)
+    total = max(1, round(per_epoch * cfg.epochs))
+    if cfg.max_steps:
+        total = min(total, cfg.max_steps)
+    return total
+
+
+def _optimizer(model: Any, cfg: TrainConfig, total: int) -> tuple[Any, Any]:
+    """AdamW (no weight decay on biases and LayerNorm) and its schedule: linear warm-up, then linear decay."""
+    import torch
+
+    decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm"))]
+    rest = [p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm"))]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}],
+                            lr=cfg.lr)  # fmt: skip
+    warm = max(1, int(cfg.warmup * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
+    )
+    return opt, sched
+
+
+def _validate(
+    model: Any, encode: Callable[[Sequence[Pair]], Any], validation: Sequence[Pair], use_bf16: bool
+) -> dict[str, float]:
+    """AUC on the validation pairs, overall and per dataset."""
+    import torch
+
+    scores: list[float] = []
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+        for batch in _batches(validation, 64, None):
+            scores.extend(torch.sigmoid(model(**encode(batch)).float().reshape(-1)).tolist())
+    labels_v = [p.label for p in validation]
+    metrics = {"pairs": float(len(validation)), "auc": round(auc(labels_v, scores), 4)}
+    for ds in sorted({p.dataset for p in validation}):
+        sel = [i for i, p in enumerate(validation) if p.dataset == ds]
+        metrics[f"auc_{ds}"] = round(auc([labels_v[i] for i in sel], [scores[i] for i in sel]), 4)
+    return metrics
+
+
 def train(
     pairs: Sequence[Pair],
     validation: Sequence[Pair],
@@ -108,18 +150,8 @@ def train(
     pretrained = BertModel.from_pretrained(str(base), add_pooling_layer=False, local_files_only=True)
     model.bert.load_state_dict(pretrained.state_dict())
     use_bf16 = cfg.bf16 and cpu_supports_bf16()
-    per_epoch = math.ceil(len(pairs) / cfg.batch_size)
-    total = max(1, round(per_epoch * cfg.epochs))
-    if cfg.max_steps:
-        total = min(total, cfg.max_steps)
-    decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm"))]
-    rest = [p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm"))]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}],
-                            lr=cfg.lr)  # fmt: skip
-    warm = max(1, int(cfg.warmup * total))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
-    )
+    total = _total_steps(len(pairs), cfg)
+    opt, sched = _optimizer(model, cfg, total)
     loss_fn = torch.nn.BCEWithLogitsLoss()
 
     def encode(batch: Sequence[Pair]) -> Any:
@@ -147,17 +179,7 @@ def train(
             if progress:
                 progress(step, total, running)
     model.eval()
-    metrics: dict[str, float] = {}
-    if validation:
-        scores: list[float] = []
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
-            for batch in _batches(validation, 64, None):
-                scores.extend(torch.sigmoid(model(**encode(batch)).float().reshape(-1)).tolist())
-        labels_v = [p.label for p in validation]
-        metrics = {"pairs": float(len(validation)), "auc": round(auc(labels_v, scores), 4)}
-        for ds in sorted({p.dataset for p in validation}):
-            sel = [i for i, p in enumerate(validation) if p.dataset == ds]
-            metrics[f"auc_{ds}"] = round(auc([labels_v[i] for i in sel], [scores[i] for i in sel]), 4)
+    metrics = _validate(model, encode, validation, use_bf16) if validation else {}
     result = TrainResult(steps=step, seconds=round(time.perf_counter() - t0, 1), train_loss=round(running, 4),
                          validation=metrics)  # fmt: skip
     save(model, tokenizer, base, out_dir, {**(card or {}), "train": asdict(cfg), "result": asdict(result)})

@@ -79,17 +79,7 @@ class Backend:
             store = self.store()
         except IndexError_:
             return None
-        found: set[str] = set()
-        wanted = sorted(keys)
-        for start in range(0, len(wanted), 400):
-            part = wanted[start : start + 400]
-            marks = ",".join("?" * len(part))
-            rows = store.query(
-                f"SELECT doc_id, url FROM documents WHERE doc_id IN ({marks}) OR url IN ({marks})",
-                (*part, *part),
-            )
-            found.update(v for row in rows for v in row)
-        return found
+        return store.document_keys(keys)
 
     # -- models -------------------------------------------------------------------------------------------
     def retriever(self) -> Retriever:

@@ -148,17 +148,14 @@ def strip_overlap(prev: str, cur: str, longest: int = 2000, shortest: int = 20) 
 def load_document(store: IndexStore, url: str) -> DocView | None:
     """An indexed document, rebuilt from its chunks in order, grouped by section."""
     base = urldefrag(url)[0]
-    rows = store.query("SELECT doc_id, url, title, doctype FROM documents WHERE url = ? OR doc_id = ? LIMIT 1",
-                       (base, base))  # fmt: skip
-    if not rows:
+    doc = store.find_document(base)
+    if doc is None:
         return None
-    doc_id, doc_url, title, doctype = rows[0]
-    chunks = store.query(
-        "SELECT section, anchor, text FROM chunks WHERE doc_id = ? ORDER BY position", (doc_id,)
-    )
+    doc_id, doc_url, title, doctype = doc.doc_id, doc.url, doc.title, doc.doctype
     parts: list[Part] = []
     prev = ""
-    for section, anchor, text in chunks:
+    for chunk in store.document_chunks(doc_id):
+        section, anchor, text = chunk.section, chunk.anchor, chunk.text
         piece = strip_overlap(prev, text) if prev else text
         prev = text
         if parts and parts[-1].section == (section or "") and parts[-1].anchor == anchor:

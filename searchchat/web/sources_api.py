@@ -3,7 +3,6 @@ removing a source, and the indexing runs (jobs) that these start, with their pro
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -143,17 +142,11 @@ def router(backend: Backend, runner: JobRunner, for_changes: Callable[..., None]
 
         def prepare_reindex() -> Job:
             store = backend.store()
-            rows = store.query("SELECT kind, options FROM sources WHERE source = ?", (req.source,))
-            if not rows:
+            known = store.source_options(req.source)
+            if known is None:
                 raise ApiError(404, "unknown_source", f"No source {req.source!r} in the index.")
-            try:
-                options = json.loads(rows[0][1] or "{}")
-            except ValueError:
-                options = {}
-            crawl = options if isinstance(options, dict) else {}
-            total = (
-                crawl.get("max_pages", settings.crawl_max_pages) if rows[0][0] in ("web", "sitemap") else None
-            )
+            kind, crawl = known
+            total = crawl.get("max_pages", settings.crawl_max_pages) if kind in ("web", "sitemap") else None
             return runner.submit("reindex", [req.source], crawl, total)
 
         return job_out(await anyio.to_thread.run_sync(prepare_reindex))

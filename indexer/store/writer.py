@@ -1,4 +1,4 @@
-"""Crash-safe index store: immutable snapshots of SQLite metadata + FAISS vectors, published atomically."""
+"""One indexing run's writes: a private copy of the live snapshot, changed and then published atomically."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import json
 import os
 import shutil
 import sqlite3
-import threading
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,65 +18,20 @@ import numpy as np
 from indexer.bm25 import build_bm25
 from indexer.chunk import chunk_head
 from indexer.document import Chunk, Document
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS sources (
-    source TEXT PRIMARY KEY, kind TEXT, last_indexed REAL, options TEXT
-);
-CREATE TABLE IF NOT EXISTS documents (
-    doc_id TEXT PRIMARY KEY, source TEXT, url TEXT, title TEXT, doctype TEXT,
-    content_hash TEXT, etag TEXT, last_modified TEXT, indexed_at REAL, n_chunks INTEGER
-);
-CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
-CREATE INDEX IF NOT EXISTS documents_hash ON documents(content_hash);
-CREATE TABLE IF NOT EXISTS chunks (
-    chunk_id INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT NOT NULL, url TEXT, title TEXT,
-    section TEXT, anchor TEXT, position INTEGER, text TEXT, n_tokens INTEGER
-);
-CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
-"""
-
-CHUNK_COLS = "chunk_id, doc_id, url, title, section, anchor, position, text, n_tokens"
-BM25_ROWS = "SELECT chunk_id, title, section, text FROM chunks ORDER BY chunk_id"
-META_DB, VECTORS, MANIFEST, CURRENT, LOCK = (
-    "meta.sqlite",
-    "vectors.faiss",
-    "manifest.json",
-    "CURRENT",
-    "index.lock",
+from indexer.events import DocState
+from indexer.store.layout import (
+    BM25_ROWS,
+    CURRENT,
+    LOCK,
+    MANIFEST,
+    META_DB,
+    SCHEMA,
+    VECTORS,
+    IndexLocked,
+    IndexMismatch,
+    current_snapshot,
+    fsync_dir,
 )
-
-
-class IndexError_(Exception):
-    """Base class for index problems that the CLI and web app report as clear messages."""
-
-
-class IndexNotFound(IndexError_):
-    pass
-
-
-class IndexLocked(IndexError_):
-    pass
-
-
-class IndexMismatch(IndexError_):
-    pass
-
-
-def _chunk_from_row(row: Sequence[Any]) -> Chunk:
-    return Chunk(
-        chunk_id=row[0], doc_id=row[1], url=row[2], title=row[3], section=row[4] or "",
-        anchor=row[5], position=row[6] or 0, text=row[7], n_tokens=row[8] or 0,
-    )  # fmt: skip
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _build_bm25(snapshot: Path, rows: Sequence[Sequence[Any]]) -> None:
@@ -95,134 +48,6 @@ def rebuild_bm25(snapshot: Path) -> None:
     finally:
         db.close()
     _build_bm25(snapshot, rows)
-
-
-def current_snapshot(index_dir: Path) -> Path | None:
-    """The published snapshot directory, or None when the index was never committed."""
-    try:
-        name = (index_dir / CURRENT).read_text().strip()
-    except FileNotFoundError:
-        return None
-    path = index_dir / "snapshots" / name
-    return path if name and path.is_dir() else None
-
-
-@dataclass
-class IndexStats:
-    documents: int
-    chunks: int
-    sources: int
-    last_indexed: float | None
-    version: str
-    embedder: str
-    dim: int
-
-
-class IndexStore:
-    """A read-only view of one published snapshot: chunk lookup, dense search, stats."""
-
-    def __init__(self, snapshot: Path) -> None:
-        self.path = snapshot
-        self.version = snapshot.name
-        self.manifest: dict[str, Any] = json.loads((snapshot / MANIFEST).read_text())
-        self.db = sqlite3.connect(
-            f"file:{snapshot / META_DB}?mode=ro&immutable=1", uri=True, check_same_thread=False
-        )
-        self._lock = threading.Lock()
-        self.vectors: Any = faiss.read_index(str(snapshot / VECTORS))
-        self.dim = int(self.manifest.get("dim", self.vectors.d))
-        self.extras: dict[str, Any] = {}  # lazily built read-side structures (BM25, doc lookups)
-
-    @classmethod
-    def open(cls, index_dir: Path) -> IndexStore:
-        snap = current_snapshot(Path(index_dir))
-        if snap is None:
-            raise IndexNotFound(
-                f"No index at {index_dir}. Build one first: searchchat index SOURCE... --index {index_dir}"
-            )
-        return cls(snap)
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self.db.execute(sql, params).fetchall()
-
-    def get_chunks(self, ids: Sequence[int]) -> dict[int, Chunk]:
-        out: dict[int, Chunk] = {}
-        ids = [int(i) for i in ids]
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            marks = ",".join("?" * len(part))
-            for row in self.query(f"SELECT {CHUNK_COLS} FROM chunks WHERE chunk_id IN ({marks})", part):
-                out[row[0]] = _chunk_from_row(row)
-        return out
-
-    def chunk_meta(self, ids: Sequence[int]) -> dict[int, tuple[str, str, str]]:
-        """chunk_id -> (doc_id, source, doctype), for filters and per-document caps."""
-        out: dict[int, tuple[str, str, str]] = {}
-        ids = [int(i) for i in ids]
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            marks = ",".join("?" * len(part))
-            sql = (
-                "SELECT c.chunk_id, c.doc_id, d.source, d.doctype FROM chunks c "
-                f"JOIN documents d ON d.doc_id = c.doc_id WHERE c.chunk_id IN ({marks})"
-            )
-            for cid, doc_id, source, doctype in self.query(sql, part):
-                out[cid] = (doc_id, source or "", doctype or "")
-        return out
-
-    def all_chunks(self) -> Iterable[Chunk]:
-        for row in self.query(f"SELECT {CHUNK_COLS} FROM chunks ORDER BY chunk_id"):
-            yield _chunk_from_row(row)
-
-    def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        if self.vectors.ntotal == 0:
-            return []
-        q = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        scores, ids = self.vectors.search(q, min(k, self.vectors.ntotal))
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-
-    def stats(self) -> IndexStats:
-        (docs,), (chunks,), (sources,) = (
-            self.query("SELECT COUNT(*) FROM documents")[0],
-            self.query("SELECT COUNT(*) FROM chunks")[0],
-            self.query("SELECT COUNT(*) FROM sources")[0],
-        )
-        last = self.query("SELECT MAX(last_indexed) FROM sources")[0][0]
-        return IndexStats(
-            documents=docs, chunks=chunks, sources=sources, last_indexed=last, version=self.version,
-            embedder=self.manifest.get("embedder", ""), dim=self.dim,
-        )  # fmt: skip
-
-    def sources(self) -> list[dict[str, Any]]:
-        rows = self.query(
-            "SELECT s.source, s.kind, s.last_indexed, COUNT(d.doc_id), COALESCE(SUM(d.n_chunks), 0) "
-            "FROM sources s LEFT JOIN documents d ON d.source = s.source GROUP BY s.source ORDER BY s.source"
-        )
-        return [
-            {"source": r[0], "kind": r[1], "last_indexed": r[2], "documents": r[3], "chunks": r[4]}
-            for r in rows
-        ]
-
-    def close(self) -> None:
-        self.db.close()
-
-
-class StoreHandle:
-    """Holds the live snapshot for a long-running reader and swaps in a newer one when it is published."""
-
-    def __init__(self, index_dir: Path) -> None:
-        self.index_dir = Path(index_dir)
-        self._store: IndexStore | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> IndexStore:
-        snap = current_snapshot(self.index_dir)
-        with self._lock:
-            if self._store is not None and (snap is None or snap.name == self._store.version):
-                return self._store
-            self._store = IndexStore.open(self.index_dir)
-            return self._store
 
 
 class IndexWriter:
@@ -336,6 +161,13 @@ class IndexWriter:
         ).fetchone()
         return row[0] if row else None
 
+    def known_documents(self, source: str) -> dict[str, DocState]:
+        """What the index knows of each document of a source, for conditional requests and change checks."""
+        rows = self._db.execute(
+            "SELECT doc_id, url, content_hash, etag, last_modified FROM documents WHERE source = ?", (source,)
+        )
+        return {r[0]: DocState(*r) for r in rows}
+
     def document_ids(self, source: str) -> set[str]:
         rows = self._db.execute("SELECT doc_id FROM documents WHERE source = ?", (source,))
         return {r[0] for r in rows}
@@ -434,14 +266,14 @@ class IndexWriter:
         final = self.tmp.parent / version
         os.rename(self.tmp, final)
         self.tmp = None
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         pointer = self.index_dir / (CURRENT + ".tmp")
         with open(pointer, "w") as fh:
             fh.write(version)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(pointer, self.index_dir / CURRENT)
-        _fsync_dir(self.index_dir)
+        fsync_dir(self.index_dir)
         self.committed_version = version
         self._collect_garbage(keep={version})
         return version

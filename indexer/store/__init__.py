@@ -1,0 +1,39 @@
+"""Crash-safe index store: immutable snapshots of SQLite metadata + FAISS vectors + BM25, published atomically.
+
+The only module that speaks SQL to a snapshot: readers use IndexStore (reader.py), an indexing run IndexWriter
+(writer.py); layout.py says what a snapshot is on disk."""
+
+from indexer.store.layout import (
+    CURRENT,
+    LOCK,
+    MANIFEST,
+    META_DB,
+    VECTORS,
+    IndexError_,
+    IndexLocked,
+    IndexMismatch,
+    IndexNotFound,
+    current_snapshot,
+)
+from indexer.store.reader import ChunkFilter, IndexStats, IndexStore, StoredDocument, StoreHandle
+from indexer.store.writer import IndexWriter, rebuild_bm25
+
+__all__ = [
+    "CURRENT",
+    "LOCK",
+    "MANIFEST",
+    "META_DB",
+    "VECTORS",
+    "ChunkFilter",
+    "IndexError_",
+    "IndexLocked",
+    "IndexMismatch",
+    "IndexNotFound",
+    "IndexStats",
+    "IndexStore",
+    "IndexWriter",
+    "StoreHandle",
+    "StoredDocument",
+    "current_snapshot",
+    "rebuild_bm25",
+]
