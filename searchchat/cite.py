@@ -29,60 +29,18 @@ from searchchat.markers import neutralise
 from searchchat.sentences import parse_markers, sentence_spans, split_sentences, with_markers
 from searchchat.types import Sentence
 
-# Calibrated with bench/covidqa_calibrate.py (--limit 200 --seed 0): 200 COVID-QA questions x top-6 hybrid hits,
-# packaged MiniLM. Claims: the gold answer span, and "question: answer" (a model restating the question); a hit
-# that contains the gold answer supports it, a hit sharing no run of tokens with it does not, and the gold span
-# with one number changed is a negative even against its own passage. 2,327 pairs, 308 supporting.
-#   number/name gates: 47/47 altered-number claims rejected; 18/308 supporting pairs gated (names of the
-#   question that the passage spells differently).
-#   best F1 per lexical weight: w=0 (embedding only) 0.70, 0.25: 0.81, 0.5: 0.88, 0.75: 0.91, 1.0: 0.92.
-#   w=0.75: t=0.70 precision 0.957 recall 0.870; t=0.75 precision 0.974 recall 0.860.
-# w=0.75 rather than 1.0 keeps the embedding in play for paraphrases, which the gold spans under-represent.
-# Adding a citation uses the same threshold: the small model leaves most claims uncited, and 0.70 already
-# means 96% precision on the calibration pairs (0.75 dropped supported sentences such as "The principle behind
-# the Convergence Model is that ... drives disease emergence" at 0.7475).
-LEXICAL_WEIGHT = 0.75
-SUPPORT_THRESHOLD = 0.70
-ADD_THRESHOLD = 0.70
+# Provenance of each constant, with the calibration figures: docs/tuning.md ("searchchat/cite.py").
+LEXICAL_WEIGHT = 0.75  # bench/covidqa_calibrate.py, 2,327 COVID-QA claim pairs: best F1 near 0.75-1.0
+SUPPORT_THRESHOLD = 0.70  # the same pairs: precision 0.957, recall 0.870
+ADD_THRESHOLD = 0.70  # adding a citation uses the support threshold
 MIN_CLAIM_TERMS = 3  # a sentence with fewer content words and no number or name claims nothing to check
 MIN_NEW_TERMS = 1  # content words beyond the question's that make a sentence more than a restatement of it
 LEXICAL_FLOOR = 0.2  # below this share of its content words in a source, a claim is not compared semantically
-# A source supports an answer only if it holds what the answer adds to the question: at least this share of
-# the sentence's content words that the question does not have ("mosquitoes" in "VEEV is transmitted by
-# mosquitoes" for "How is VEEV transmitted?"). A passage that merely shares the question's words (an article's
-# title chunk) scored high on the rest before this gate.
-ANSWER_FLOOR = 0.5
-# A cited source that passes but scores this much below the best source gives way to it: the model often cites
-# the first passage that shares the question's words rather than the one that holds the answer.
-BEST_MARGIN = 0.15
-# With the passages' relevance to the question (answer.py passes the evidence reranker's scores), a citation
-# stands only for a source within this margin of the most relevant one: the small model often copies a
-# well-supported sentence from a passage that does not answer the question. None: no such gate.
-# Chosen with bench/covidqa_replay.py --margin on 100 tuning questions (none from the eval-qa sample), local
-# model, k=4: citation precision / abstention no gate 0.506 / 23%; 0.15: 0.587 / 39%; 0.10: 0.638 / 44%;
-# 0.075: 0.661 / 46%; 0.05: 0.712 / 50%; 0.025: 0.766 / 54%; 0: 0.750 / 60%. At 0.05 answers go from 77
-# to 50, correct citations from 40 to 37 and wrong ones from 39 to 15.
-RELEVANCE_MARGIN: float | None = 0.05
-# With each source's question coverage (coverage.py: the IDF-weighted share of the question's words it holds),
-# a citation stands only for a source with at least this much. 0: no such gate. Chosen with
-# bench/covidqa_replay.py --margin 0.05 --min-coverage on 200 tuning questions (none from the eval-qa sample,
-# clarify.py's check on), citation precision / abstention: 0: 0.808 / 52.0%; 0.4: 0.823 / 53.5%; 0.45: 0.828 /
-# 55.0%; 0.5: 0.833 / 56.5%; 0.55: 0.832 / 57.0%; 0.6: 0.849 / 58.5%. On the two halves (--folds 2): 0 ->
-# 0.783 and 0.830, 0.5 -> 0.814 and 0.851. The 35 demo questions (corpus/, extractive generator) lose none
-# to it at 0.5 or 0.6 (5 are "not found" with or without it).
-MIN_COVERAGE = 0.5
-# Of the sources that pass both gates, only the most relevant one may be cited on MIN_COVERAGE alone; any other
-# needs this much question coverage, that is, to be about the question rather than near it. Over the four
-# replayed COVID-QA samples (tuning, eval-qa, fresh, fresh2; 340 shown citations) a citation of the most
-# relevant source that passes was right 255 times in 301 (0.847), one of another 21 in 39 (0.54): the small model
-# copies a well-supported sentence from a runner-up that answers a neighbouring question. Pooled precision /
-# citations kept, applied post hoc to the replayed answers: no such gate 0.812 / 340; 0.6: 0.823 / 334; 0.7:
-# 0.828 / 326; 0.8: 0.832 / 321; 0.9: 0.842 / 316; only the most relevant: 0.847 / 301. 0.8 keeps an on-topic
-# second source (two studies of the same virus), which an answer drawn from two documents needs. Replayed at
-# 0.8 (bench/results/covidqa_second_source.txt): tuning 0.839 -> 0.842, eval-qa 0.811 -> 0.845, fresh 0.800
-# -> 0.835, fresh2 0.795 -> 0.803, as the post-hoc counts said. The 35 demo questions (extractive generator)
-# keep their 30 answers; 4 of 41 citations go.
-SECOND_SOURCE_COVERAGE = 0.8
+ANSWER_FLOOR = 0.5  # a source must hold half of what the answer adds to the question
+BEST_MARGIN = 0.15  # a passing source this far below the best one gives way to it
+RELEVANCE_MARGIN: float | None = 0.05  # bench/covidqa_replay.py --margin, 100 COVID-QA tuning questions
+MIN_COVERAGE = 0.5  # bench/covidqa_replay.py --min-coverage, 200 COVID-QA tuning questions
+SECOND_SOURCE_COVERAGE = 0.8  # bench/results/covidqa_second_source.txt
 
 # The text features and sentence tools this module was once home to, for the modules that import them from here.
 __all__ = [

@@ -26,22 +26,12 @@ from searchchat.prompt import source_text
 from searchchat.rerank import Reranker
 from searchchat.types import Hit
 
-# Tuned with bench/covidqa_rerank.py on 200 COVID-QA questions that the eval-qa sample (seed 13) does not use;
-# the figures are at the constants in that bench's output (bench/results/covidqa_rerank.txt).
-LEXICAL_BONUS = 0.5
-# Fused candidates rescored (at most settings.per_doc_cap per document); their sentence vectors are cached per
-# process. Wider and uncapped pools find more gold passages (first 4 of 20 uncapped: 0.815, against 0.735),
-# but the answers got worse: regenerated for the 100 tuning questions (bench/covidqa_regen.py --pool 20
-# --cap 20), citation precision fell from 0.712 to 0.597 (abstention 50% -> 45%). Four passages of one article
-# are alike, and the model cites the wrong one of them.
-POOL = 10
+# Provenance of each constant: docs/tuning.md ("searchchat/evidence.py").
+LEXICAL_BONUS = 0.5  # bench/covidqa_rerank.py, 200 COVID-QA questions outside the eval-qa sample
+POOL = 10  # fused candidates rescored; wider pools found more gold passages but worse answers
 MIN_SENTENCE_CHARS = 16
-# Where the embedder cannot read the question, its cosine is predicted from the word-set cosine of the two texts
-# (overlap): cosine ~ OVERLAP_AT_ZERO + OVERLAP_SLOPE * overlap, a least-squares line through 6,613 English
-# (question, sentence) pairs of the validation articles, where both are known (correlation 0.70). So the
-# policy's bars mean the same for a Chinese question as for an English one.
-OVERLAP_AT_ZERO = 0.214
-OVERLAP_SLOPE = 1.203
+OVERLAP_AT_ZERO = 0.214  # cosine predicted from word overlap where the embedder cannot read the question:
+OVERLAP_SLOPE = 1.203  # a least-squares line through 6,613 validation (question, sentence) pairs
 
 
 Embed = Callable[[Sequence[str]], np.ndarray]

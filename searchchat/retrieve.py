@@ -24,15 +24,10 @@ MODES = ("dense", "bm25", "hybrid")
 FUSIONS = ("convex", "rrf")
 CANDIDATES = 100  # chunks taken from each retriever before fusion
 RERANK_POOL = 30  # fused chunks a reranker sees (at least k)
-# Torch threads for embedding one query. One query is a few dozen tokens: tiny matrix products that a second
-# thread barely speeds up, and on a busy 2-core machine the extra thread waits more than it works (SciFact
-# hybrid p50 62-76 ms with one thread vs 91 ms with two, same load). Batch indexing keeps every core.
-QUERY_THREADS = 1
-
-# Chosen on SciFact train (809 queries, document-level nDCG@10, `python bench/tune_fusion.py DATA/scifact`):
-#   convex min-max alpha 0.5: 0.729 (z-score 0.727; alpha 0.4 0.726, 0.6 0.719)
-#   RRF k=60: 0.711 (k=10: 0.717)          dense alone 0.674, BM25 (title + text) alone 0.689
-DEFAULT_FUSION = "convex"
+QUERY_THREADS = 1  # torch threads for one query: a second thread waits more than it works (docs/tuning.md)
+DEFAULT_FUSION = (
+    "convex"  # SciFact train, bench/tune_fusion.py: convex 0.729 against RRF 0.711 (docs/tuning.md)
+)
 DEFAULT_ALPHA = 0.5  # weight of the dense score in the convex combination
 
 Scored = list[tuple[int, float]]  # (chunk_id, score), best first
