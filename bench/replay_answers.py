@@ -20,6 +20,7 @@ from pathlib import Path
 from indexer.embed import get_embedder
 from indexer.store import IndexStore
 from searchchat.answer import Answerer
+from searchchat.answerability import load_model
 from searchchat.beir import BeirDataset, ensure_index
 from searchchat.evalqa import format_table, load_qa, resolve, run_qa, summarise
 from searchchat.generators import get_generator
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("qa", type=Path, help="the QA folder the run asked (qa.jsonl + corpus.jsonl)")
     ap.add_argument("--variant", nargs="+", default=[f"grounding={m}" for m in MODES],
                     help="AnswerPolicy fields to change, FIELD=VALUE[,FIELD=VALUE]; judge=evidence judges the "
-                    "answer choice with the evidence score instead of the shipped model")  # fmt: skip
+                    "answer choice with the evidence score instead of the shipped model, judge=DIR with a trained model")  # fmt: skip
     ap.add_argument("--policy", default="balanced")
     ap.add_argument("--baseline", default="extractive", help="a generator asked in the same run, or 'none'")
     ap.add_argument("--out", type=Path, default=None, help="write the table here too")
@@ -74,8 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     for variant in args.variant:
         answerer = Answerer(retriever, generator, settings.with_overrides(answer_policy=args.policy))
         fields = dict(pair.split("=", 1) for pair in variant.split(","))
-        if fields.pop("judge", "shipped") == "evidence":
+        judge = fields.pop("judge", "shipped")
+        if judge == "evidence":
             answerer.judge = answerer.scorer
+        elif judge != "shipped":  # a directory that bench/train_answerability.py wrote
+            answerer.judge = load_model(judge)
         policy = answerer.policy()
         answerer.fixed_policy = dataclasses.replace(
             policy, **{k: type(getattr(policy, k))(v) for k, v in fields.items()}

@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--datasets", nargs="*", default=list(DATASETS))
     ap.add_argument("--definitions", type=int, default=0,
                     help="times each 'what is X?' pair from the documents' defining sentences is repeated (0: none)")  # fmt: skip
+    ap.add_argument("--erase", action="store_true",
+                    help="add each positive sentence with its answer cut out as a negative (a restated question)")  # fmt: skip
     args = ap.parse_args(argv)
     missing = [d for d in args.datasets if not (args.data / d / "qa.jsonl").is_file()]
     if missing:
@@ -52,8 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         args.split.parent.mkdir(parents=True, exist_ok=True)
         split.save(args.split)
     t0 = time.perf_counter()
-    train_pairs = [p for d in args.datasets for p in iter_pairs(d, args.data / d, split, "train")]
-    val_pairs = [p for d in args.datasets for p in iter_pairs(d, args.data / d, split, "validation")]
+    train_pairs = [p for d in args.datasets for p in iter_pairs(d, args.data / d, split, "train", args.erase)]
+    val_pairs = [
+        p for d in args.datasets for p in iter_pairs(d, args.data / d, split, "validation", args.erase)
+    ]
     if args.max_validation and len(val_pairs) > args.max_validation:
         val_pairs = random.Random(0).sample(val_pairs, args.max_validation)
     if args.definitions:  # explanatory questions, which the QA sets hardly ask (training/definitions.py)

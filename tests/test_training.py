@@ -12,7 +12,7 @@ import torch
 from searchchat import int8
 from searchchat.answerability import AnswerabilityModel, EvidenceScorer, get_scorer, pair_text
 from searchchat.policy import MODEL_PROFILES, PROFILES, get_policy
-from searchchat.training.data import Pair, iter_pairs, mining_terms
+from searchchat.training.data import Pair, erased, iter_pairs, mining_terms
 from searchchat.training.split import Split, article_of, make_split
 from searchchat.training.train import TrainConfig, auc, train
 from tests.fakes import FakeEmbedder
@@ -81,6 +81,18 @@ def test_pairs_label_the_answer_sentence_and_unanswerable_paragraphs(tmp_path: P
     ) in pos
     assert all(p.label == 0.0 for p in pairs if p.question == "Who named the Moon?")
     assert not any("1969" in p.text for p in pairs if p.label == 0.0 and p.question.startswith("When"))
+
+
+def test_erase_adds_the_answer_sentence_without_its_answer_as_a_negative(tmp_path: Path) -> None:
+    _tiny_dataset(tmp_path / "squad20-dev-part")
+    split = Split(parts={"squad20-dev-part": {"train": ["Moon", "Mars"], "validation": [], "test": []}})
+    plain = list(iter_pairs("squad20-dev-part", tmp_path / "squad20-dev-part", split, "train"))
+    more = list(iter_pairs("squad20-dev-part", tmp_path / "squad20-dev-part", split, "train", erase=True))
+    added = [p for p in more if p not in plain]
+    assert (Pair("When did humans first visit the Moon?", pair_text("Moon", "It was first visited by humans in ."),
+                 0.0, "squad20-dev-part", "Moon") in added)  # fmt: skip
+    assert all(p.label == 0.0 for p in added) and not any("1969" in p.text for p in added)
+    assert erased("Red from iron oxide dust.", 10, [(19, 29)]) == "Red from dust."
 
 
 def test_auc() -> None:

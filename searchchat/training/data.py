@@ -98,8 +98,23 @@ def answer_spans(text: str, qa: QA) -> list[tuple[int, int]]:
     return spans
 
 
-def iter_pairs(dataset: str, root: Path, split: Split, part: str) -> Iterator[Pair]:
-    """The pairs of one dataset's questions whose article is in `part` of the split."""
+def erased(sentence: str, start: int, spans: list[tuple[int, int]]) -> str:
+    """The sentence (starting at `start` in its document) with every gold answer span cut out: it still
+    restates the question, but no longer answers it."""
+    cuts = sorted((max(s, start) - start, min(e, start + len(sentence)) - start) for s, e in spans
+                  if s < start + len(sentence) and start < e)  # fmt: skip
+    out, at = [], 0
+    for s, e in cuts:
+        out.append(sentence[at:s])
+        at = max(at, e)
+    out.append(sentence[at:])
+    return " ".join("".join(out).split())
+
+
+def iter_pairs(dataset: str, root: Path, split: Split, part: str, erase: bool = False) -> Iterator[Pair]:
+    """The pairs of one dataset's questions whose article is in `part` of the split. `erase` adds, for each
+    positive, a negative: the same sentence with the answer cut out (what a model that restates the question
+    writes)."""
     import bm25s
 
     docs, qas = load_dataset(root)
@@ -132,6 +147,9 @@ def iter_pairs(dataset: str, root: Path, split: Split, part: str) -> Iterator[Pa
         positives = [i for i in own if any(s < sentences[i][2] and sentences[i][1] < e for s, e in spans)]
         for i in positives:
             yield Pair(qa.question, pair_text(doc.get("title", ""), sentences[i][3]), 1.0, dataset, article)
+            rest = erased(sentences[i][3], sentences[i][1], spans) if erase else ""
+            if len(rest) >= MIN_SENTENCE_CHARS and not any(g in _norm(rest) for g in golds):
+                yield Pair(qa.question, pair_text(doc.get("title", ""), rest), 0.0, dataset, article)
         others = [
             i for i in own if i not in positives and not any(g in _norm(sentences[i][3]) for g in golds)
         ]
