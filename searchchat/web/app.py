@@ -39,14 +39,8 @@ DESCRIPTION = (
     "generation is bounded: when the queue is full the server answers 503 with Retry-After. When an API key is "
     "configured, send it as `Authorization: Bearer KEY` or `X-API-Key: KEY`."
 )
-ROUTERS = (
-    page_routes,
-    search_api,
-    ask_api,
-    conversation_api,
-    sources_api,
-    openai_compat,
-)  # in matching order
+# the routers, in the order requests are matched against them
+ROUTERS = (page_routes, search_api, ask_api, conversation_api, sources_api, openai_compat)
 
 
 def lifespan(backend: Backend, preload: bool) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
