@@ -419,6 +419,23 @@ def test_api_key_without_all_leaves_reads_open(tmp_path: Path, built: Path) -> N
         assert c.post("/ask", json={"question": "What is BM25?"}).status_code == 200
 
 
+def test_two_apps_in_one_process_keep_their_own_settings_and_state(tmp_path: Path, built: Path) -> None:
+    """The routers are shared module-level objects: each request must reach its own app's backend."""
+    keyed = web_settings(tmp_path / "a", built, api_key="k3y", api_key_all=True, max_question_chars=20)
+    open_ = web_settings(tmp_path / "b", built)
+    key = {"X-API-Key": "k3y"}
+    with TestClient(make_app(keyed)) as a, TestClient(make_app(open_)) as b:
+        assert a.get("/api/stats").status_code == 401 and b.get("/api/stats").status_code == 200
+        long_query = {"q": "what is bm25 and how does it rank"}
+        assert_json_error(a.get("/search", params=long_query, headers=key), 422, "query_too_long")
+        assert b.get("/search", params=long_query).status_code == 200
+        turn = b.post("/ask", json={"question": "What is BM25?"}).json()
+        assert turn["conversation_id"] and len(b.get("/api/conversations").json()) == 1
+        assert a.get("/api/conversations", headers=key).json() == []
+        assert a.get(f"/api/conversations/{turn['conversation_id']}", headers=key).status_code == 404
+        assert a.get("/api/jobs", headers=key).json() == b.get("/api/jobs").json() == []
+
+
 # -- behaviour under load (a real uvicorn server) ---------------------------------------------------------
 def test_full_queue_answers_503_with_retry_after(tmp_path: Path, built: Path) -> None:
     settings = web_settings(tmp_path / "home", built, max_concurrent_generations=1, max_queued_generations=1)

@@ -4,7 +4,6 @@ time) and, while any endpoint is open without it, a Host allow-list against DNS 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
 
 from fastapi import Request
 
@@ -36,18 +35,16 @@ def check(settings: Settings, request: Request) -> None:
         raise ApiError(401, "unauthorized", message, {"WWW-Authenticate": "Bearer"})
 
 
-def dependencies(settings: Settings) -> tuple[Callable[[Request], None], Callable[[Request], None]]:
-    """FastAPI dependencies: (for endpoints that change state, for every other API endpoint).
-    With settings.api_key unset both pass; with it set the first checks; with api_key_all both check."""
+def require_for_changes(request: Request) -> None:
+    """The dependency of endpoints that change state: the key is checked whenever one is set."""
+    check(request.app.state.settings, request)
 
-    def require_for_changes(request: Request) -> None:
+
+def require_for_reads(request: Request) -> None:
+    """The dependency of every other API endpoint: the key is checked only with settings.api_key_all."""
+    settings: Settings = request.app.state.settings
+    if settings.api_key_all:
         check(settings, request)
-
-    def require_for_reads(request: Request) -> None:
-        if settings.api_key_all:
-            check(settings, request)
-
-    return require_for_changes, require_for_reads
 
 
 def allowed_hosts(settings: Settings) -> list[str] | None:

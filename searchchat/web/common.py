@@ -1,19 +1,43 @@
-"""Helpers shared by the API routes: input checks, filters, SSE responses that release their ticket."""
+"""Helpers shared by the API routes: what a route gets from its app (the backend, the settings), input checks,
+filters, the error responses documented, SSE responses that release their ticket."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
+from fastapi import Depends, Request
 from sse_starlette import EventSourceResponse
 
 from searchchat.retrieve import Filters
 from searchchat.settings import Settings
+from searchchat.web.backend import Backend
 from searchchat.web.errors import ApiError, api_error_from
 from searchchat.web.limiter import Ticket
-from searchchat.web.models import FiltersIn, valid_unicode
+from searchchat.web.models import ErrorOut, FiltersIn, valid_unicode
 
 log = logging.getLogger("searchchat.web")
+STATIC = Path(__file__).parent / "static"
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 409, 413, 414, 422, 500, 503)
+}
+
+
+async def backend_of(request: Request) -> Backend:
+    """The app's Backend (create_app puts it in app.state), for a route to take as a dependency."""
+    backend: Backend = request.app.state.backend
+    return backend
+
+
+async def settings_of(request: Request) -> Settings:
+    """The app's Settings (the backend's own)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppBackend = Annotated[Backend, Depends(backend_of)]
+AppSettings = Annotated[Settings, Depends(settings_of)]
 
 
 def check_question(settings: Settings, text: str, what: str = "question") -> str:

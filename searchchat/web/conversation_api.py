@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse
 
 from searchchat.conversations import Conversation, Turn, doc_keys, mark_removed
 from searchchat.web import pages
+from searchchat.web.auth import require_for_changes, require_for_reads
 from searchchat.web.backend import Backend, iso
+from searchchat.web.common import STATIC, AppBackend
 from searchchat.web.errors import ApiError
 from searchchat.web.models import (
     MAX_ID_CHARS,
@@ -103,114 +103,124 @@ def detail(backend: Backend, conv: Conversation) -> dict[str, Any]:
     }
 
 
-def router(backend: Backend, for_changes: Callable[[Request], None], for_reads: Callable[[Request], None],
-           page: Path) -> APIRouter:  # fmt: skip
-    """The routes; `page` is the search page's HTML, served again at /c/{id}."""
-    api = APIRouter()
-    store = backend.conversations
-    reads, changes = [Depends(for_reads)], [Depends(for_changes)]
+def shared(backend: Backend, token: str) -> dict[str, Any]:
+    """What a share link shows of its conversation (404 unknown_share when there is none)."""
+    conv = backend.conversations.by_share_token(token)
+    if conv is None:
+        raise ApiError(404, "unknown_share", "This share link does not exist, or was revoked.")
+    full = detail(backend, conv)
+    return {k: full[k] for k in ("title", "created", "updated", "turn_list")}
 
-    @api.get("/api/conversations", tags=["conversations"], dependencies=reads,
-             responses={200: {"model": list[ConversationOut]}, **ERRORS})  # fmt: skip
-    async def list_conversations(
-        limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000)
-    ) -> list[dict[str, Any]]:
-        """Stored conversations, the most recently continued first; the title is the first question."""
-        rows = await anyio.to_thread.run_sync(lambda: store.recent(limit, offset))
-        return [conversation_out(c) for c in rows]
 
-    @api.get("/api/conversations/{conversation_id}", tags=["conversations"], dependencies=reads,
-             responses={200: {"model": ConversationDetailOut}, **ERRORS})  # fmt: skip
-    async def get_conversation(conversation_id: str = ConversationId) -> dict[str, Any]:
-        """One conversation with its turns, oldest first."""
+router = APIRouter()
+READS, CHANGES = [Depends(require_for_reads)], [Depends(require_for_changes)]
 
-        def run() -> dict[str, Any]:
-            conv = store.get(conversation_id)
-            if conv is None:
-                raise not_found()
-            return detail(backend, conv)
 
-        return await anyio.to_thread.run_sync(run)
+@router.get("/api/conversations", tags=["conversations"], dependencies=READS,
+            responses={200: {"model": list[ConversationOut]}, **ERRORS})  # fmt: skip
+async def list_conversations(
+    backend: AppBackend, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000)
+) -> list[dict[str, Any]]:
+    """Stored conversations, the most recently continued first; the title is the first question."""
+    rows = await anyio.to_thread.run_sync(lambda: backend.conversations.recent(limit, offset))
+    return [conversation_out(c) for c in rows]
 
-    @api.patch("/api/conversations/{conversation_id}", tags=["conversations"], dependencies=changes,
+
+@router.get("/api/conversations/{conversation_id}", tags=["conversations"], dependencies=READS,
+            responses={200: {"model": ConversationDetailOut}, **ERRORS})  # fmt: skip
+async def get_conversation(backend: AppBackend, conversation_id: str = ConversationId) -> dict[str, Any]:
+    """One conversation with its turns, oldest first."""
+
+    def run() -> dict[str, Any]:
+        conv = backend.conversations.get(conversation_id)
+        if conv is None:
+            raise not_found()
+        return detail(backend, conv)
+
+    return await anyio.to_thread.run_sync(run)
+
+
+@router.patch("/api/conversations/{conversation_id}", tags=["conversations"], dependencies=CHANGES,
+              responses={200: {"model": ConversationOut}, **ERRORS})  # fmt: skip
+async def rename_conversation(
+    req: RenameRequest, backend: AppBackend, conversation_id: str = ConversationId
+) -> dict[str, Any]:
+    """Give a conversation a new title (needs the API key when one is set)."""
+    conv = await anyio.to_thread.run_sync(backend.conversations.rename, conversation_id, req.title)
+    if conv is None:
+        raise not_found()
+    return conversation_out(conv)
+
+
+@router.delete("/api/conversations/{conversation_id}", tags=["conversations"], dependencies=CHANGES,
+               responses={200: {"model": DeletedOut}, **ERRORS})  # fmt: skip
+async def delete_conversation(backend: AppBackend, conversation_id: str = ConversationId) -> dict[str, Any]:
+    """Delete a conversation, its answers' feedback and its share link (needs the API key when set)."""
+    if not await anyio.to_thread.run_sync(backend.conversations.delete, conversation_id):
+        raise not_found()
+    return {"id": conversation_id, "deleted": True}
+
+
+@router.post("/api/conversations/{conversation_id}/share", tags=["conversations"], dependencies=CHANGES,
+             responses={200: {"model": ShareOut}, **ERRORS})  # fmt: skip
+async def share_conversation(backend: AppBackend, conversation_id: str = ConversationId) -> dict[str, Any]:
+    """A read-only link to the conversation, /s/TOKEN; the same token on every call until revoked."""
+    token = await anyio.to_thread.run_sync(backend.conversations.share, conversation_id)
+    if token is None:
+        raise not_found()
+    return {"id": conversation_id, "token": token, "url": f"/s/{token}"}
+
+
+@router.delete("/api/conversations/{conversation_id}/share", tags=["conversations"], dependencies=CHANGES,
                responses={200: {"model": ConversationOut}, **ERRORS})  # fmt: skip
-    async def rename_conversation(
-        req: RenameRequest, conversation_id: str = ConversationId
-    ) -> dict[str, Any]:
-        """Give a conversation a new title (needs the API key when one is set)."""
-        conv = await anyio.to_thread.run_sync(store.rename, conversation_id, req.title)
-        if conv is None:
-            raise not_found()
-        return conversation_out(conv)
+async def unshare_conversation(backend: AppBackend, conversation_id: str = ConversationId) -> dict[str, Any]:
+    """Revoke the share link (a later share makes a new token)."""
+    store = backend.conversations
 
-    @api.delete("/api/conversations/{conversation_id}", tags=["conversations"], dependencies=changes,
-                responses={200: {"model": DeletedOut}, **ERRORS})  # fmt: skip
-    async def delete_conversation(conversation_id: str = ConversationId) -> dict[str, Any]:
-        """Delete a conversation, its answers' feedback and its share link (needs the API key when set)."""
-        if not await anyio.to_thread.run_sync(store.delete, conversation_id):
-            raise not_found()
-        return {"id": conversation_id, "deleted": True}
+    def run() -> Conversation | None:
+        return store.get(conversation_id) if store.unshare(conversation_id) else None
 
-    @api.post("/api/conversations/{conversation_id}/share", tags=["conversations"], dependencies=changes,
-              responses={200: {"model": ShareOut}, **ERRORS})  # fmt: skip
-    async def share_conversation(conversation_id: str = ConversationId) -> dict[str, Any]:
-        """A read-only link to the conversation, /s/TOKEN; the same token on every call until revoked."""
-        token = await anyio.to_thread.run_sync(store.share, conversation_id)
-        if token is None:
-            raise not_found()
-        return {"id": conversation_id, "token": token, "url": f"/s/{token}"}
+    conv = await anyio.to_thread.run_sync(run)
+    if conv is None:
+        raise not_found()
+    return conversation_out(conv)
 
-    @api.delete("/api/conversations/{conversation_id}/share", tags=["conversations"], dependencies=changes,
-                responses={200: {"model": ConversationOut}, **ERRORS})  # fmt: skip
-    async def unshare_conversation(conversation_id: str = ConversationId) -> dict[str, Any]:
-        """Revoke the share link (a later share makes a new token)."""
 
-        def run() -> Conversation | None:
-            return store.get(conversation_id) if store.unshare(conversation_id) else None
+@router.get("/api/shared/{token}", tags=["conversations"], responses={200: {"model": SharedOut}, **ERRORS})
+async def get_shared(
+    backend: AppBackend, token: str = PathParam(..., min_length=1, max_length=MAX_ID_CHARS)
+) -> dict[str, Any]:
+    """A shared conversation, read-only. The token is the credential: no API key is needed."""
+    return await anyio.to_thread.run_sync(shared, backend, token)
 
-        conv = await anyio.to_thread.run_sync(run)
-        if conv is None:
-            raise not_found()
-        return conversation_out(conv)
 
-    def shared(token: str) -> dict[str, Any]:
-        conv = store.by_share_token(token)
-        if conv is None:
-            raise ApiError(404, "unknown_share", "This share link does not exist, or was revoked.")
-        full = detail(backend, conv)
-        return {k: full[k] for k in ("title", "created", "updated", "turn_list")}
+@router.post("/api/feedback", tags=["conversations"], dependencies=CHANGES,
+             responses={200: {"model": FeedbackOut}, **ERRORS})  # fmt: skip
+async def feedback(req: FeedbackRequest, backend: AppBackend) -> dict[str, Any]:
+    """Thumbs up or down on an answer (its `turn_id`), stored with it; a later verdict replaces it.
+    `searchchat feedback export --jsonl` turns them into an eval-qa set."""
+    store = backend.conversations
+    turn = await anyio.to_thread.run_sync(store.set_feedback, req.turn_id, req.verdict, req.reason)
+    if turn is None:
+        raise not_found("turn")
+    return {"turn_id": turn.id, "conversation_id": turn.conversation_id, "verdict": turn.verdict,
+            "reason": turn.reason}  # fmt: skip
 
-    @api.get("/api/shared/{token}", tags=["conversations"], responses={200: {"model": SharedOut}, **ERRORS})
-    async def get_shared(
-        token: str = PathParam(..., min_length=1, max_length=MAX_ID_CHARS),
-    ) -> dict[str, Any]:
-        """A shared conversation, read-only. The token is the credential: no API key is needed."""
-        return await anyio.to_thread.run_sync(shared, token)
 
-    @api.post("/api/feedback", tags=["conversations"], dependencies=changes,
-              responses={200: {"model": FeedbackOut}, **ERRORS})  # fmt: skip
-    async def feedback(req: FeedbackRequest) -> dict[str, Any]:
-        """Thumbs up or down on an answer (its `turn_id`), stored with it; a later verdict replaces it.
-        `searchchat feedback export --jsonl` turns them into an eval-qa set."""
-        turn = await anyio.to_thread.run_sync(store.set_feedback, req.turn_id, req.verdict, req.reason)
-        if turn is None:
-            raise not_found("turn")
-        return {"turn_id": turn.id, "conversation_id": turn.conversation_id, "verdict": turn.verdict,
-                "reason": turn.reason}  # fmt: skip
+# -- pages ------------------------------------------------------------------------------------------------
+@router.get("/c/{conversation_id}", include_in_schema=False)
+async def reopen(conversation_id: str = ConversationId) -> FileResponse:
+    """The search page; its script loads the conversation from the path."""
+    return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
-    # -- pages --------------------------------------------------------------------------------------------
-    @api.get("/c/{conversation_id}", include_in_schema=False)
-    async def reopen(conversation_id: str = ConversationId) -> FileResponse:
-        """The search page; its script loads the conversation from the path."""
-        return FileResponse(page, headers={"Cache-Control": "no-cache"})
 
-    @api.get("/s/{token}", include_in_schema=False)
-    async def shared_page(token: str = PathParam(..., min_length=1, max_length=MAX_ID_CHARS)) -> HTMLResponse:
-        try:
-            conv = await anyio.to_thread.run_sync(shared, token)
-        except ApiError:
-            return HTMLResponse(pages.render_missing_share(), status_code=404)
-        headers = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}  # a link shared, not published
-        return HTMLResponse(pages.render_conversation(conv), headers=headers)
-
-    return api
+@router.get("/s/{token}", include_in_schema=False)
+async def shared_page(
+    backend: AppBackend, token: str = PathParam(..., min_length=1, max_length=MAX_ID_CHARS)
+) -> HTMLResponse:
+    try:
+        conv = await anyio.to_thread.run_sync(shared, backend, token)
+    except ApiError:
+        return HTMLResponse(pages.render_missing_share(), status_code=404)
+    headers = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}  # a link shared, not published
+    return HTMLResponse(pages.render_conversation(conv), headers=headers)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -82,25 +81,22 @@ def check_folder(folder: str, settings: Settings) -> Path:
     return path
 
 
-def same_origin(settings: Settings) -> Callable[[Request], None]:
+def same_origin(request: Request) -> None:
     """A dependency that refuses (403) a request sent by a page of another origin: a multipart upload is a
     "simple" request that any web site could make a visitor's browser send to a server on their machine,
     without a CORS preflight. Browsers say where such a request comes from in Origin (clients other than
     browsers send none); it must be this server (the Host asked for) or a name in settings.allowed_hosts (a
     reverse proxy's public name)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return
+    settings: Settings = request.app.state.settings
     trusted = {h.lower() for h in settings.allowed_hosts if h != "*"}
-
-    def check(request: Request) -> None:
-        origin = request.headers.get("origin")
-        if origin is None:
-            return
-        try:
-            parts = urlsplit(origin)
-            netloc, host = parts.netloc.lower(), (parts.hostname or "").lower()
-        except ValueError:
-            netloc = host = ""
-        if netloc and (netloc == request.headers.get("host", "").lower() or host in trusted):
-            return
-        raise ApiError(403, "cross_origin", "This endpoint takes requests from this server's own pages only.")
-
-    return check
+    try:
+        parts = urlsplit(origin)
+        netloc, host = parts.netloc.lower(), (parts.hostname or "").lower()
+    except ValueError:
+        netloc = host = ""
+    if netloc and (netloc == request.headers.get("host", "").lower() or host in trusted):
+        return
+    raise ApiError(403, "cross_origin", "This endpoint takes requests from this server's own pages only.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
@@ -13,10 +13,12 @@ from fastapi import APIRouter, Depends, Request
 
 from searchchat.answer_events import Final, Token, payload
 from searchchat.settings import Settings
+from searchchat.web.auth import require_for_reads
 from searchchat.web.backend import Backend
-from searchchat.web.common import TicketedSSE, check_question, error_event
+from searchchat.web.common import AppBackend, TicketedSSE, check_question, error_event
 from searchchat.web.errors import ApiError, error_body
 from searchchat.web.errors import safe_dumps as dumps
+from searchchat.web.limiter import Ticket
 from searchchat.web.models import ChatMessage, ChatRequest, valid_unicode
 
 MODEL_ID = "searchchat"
@@ -63,70 +65,91 @@ def extras(answer: dict[str, Any]) -> dict[str, Any]:
             "abstained": answer.get("abstained", False)}  # fmt: skip
 
 
-def router(backend: Backend, settings: Settings, guard: Callable[[Request], None]) -> APIRouter:
-    r = APIRouter(prefix="/v1", tags=["openai-compatible"], dependencies=[Depends(guard)])
+def check_chat(settings: Settings, req: ChatRequest) -> tuple[str, list[dict[str, str]]]:
+    """The question (checked like /ask's) and the history; every earlier message passes the same Unicode
+    check, since it reaches the model too."""
+    question, history = split_messages(req.messages)
+    question = check_question(settings, question)
+    for turn in history:
+        try:
+            valid_unicode(turn["content"])
+        except ValueError as e:
+            raise ApiError(422, "invalid_message", f"A message {e}.") from None
+    return question, history
 
-    @r.get("/models")
-    async def models() -> dict[str, Any]:
-        """The one model this server offers (any `model` value is accepted by chat completions)."""
-        return {"object": "list",
-                "data": [{"id": MODEL_ID, "object": "model", "created": STARTED, "owned_by": "searchchat"}]}  # fmt: skip
 
-    @r.post(
-        "/chat/completions",
-        responses={200: {"description": "An OpenAI chat.completion (or, with `stream`, chat.completion.chunk "
-                         "server-sent events ending with `data: [DONE]`). The content ends with a Sources list "
-                         "for the [n] markers; `citations` and `sources` carry them as data.",
-                         "content": {"application/json": {}, "text/event-stream": {}}}},
-    )  # fmt: skip
-    async def chat(req: ChatRequest, request: Request) -> Any:
-        """OpenAI-compatible chat: the last user message is answered from the index, with citations."""
-        question, history = split_messages(req.messages)
-        question = check_question(settings, question)
-        for turn in history:  # earlier messages reach the model too: the same Unicode check
-            try:
-                valid_unicode(turn["content"])
-            except ValueError as e:
-                raise ApiError(422, "invalid_message", f"A message {e}.") from None
-        await anyio.to_thread.run_sync(backend.store)
-        ticket = backend.limiter.admit()
-        ident, created, model = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time()), req.model or MODEL_ID
-        kwargs: dict[str, Any] = {"history": history or None}
+def completion(final: dict[str, Any] | None, ident: str, created: int, model: str) -> dict[str, Any]:
+    """The chat.completion of a whole answer (None: the client went away)."""
+    if final is None:
+        return {"error": {"message": "client closed", "type": "client_closed"}}
+    message = {"role": "assistant", "content": final["answer"] + sources_block(final)}
+    return {"id": ident, "object": "chat.completion", "created": created, "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}],
+            **extras(final)}  # fmt: skip
 
-        if not req.stream:
-            with ticket:
-                final = await backend.answer(ticket, question, request.is_disconnected, **kwargs)
-            if final is None:
-                return {"error": {"message": "client closed", "type": "client_closed"}}
-            message = {"role": "assistant", "content": final["answer"] + sources_block(final)}
-            return {"id": ident, "object": "chat.completion", "created": created, "model": model,
-                    "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}],
-                    **extras(final)}  # fmt: skip
 
-        def chunk(delta: dict[str, Any], finish: str | None = None, **more: Any) -> dict[str, str]:
-            body = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **more}  # fmt: skip
-            return {"data": dumps(body)}
+async def chunks(
+    backend: Backend,
+    ticket: Ticket,
+    question: str,
+    kwargs: dict[str, Any],
+    ident: str,
+    created: int,
+    model: str,
+) -> AsyncIterator[dict[str, str]]:
+    """The answer as chat.completion.chunk events, ending with `data: [DONE]`; an error is OpenAI's error JSON."""
 
-        async def events() -> AsyncIterator[dict[str, str]]:
-            yield chunk({"role": "assistant", "content": ""})
-            try:
-                async with aclosing(backend.answer_events(ticket, question, **kwargs)) as stream:
-                    async for ev in stream:
-                        if isinstance(ev, Token) and ev.text:
-                            yield chunk({"content": ev.text})
-                        elif isinstance(ev, Final):
-                            final = payload(ev)
-                            block = sources_block(final)
-                            if block:
-                                yield chunk({"content": block})
-                            yield chunk({}, "stop", **extras(final))
-            except Exception as exc:
-                err = error_event(exc)
-                status = 503 if err["error"] != "internal_error" else 500
-                yield {"data": dumps(error_body("/v1/", status, err["error"], err["detail"]))}
-            yield {"data": "[DONE]"}
+    def chunk(delta: dict[str, Any], finish: str | None = None, **more: Any) -> dict[str, str]:
+        body = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **more}  # fmt: skip
+        return {"data": dumps(body)}
 
-        return TicketedSSE(events(), ticket, ping=15, sep="\n")
+    yield chunk({"role": "assistant", "content": ""})
+    try:
+        async with aclosing(backend.answer_events(ticket, question, **kwargs)) as stream:
+            async for ev in stream:
+                if isinstance(ev, Token) and ev.text:
+                    yield chunk({"content": ev.text})
+                elif isinstance(ev, Final):
+                    final = payload(ev)
+                    block = sources_block(final)
+                    if block:
+                        yield chunk({"content": block})
+                    yield chunk({}, "stop", **extras(final))
+    except Exception as exc:
+        err = error_event(exc)
+        status = 503 if err["error"] != "internal_error" else 500
+        yield {"data": dumps(error_body("/v1/", status, err["error"], err["detail"]))}
+    yield {"data": "[DONE]"}
 
-    return r
+
+router = APIRouter(prefix="/v1", tags=["openai-compatible"], dependencies=[Depends(require_for_reads)])
+
+
+@router.get("/models")
+async def models() -> dict[str, Any]:
+    """The one model this server offers (any `model` value is accepted by chat completions)."""
+    return {"object": "list",
+            "data": [{"id": MODEL_ID, "object": "model", "created": STARTED, "owned_by": "searchchat"}]}  # fmt: skip
+
+
+@router.post(
+    "/chat/completions",
+    responses={200: {"description": "An OpenAI chat.completion (or, with `stream`, chat.completion.chunk "
+                     "server-sent events ending with `data: [DONE]`). The content ends with a Sources list "
+                     "for the [n] markers; `citations` and `sources` carry them as data.",
+                     "content": {"application/json": {}, "text/event-stream": {}}}},
+)  # fmt: skip
+async def chat(req: ChatRequest, request: Request, backend: AppBackend) -> Any:
+    """OpenAI-compatible chat: the last user message is answered from the index, with citations."""
+    question, history = check_chat(backend.settings, req)
+    await anyio.to_thread.run_sync(backend.store)
+    ticket = backend.limiter.admit()
+    ident, created, model = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time()), req.model or MODEL_ID
+    kwargs: dict[str, Any] = {"history": history or None}
+    if not req.stream:
+        with ticket:
+            final = await backend.answer(ticket, question, request.is_disconnected, **kwargs)
+        return completion(final, ident, created, model)
+    events = chunks(backend, ticket, question, kwargs, ident, created, model)
+    return TicketedSSE(events, ticket, ping=15, sep="\n")
