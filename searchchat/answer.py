@@ -12,7 +12,15 @@ from typing import Any
 
 from searchchat.answer_events import AnswerEvent, Final, Rewrite, Sources, Token
 from searchchat.answer_state import Candidate, Draft, Found, snippet
-from searchchat.answerability import Scorer, get_scorer, load_model, pair_text, shipped
+from searchchat.answerability import (
+    JUDGE_DIR,
+    Scorer,
+    get_scorer,
+    judge_shipped,
+    load_model,
+    pair_text,
+    shipped,
+)
 from searchchat.choice import AnswerChooser
 from searchchat.cite import CitationChecker, Verified, sentence_spans
 from searchchat.evidence import MIN_SENTENCE_CHARS, POOL, EvidenceReranker, sentence_scores
@@ -232,10 +240,13 @@ class Answerer:
         return windows(texts, spots, neighbours=self.settings.window_neighbours)
 
     def load_judge(self) -> Scorer:
-        """The answer choice's judge: the shipped answerability model (the scorer when none is shipped), loaded
+        """The answer choice's judge: the shipped judge model (else the answerability model, else the scorer), loaded
         once; the web server calls this at start-up so that the first answer does not wait for it."""
         if self.judge is None:
-            self.judge = load_model() if shipped() else self.scorer
+            if judge_shipped():
+                self.judge = load_model(str(JUDGE_DIR))
+            else:
+                self.judge = load_model() if shipped() else self.scorer
         return self.judge
 
     def choose(

@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 MODEL_DIR = Path(__file__).parent / "models" / "answerability"
+# The answer choice's judge: the same recipe trained with --erase (each answer sentence with its answer cut out as
+# a negative), so that it tells an answer from a restated question (docs/answerability.md).
+JUDGE_DIR = Path(__file__).parent / "models" / "judge"
 WEIGHTS = "weights.safetensors"
 MAX_LENGTH = 128  # question + title + sentence, in word pieces
 BATCH = 32
@@ -119,6 +122,11 @@ class EvidenceScorer(Scorer):
         from searchchat.evidence import sentence_scores
 
         return sentence_scores(question, texts, self.embed, self.reads_cjk)
+
+
+def judge_shipped() -> bool:
+    """Whether the answer choice's judge is shipped (bench/train_answerability.py --erase writes it)."""
+    return (JUDGE_DIR / WEIGHTS).is_file()
 
 
 def shipped() -> bool:

@@ -165,6 +165,39 @@ def test_the_shipped_model_prefers_the_sentence_that_answers() -> None:
     assert zh[0] > zh[1]
 
 
+@pytest.mark.integration
+def test_the_shipped_judge_tells_an_answer_from_a_restated_question() -> None:
+    from searchchat.answerability import JUDGE_DIR, judge_shipped
+
+    assert judge_shipped(), f"no judge model in {JUDGE_DIR}"
+    judge = AnswerabilityModel(JUDGE_DIR)
+    assert judge.info["command"].startswith("python bench/train_answerability.py --erase")
+    dated, restated = judge.score("When was the regime in Pakistan overthrown by General Zia-ul-Haq?", [
+        pair_text("Islamism", "In July 1977, General Zia-ul-Haq overthrew Prime Minister Bhutto's regime in Pakistan."),
+        pair_text("Islamism", "General Zia-ul-Haq overthrew Prime Minister Bhutto's regime in Pakistan."),
+    ])  # fmt: skip
+    defining, pointer = judge.score("What is supervised fine-tuning?", [
+        pair_text("Fine-tuning", "Supervised fine-tuning trains the pre-trained model on prompts paired with good "
+                  "responses written by people."),
+        pair_text("Glossary", "See Supervised fine-tuning."),
+    ])  # fmt: skip
+    assert dated > restated and defining > pointer
+
+
+def test_the_answerer_judges_with_the_shipped_judge(settings, fake_embedder, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from searchchat.answer import Answerer
+    from searchchat.answerability import JUDGE_DIR
+    from tests.answer_helpers import ListRetriever, make_hits
+    from tests.fakes import ScriptedGenerator
+
+    asked: list[str | None] = []
+    monkeypatch.setattr("searchchat.answer.judge_shipped", lambda: True)
+    monkeypatch.setattr("searchchat.answer.load_model", lambda path=None: asked.append(path) or "judge")
+    answerer = Answerer(ListRetriever(make_hits("A text."), fake_embedder), ScriptedGenerator(), settings)
+    assert answerer.load_judge() == "judge" and answerer.load_judge() == "judge"
+    assert asked == [str(JUDGE_DIR)]  # loaded once
+
+
 @pytest.mark.parametrize(
     ("sentence", "question"),
     [
