@@ -370,21 +370,10 @@ def test_with_keep_conversations_off_nothing_is_stored(tmp_path: Path, built: Pa
 
 def test_the_page_has_every_string_in_english_and_chinese() -> None:
     """app.js keeps two text tables; the new sidebar, feedback and share strings are in both."""
-    import re
+    from tests.web_helpers import page_strings
 
-    from tests.conftest import ROOT
-
-    js = (ROOT / "searchchat/web/static/app.js").read_text(encoding="utf-8")
-    en, zh = (
-        js[js.index("    en: {") : js.index("    zh: {")],
-        js[js.index("    zh: {") : js.index("  const LANG")],
-    )
-    key = re.compile(r'(?:^\s+|,\s+)("[\w.]+"|\w+):\s', re.M)
-    keys_en = {k.strip('"') for k in key.findall(en)} - {"en"}
-    keys_zh = {k.strip('"') for k in key.findall(zh)} - {"zh"}
+    keys_en, keys_zh, used, _ = page_strings("app.js", "index.html")
     assert keys_en == keys_zh
-    html = (ROOT / "searchchat/web/static/index.html").read_text(encoding="utf-8")
-    used = set(re.findall(r'data-i18n(?:-placeholder|-title)?="([\w.]+)"', html))
     assert used <= keys_en, used - keys_en
     assert {
         "html.newChat",

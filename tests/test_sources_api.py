@@ -392,19 +392,10 @@ def test_the_page_and_the_schema(tmp_path: Path, index: Path) -> None:
 def test_the_sources_page_has_every_string_in_english_and_chinese() -> None:
     import re
 
-    from tests.conftest import ROOT
+    from tests.web_helpers import page_strings
 
-    js = (ROOT / "searchchat/web/static/sources.js").read_text(encoding="utf-8")
-    en, zh = (
-        js[js.index("    en: {") : js.index("    zh: {")],
-        js[js.index("    zh: {") : js.index("  const LANG")],
-    )
-    key = re.compile(r'(?:^\s+|,\s+)("[\w.]+"|\w+):\s', re.M)
-    keys_en = {k.strip('"') for k in key.findall(en)} - {"en"}
-    keys_zh = {k.strip('"') for k in key.findall(zh)} - {"zh"}
+    keys_en, keys_zh, used, js = page_strings("sources.js", "sources.html")
     assert keys_en == keys_zh and len(keys_en) > 40
-    html = (ROOT / "searchchat/web/static/sources.html").read_text(encoding="utf-8")
-    used = set(re.findall(r'data-i18n(?:-placeholder|-title)?="([\w.]+)"', html))
     assert used <= keys_en, used - keys_en
     used_in_js = set(re.findall(r'tr\("(\w+)"', js)) - {"kind_"}  # kind_ + a job's kind
     assert used_in_js <= keys_en, used_in_js - keys_en

@@ -117,3 +117,21 @@ def make_app(settings: Settings, generator: Generator | None = None):  # type: i
         return create_app(settings)
     retriever = Retriever(StoreHandle(settings.index_dir), get_embedder(settings), settings)
     return create_app(settings, answerer=Answerer(retriever, generator, settings))
+
+
+def page_strings(script: str, page: str) -> tuple[set[str], set[str], set[str], str]:
+    """A page script's English and Chinese text-table keys, the keys its HTML uses (data-i18n*), and the
+    script's text; both tables sit between `    en: {`, `    zh: {` and `  const LANG`."""
+    import re
+
+    from tests.conftest import ROOT
+
+    js = (ROOT / "searchchat/web/static" / script).read_text(encoding="utf-8")
+    en = js[js.index("    en: {") : js.index("    zh: {")]
+    zh = js[js.index("    zh: {") : js.index("  const LANG")]
+    key = re.compile(r'(?:^\s+|,\s+)("[\w.]+"|\w+):\s', re.M)
+    keys_en = {k.strip('"') for k in key.findall(en)} - {"en"}
+    keys_zh = {k.strip('"') for k in key.findall(zh)} - {"zh"}
+    html = (ROOT / "searchchat/web/static" / page).read_text(encoding="utf-8")
+    used = set(re.findall(r'data-i18n(?:-placeholder|-title)?="([\w.]+)"', html))
+    return keys_en, keys_zh, used, js
