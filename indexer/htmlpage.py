@@ -32,6 +32,7 @@ _BLOCKS = (*HEADINGS, "pre", "table", "ul", "ol", "p")
 _TEXT_BLOCKS = frozenset({"p", "li", "dd", "dt", "blockquote", "figcaption", "caption"})
 _ROBOTS = re.compile(r"^(robots|searchchat)$", re.I)
 _TOKENS = re.compile(r"\S+")  # a rel attribute's values
+_URL_DELETES = frozenset("\t\r\n")  # what urljoin deletes from a URL
 _ROLE_MAIN = etree.XPath('descendant-or-self::*[@role="main"]')
 Where = tuple[bool, bool]  # htmltree.context: whitespace kept, inside a ruby annotation
 
@@ -70,13 +71,26 @@ def _base_and_canonical(root: Element, url: str) -> tuple[str, str | None]:
     return base, canonical
 
 
+def join_url(base: str, href: str, joined: dict[str, str]) -> str:
+    """urljoin(base, href), with the part before a '#' joined once per page (joined holds those): a table of
+    contents links to many anchors of the same few pages. urljoin keeps a fragment as it is, unless it is
+    empty or holds a tab or newline (which it deletes), or the href is only a fragment; those go to urljoin."""
+    path, _, fragment = href.partition("#")
+    if not path or not fragment or not _URL_DELETES.isdisjoint(fragment):
+        return urljoin(base, href)
+    if (head := joined.get(path)) is None:
+        head = joined[path] = urljoin(base, path)
+    return f"{head}#{fragment}"
+
+
 def _links(root: Element, base: str) -> list[tuple[str, bool]]:
     """Every followable link as (absolute URL, rel=nofollow)."""
     links: list[tuple[str, bool]] = []
+    joined: dict[str, str] = {}
     for a in root.iter("a"):
         href = (a.get("href") or "").strip()
         if href and not href.startswith(("javascript:", "mailto:", "tel:", "data:")):
-            links.append((urljoin(base, href), "nofollow" in _rels(a)))
+            links.append((join_url(base, href, joined), "nofollow" in _rels(a)))
     return links
 
 

@@ -12,9 +12,12 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
 
 
+_BLANKS = re.compile(r"[ \t\r\f\v]+")
+
+
 def clean(text: str) -> str:
     """Runs of spaces and tabs as one space, newlines kept, both ends stripped."""
-    return re.sub(r"[ \t\r\f\v]+", " ", text).strip()
+    return _BLANKS.sub(" ", text).strip()
 
 
 # The permalink a documentation generator puts after a heading (Sphinx's "¶", "§", a link emoji, or a "#" of

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from urllib.parse import urljoin
+
 import bs4
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from indexer.htmlpage import join_url
 from indexer.parse import parse_html
 
 URL = "http://t.test/p/page.html"
@@ -156,3 +161,20 @@ def test_no_beautifulsoup_tree_is_built(monkeypatch: pytest.MonkeyPatch):
 
     monkeypatch.setattr(bs4.BeautifulSoup, "__init__", refuse)
     assert text("<main><h1>T</h1><p>Body text.</p></main>") == "Body text."
+
+
+BASES = [
+    "http://t.test/p/page.html",
+    "http://t.test/p/page.html?q=1#top",
+    "file:///d/x.html",
+    "https://t.test/",
+]
+
+
+@given(
+    base=st.sampled_from(BASES),
+    hrefs=st.lists(st.text(alphabet="ab/.:#?;%= \t\n\x01", max_size=14), max_size=8),
+)
+def test_joining_a_page_once_per_anchor_gives_what_urljoin_gives(base: str, hrefs: list[str]):
+    joined: dict[str, str] = {}  # shared, as on one page
+    assert [join_url(base, h, joined) for h in hrefs] == [urljoin(base, h) for h in hrefs]
