@@ -9,7 +9,7 @@ from urllib.parse import urljoin
 from lxml import etree
 
 from indexer.document import Document, Section
-from indexer.htmltree import PRESERVE, RUBY, Element, context, drop, is_element, parse_tree, text
+from indexer.htmltree import PRESERVE, RUBY, Element, context, drop, parse_tree, text
 from indexer.pagetext import clean, finish, heading_text
 
 DROP_TAGS = [
@@ -168,7 +168,7 @@ class _Sections:
         if node.text:
             self.string(node.text)
         for child in node:
-            if is_element(child):
+            if isinstance(child.tag, str):  # an element; a comment's tag is a function
                 self.element(child, inside)
             if child.tail:
                 self.string(child.tail)

@@ -55,11 +55,6 @@ def drop(root: Element, tags: Iterable[str]) -> None:
             parent.replace(el, mark)
 
 
-def is_element(node: Element) -> bool:
-    """An element, not a comment or processing instruction."""
-    return isinstance(node.tag, str)
-
-
 def context(el: Element) -> tuple[bool, bool]:
     """Whether whitespace is kept, and whether strings are ruby annotations, inside el's parent."""
     names = {a.tag for a in el.iterancestors()}
@@ -79,7 +74,7 @@ def _strings(el: Element, keep: bool, ruby: bool, out: list[str]) -> None:
     if el.text and not ruby:
         out.append(norm(el.text, keep))
     for child in el:
-        if is_element(child):
+        if isinstance(child.tag, str):  # an element; a comment's tag is a function
             _strings(child, keep, ruby, out)
         if child.tail and not ruby:
             out.append(norm(child.tail, keep))
