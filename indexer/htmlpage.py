@@ -6,10 +6,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
-from lxml import etree
-
 from indexer.document import Document, Section
-from indexer.htmltree import PRESERVE, RUBY, Element, context, drop, parse_tree, text
+from indexer.htmltree import PRESERVE, RUBY, Element, Where, context, drop, parse_tree, text
 from indexer.pagetext import clean, finish, heading_text
 
 DROP_TAGS = [
@@ -33,8 +31,7 @@ _TEXT_BLOCKS = frozenset({"p", "li", "dd", "dt", "blockquote", "figcaption", "ca
 _ROBOTS = re.compile(r"^(robots|searchchat)$", re.I)
 _TOKENS = re.compile(r"\S+")  # a rel attribute's values
 _URL_DELETES = frozenset("\t\r\n")  # what urljoin deletes from a URL
-_ROLE_MAIN = etree.XPath('descendant-or-self::*[@role="main"]')
-Where = tuple[bool, bool]  # htmltree.context: whitespace kept, inside a ruby annotation
+_ROLE_MAIN = '(descendant-or-self::*[@role="main"])[1]'  # evaluated per call: threads parse pages at once
 
 
 @dataclass
@@ -178,7 +175,7 @@ def _main(root: Element) -> Element | None:
     """The page's main content: <main>, role=main, <article> or <body>; None for a page without a body."""
     if (found := next(root.iter("main"), None)) is not None:
         return found
-    if roles := _ROLE_MAIN(root):
+    if roles := root.xpath(_ROLE_MAIN):
         return roles[0]  # type: ignore[no-any-return,index]
     if (found := next(root.iter("article"), None)) is not None:
         return found

@@ -9,6 +9,7 @@ from bs4.dammit import EncodingDetector
 from lxml import etree
 
 Element: TypeAlias = etree._Element
+Where: TypeAlias = tuple[bool, bool]  # see context(): whitespace kept, inside a ruby annotation
 
 # What BeautifulSoup does with a page's strings, kept so that its text does not change with the parser:
 # whitespace-only strings become one space or newline, except inside these tags ...
@@ -35,7 +36,7 @@ def parse_tree(markup: str | bytes) -> Element | None:
     """The page's root element (libxml2's recovering HTML parser), None for a page without any element."""
     for data, encoding in _candidates(markup):
         try:  # an encoding libxml2 does not know, or cannot decode the bytes with: the next one
-            parser = etree.HTMLParser(recover=True, encoding=encoding, default_doctype=False)
+            parser = etree.HTMLParser(recover=True, encoding=encoding)  # bs4's options
             parser.feed(data)
             root: Element | None = parser.close()
         except _REJECTED:
@@ -55,7 +56,7 @@ def drop(root: Element, tags: Iterable[str]) -> None:
             parent.replace(el, mark)
 
 
-def context(el: Element) -> tuple[bool, bool]:
+def context(el: Element) -> Where:
     """Whether whitespace is kept, and whether strings are ruby annotations, inside el's parent."""
     names = {a.tag for a in el.iterancestors()}
     return not PRESERVE.isdisjoint(names), not RUBY.isdisjoint(names)
@@ -80,7 +81,7 @@ def _strings(el: Element, keep: bool, ruby: bool, out: list[str]) -> None:
             out.append(norm(child.tail, keep))
 
 
-def text(el: Element, sep: str = "", where: tuple[bool, bool] | None = None) -> str:
+def text(el: Element, sep: str = "", where: Where | None = None) -> str:
     """el's strings joined by sep, as bs4's get_text(sep) gives them; where is context(el) when known."""
     keep, ruby = context(el) if where is None else where
     out: list[str] = []
