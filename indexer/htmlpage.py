@@ -81,13 +81,17 @@ def join_url(base: str, href: str, joined: dict[str, str]) -> str:
 
 
 def _links(root: Element, base: str) -> list[tuple[str, bool]]:
-    """Every followable link as (absolute URL, rel=nofollow)."""
+    """Every followable link as (absolute URL, rel=nofollow); a link no URL parser can read
+    (href="http://[oops/") is skipped, not the page."""
     links: list[tuple[str, bool]] = []
     joined: dict[str, str] = {}
     for a in root.iter("a"):
         href = (a.get("href") or "").strip()
         if href and not href.startswith(("javascript:", "mailto:", "tel:", "data:")):
-            links.append((join_url(base, href, joined), "nofollow" in _rels(a)))
+            try:
+                links.append((join_url(base, href, joined), "nofollow" in _rels(a)))
+            except ValueError:
+                continue
     return links
 
 

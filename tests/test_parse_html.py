@@ -178,3 +178,8 @@ BASES = [
 def test_joining_a_page_once_per_anchor_gives_what_urljoin_gives(base: str, hrefs: list[str]):
     joined: dict[str, str] = {}  # shared, as on one page
     assert [join_url(base, h, joined) for h in hrefs] == [urljoin(base, h) for h in hrefs]
+
+
+def test_a_link_no_url_parser_can_read_is_skipped_not_the_page():
+    page = parse_html('<p>Body text.</p><a href="http://[oops/">bad</a><a href="/ok">ok</a>', "https://x.org/a")
+    assert page.links == [("https://x.org/ok", False)] and "Body text." in page.document.text
