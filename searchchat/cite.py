@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from indexer.embed import Embedder
-from searchchat.claims import compact, content_terms, names, negated, numbers, words
+from searchchat.claims import compact, names, negated
 from searchchat.markers import neutralise
-from searchchat.sentences import parse_markers, sentence_spans, split_sentences, with_markers
+from searchchat.sentences import parse_markers, with_markers
+from searchchat.text import content_terms, numbers, sentence_spans, split_sentences, words
 from searchchat.types import Sentence
 
 # Provenance of each constant, with the calibration figures: docs/tuning.md ("searchchat/cite.py").

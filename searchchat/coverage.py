@@ -14,6 +14,8 @@ import math
 import re
 from collections.abc import Callable, Sequence
 
+from searchchat.text import idf
+
 # tokens -> their document frequencies in the index (0 for unknown tokens), and the number of documents
 DocFreq = Callable[[Sequence[str]], tuple[list[int], int]]
 
@@ -34,11 +36,6 @@ def _stop() -> frozenset[str]:
 
     words = " ".join(STOPWORDS_EN_PLUS)
     return frozenset(STOPWORDS_EN_PLUS) | frozenset(tokenize(words))
-
-
-def idf(df: int, n: int) -> float:
-    """Lucene's BM25 IDF, never negative."""
-    return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
 
 def coverage(question: str, sources: Sequence[str], doc_freq: DocFreq | None = None) -> list[float]:

@@ -19,11 +19,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from searchchat.cite import content_terms, split_sentences
-from searchchat.lexical import cjk_share
 from searchchat.markers import neutralise
 from searchchat.prompt import source_text
 from searchchat.rerank import Reranker
+from searchchat.text import cjk_share, content_terms, split_sentences
 from searchchat.types import Hit
 
 # Provenance of each constant: docs/tuning.md ("searchchat/evidence.py").

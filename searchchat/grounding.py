@@ -6,8 +6,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from searchchat.cite import content_terms, numbers
-from searchchat.lexical import cjk_chars
+from searchchat.text import cjk_chars, content_terms, numbers
 
 # How strictly a generated answer must stay inside its evidence (AnswerPolicy.grounding):
 # - "off": the citation check alone decides;

@@ -15,9 +15,10 @@ import numpy as np
 
 from indexer.embed import Embedder
 from indexer.store import ChunkFilter, IndexStore, StoreHandle
-from searchchat.lexical import cjk_share, lexical_index
+from searchchat.lexical import lexical_index
 from searchchat.rerank import Reranker, get_reranker
 from searchchat.settings import Settings
+from searchchat.text import cjk_share
 from searchchat.types import Hit
 
 MODES = ("dense", "bm25", "hybrid")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from searchchat.cite import content_terms, words
 from searchchat.generators.base import Generator, Prompt
+from searchchat.text import content_terms, words
 
 # Words that point back into the conversation, in the languages the prompt knows (see language.ABSTAIN).
 _ANAPHORA_TEXT = """it its it's they them their theirs this that these those he him his she her hers there such

@@ -6,8 +6,8 @@ from collections.abc import Iterator, Sequence
 
 from indexer.embed import HashEmbedder
 from searchchat.answerability import Scorer
-from searchchat.cite import content_terms
 from searchchat.generators.base import Generator, Prompt
+from searchchat.text import content_terms
 
 
 class FakeEmbedder(HashEmbedder):

@@ -195,7 +195,7 @@ def test_names_and_numbers_of_the_question_are_not_required_in_the_source(checke
 
 
 def test_a_chinese_answer_is_checked_by_character_bigrams(checker: CitationChecker) -> None:
-    from searchchat.cite import content_terms
+    from searchchat.text import content_terms
 
     assert {"训练", "阶段", "chatgpt"} <= content_terms("ChatGPT的训练分为哪两个阶段？")
     sources = ["ChatGPT的训练分为两个阶段：预训练和微调。", "生成对抗网络由生成器和判别器组成。"]

@@ -12,9 +12,10 @@ import Stemmer
 from indexer.cjk import segment
 from indexer.store import IndexStore, StoreHandle
 from searchchat.cite import numbers
-from searchchat.lexical import LexicalIndex, cjk_numbers, cjk_share, tokenize
+from searchchat.lexical import LexicalIndex, tokenize
 from searchchat.retrieve import Retriever, convex
 from searchchat.settings import Settings
+from searchchat.text import cjk_numbers, cjk_share
 from tests.fakes import FakeEmbedder
 from tests.retrieval_helpers import make_doc, write_index
 

@@ -262,6 +262,20 @@ def test_extractive_abstains_when_nothing_overlaps() -> None:
     assert gen.generate(_prompt("Is ChatGPT a GAN?")) == ABSTAIN  # no sources at all
 
 
+def test_extractive_reads_chinese_sentences() -> None:
+    zh = "ChatGPT的训练分为两个阶段：预训练和微调。预训练在大规模文本上预测下一个词。它不是生成对抗网络。"
+    answer = ExtractiveGenerator(max_sentences=1).generate(
+        _prompt("ChatGPT的训练分为哪两个阶段？", zh, SOURCES[2])
+    )
+    assert answer == "ChatGPT的训练分为两个阶段：预训练和微调。 [1]"  # a sentence of its own, cut at 。
+
+
+def test_extractive_skips_sentences_with_too_few_terms() -> None:
+    body = "Decoding generates one token at a time, each conditioned on the tokens before it."
+    answer = ExtractiveGenerator(max_sentences=1).generate(_prompt("What is decoding?", "Decoding.", body))
+    assert answer == f"{body} [2]"  # a caption-like "Decoding." shares the question's word and says nothing
+
+
 def test_extractive_streams_word_by_word() -> None:
     gen = ExtractiveGenerator()
     prompt = _prompt("Is ChatGPT a GAN?", *SOURCES)

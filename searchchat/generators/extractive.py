@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import Stemmer
-
 from searchchat.generators.base import Generator, Prompt
 from searchchat.language import ABSTAIN as MESSAGES
 from searchchat.language import abstain_message
+from searchchat.markers import neutralise
+from searchchat.text import content_terms, idf, numbers, split_sentences
 
 ABSTAIN = MESSAGES["en"]
 
-_STOPWORD_TEXT = """a about above after again against all also am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had has
-    have having he her here hers herself him himself his how i if in into is it its itself just me more
-    most my myself no nor not now of off on once only or other our ours ourselves out over own same she
-    should so some such than that the their theirs them themselves then there these they this those
-    through to too under until up very was we were what when where which while who whom why will with
-    would you your yours yourself yourselves tell explain describe please give show say says said use
-    used using one two many much way ways thing things"""
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-_WORD = re.compile(r"[^\W_]+(?:[-'.][^\W_]+)*", re.UNICODE)
-# Sentence ends: . ! ? followed by space and an upper-case letter, digit, quote or bracket; or a line break.
-_SENT_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[A-Z0-9\"'(\[])|\n+")
-# Bracketed reference markers that sources carry themselves ([12], [3, 4], [5-7]): never pass them on as ours.
-_REF_MARK = re.compile(r"\s*\[\d+(?:\s*[,;\u2013\u2014-]\s*\d+)*\]")
+MIN_TERMS = 3  # a sentence with fewer content terms and numbers (a caption, "Figure 2.") is not an answer
 _HEADING = re.compile(r"^\s*(#{1,6}\s|[-*+]\s*$|\|)")
 _BULLET = re.compile(r"^\s*(?:[-*+>]|\d+[.)])\s+")
 
@@ -55,22 +41,23 @@ class ExtractiveGenerator(Generator):
         self.max_sentences = max_sentences
         self.relative_cutoff = relative_cutoff  # extra sentences need this share of the best score
         self.min_coverage = min_coverage  # the best sentence must cover this share of the question's weight
-        self._stemmer = Stemmer.Stemmer("english")
 
-    def terms(self, text: str) -> frozenset[str]:
-        words = [w.lower().strip(".'-") for w in _WORD.findall(text)]
-        return frozenset(self._stemmer.stemWords([w for w in words if w and w not in _STOPWORDS]))
+    @staticmethod
+    def terms(text: str) -> frozenset[str]:
+        """The text's content terms and numbers, as the answer checks read them (searchchat.text)."""
+        return frozenset(content_terms(text) | numbers(text))
 
     def candidates(self, prompt: Prompt) -> list[ScoredSentence]:
         out = []
         for n, hit in enumerate(prompt.sources, start=1):
-            for pos, raw in enumerate(_SENT_END.split(hit.chunk.text)):
+            for pos, raw in enumerate(split_sentences(neutralise(hit.chunk.text))):
                 if _HEADING.match(raw):
                     continue
-                text = " ".join(_REF_MARK.sub("", _BULLET.sub("", raw)).split())
-                if len(text.split()) < 4:
+                text = " ".join(_BULLET.sub("", raw).split())
+                terms = self.terms(text)
+                if len(terms) < MIN_TERMS:
                     continue
-                out.append(ScoredSentence(text, n, pos, self.terms(text)))
+                out.append(ScoredSentence(text, n, pos, terms))
         return out
 
     def select(self, prompt: Prompt) -> list[ScoredSentence]:
@@ -81,10 +68,10 @@ class ExtractiveGenerator(Generator):
             return []
         n = len(sentences)
         dfs = {t: sum(t in s.terms for s in sentences) for t in query}
-        idf = {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t, df in dfs.items()}
-        total = sum(idf.values())
+        weight = {t: idf(df, n) for t, df in dfs.items()}
+        total = sum(weight.values())
         for s in sentences:
-            s.score = sum(idf[t] for t in query & s.terms)
+            s.score = sum(weight[t] for t in query & s.terms)
         ranked = sorted(sentences, key=lambda s: (-s.score, s.source, s.position))
         best = ranked[0]
         if best.score <= 0 or best.score < self.min_coverage * total:

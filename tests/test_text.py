@@ -1,0 +1,52 @@
+"""The one text analyzer: words, content terms, numbers, CJK measures, sentences and IDF read any language alike."""
+
+from __future__ import annotations
+
+from searchchat.text import (
+    CITE_MARKER,
+    cjk_chars,
+    content_terms,
+    idf,
+    is_number,
+    numbers,
+    sentence_spans,
+    split_sentences,
+    words,
+)
+
+
+def test_words_keep_inner_hyphens_apostrophes_and_dots() -> None:
+    assert words("SARS-CoV-2 isn't e.g. new.") == ["SARS-CoV-2", "isn't", "e.g", "new"]
+
+
+def test_content_terms_are_stemmed_without_stopwords_or_bare_numbers() -> None:
+    assert content_terms("The models were trained in 2019 on two corpora") == {"model", "train", "corpora"}
+
+
+def test_content_terms_read_chinese_as_bigrams_beside_english_words() -> None:
+    assert content_terms("ChatGPT的训练") == {"chatgpt", "的训", "训练"}
+
+
+def test_numbers_are_normalised_from_digits_words_and_chinese_numerals() -> None:
+    assert numbers("400,000 beds, 3.60-fold, seven wards, 二十三个, HIV-1") == {"400000", "3.6", "7", "23"}
+    assert is_number("1,234.5") and not is_number("HIV-1")
+
+
+def test_sentences_split_latin_and_cjk_full_stops_and_keep_trailing_markers() -> None:
+    text = "Pre-training comes first [1]. 微调其次。Is it a GAN? No."
+    assert split_sentences(text) == ["Pre-training comes first [1].", "微调其次。", "Is it a GAN?", "No."]
+    assert [text[s:e] for s, e in sentence_spans(text)] == split_sentences(text)
+    assert split_sentences("See e.g. Fig. 3 for details.") == ["See e.g. Fig. 3 for details."]
+
+
+def test_citation_markers_and_cjk_characters() -> None:
+    assert [m.group(0) for m in CITE_MARKER.finditer("a [1] b [2, 3] c (Source 4)")] == [
+        "[1]",
+        "[2, 3]",
+        "(Source 4)",
+    ]
+    assert cjk_chars("ChatGPT的训练") == {"的", "训", "练"}
+
+
+def test_idf_is_never_negative_and_falls_with_document_frequency() -> None:
+    assert idf(0, 10) > idf(5, 10) > idf(10, 10) >= 0.0
