@@ -181,5 +181,7 @@ def test_joining_a_page_once_per_anchor_gives_what_urljoin_gives(base: str, href
 
 
 def test_a_link_no_url_parser_can_read_is_skipped_not_the_page():
-    page = parse_html('<p>Body text.</p><a href="http://[oops/">bad</a><a href="/ok">ok</a>', "https://x.org/a")
+    page = parse_html(
+        '<p>Body text.</p><a href="http://[oops/">bad</a><a href="/ok">ok</a>', "https://x.org/a"
+    )
     assert page.links == [("https://x.org/ok", False)] and "Body text." in page.document.text
