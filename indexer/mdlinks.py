@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from markdown_it.helpers import parseLinkDestination, parseLinkTitle
 
+from indexer.cjk import CJK_RUN
+
 _SPACE = " \t"
 _LIST_ITEM = re.compile(r"\s*(?:[-*+]|\d+\.)\s+")
 _TRAILER = re.compile(r"\s*[.,;]?\s*")
@@ -140,3 +142,47 @@ def is_link_item(line: str) -> bool:
         and links[0].start == marker.end()
         and _TRAILER.fullmatch(line, links[0].end) is not None
     )
+
+
+_SENTENCE_END = re.compile(r"[.!?](?=\s)|[\u3002\uff01\uff1f]")
+_WORDISH = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def without_cross_references(line: str) -> str:
+    """The line without its cross-reference sentences: a sentence that is at most one word and then links with no
+    words after them ("See [Context windows](context-windows.md).", "参见[上下文窗口](windows.md)。") points
+    elsewhere and says nothing itself; the sentences around it stay. A link described after it ("[BM25](bm25.md):
+    ranking") and table rows are kept. Sentences end at . ! ? before a space and at CJK full stops, outside links."""
+    links = find_links(line)
+    if not links or line.lstrip().startswith("|"):  # a table row is data, whatever its cells say
+        return line
+    kept: list[str] = []
+    start = 0
+    for end in _sentence_ends(line, links):
+        inside = [k for k in links if start <= k.start and k.end <= end]
+        if not (inside and _words(line[start : inside[0].start]) <= 1 and _only_links(line, inside, end)):
+            kept.append(line[start:end])
+        start = end
+    body = "".join(kept).strip()
+    return line[: len(line) - len(line.lstrip())] + body if body else ""  # keep a list item's indentation
+
+
+def _sentence_ends(line: str, links: list[Link]) -> list[int]:
+    """Where the line's sentences end (after the stop), never inside a link; the line's end last."""
+    ends = [
+        m.end() for m in _SENTENCE_END.finditer(line) if not any(k.start <= m.start() < k.end for k in links)
+    ]
+    return [*ends, len(line)] if not ends or ends[-1] < len(line) else ends
+
+
+def _only_links(line: str, links: list[Link], end: int) -> bool:
+    """Whether nothing but spaces and punctuation lies between and after these links, up to `end`."""
+    gaps = [line[a.end : b.start] for a, b in zip(links, links[1:], strict=False)] + [
+        line[links[-1].end : end]
+    ]
+    return all(_words(gap) == 0 for gap in gaps)
+
+
+def _words(text: str) -> int:
+    """How many words the text has (a CJK run counts a word per two characters)."""
+    return sum((len(w) + 1) // 2 if CJK_RUN.fullmatch(w) else 1 for w in _WORDISH.findall(text))

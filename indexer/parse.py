@@ -8,7 +8,7 @@ from typing import Protocol
 
 from indexer.document import Document, Section
 from indexer.htmlpage import BLOCKS, DROP_TAGS, HEADINGS, ParsedPage, parse_html
-from indexer.mdlinks import is_link_item, link_text
+from indexer.mdlinks import is_link_item, link_text, without_cross_references
 from indexer.pagetext import content_hash, heading_text
 from indexer.pagetext import finish as _finish
 
@@ -87,7 +87,7 @@ def parse_markdown(text: str, url: str, doc_id: str | None = None, source: str =
             continue
         if not in_fence and is_link_item(line):
             continue  # navigation lists ("Related documents") carry no content of their own
-        buf.append(line if in_fence else link_text(line))
+        buf.append(line if in_fence else link_text(without_cross_references(line)))
     flush()
     title = title or Path(url).stem.replace("-", " ").replace("_", " ").title()
     doc = Document(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.mdlinks import find_links, is_link_item, link_text
+from indexer.mdlinks import find_links, is_link_item, link_text, without_cross_references
 from indexer.parse import heading_text, parse_markdown
 
 
@@ -82,3 +82,31 @@ def test_markdown_headings_drop_permalinks_like_html(heading: str, text: str, an
 def test_heading_text_is_the_one_html_uses() -> None:
     assert heading_text("  What's  New ¶") == "What's New"
     assert heading_text("C#") == "C#"
+
+
+@pytest.mark.parametrize(
+    ("line", "kept"),
+    [
+        (
+            "Tokens it can read at once. See [Context windows](context-windows.md).",
+            "Tokens it can read at once.",
+        ),
+        ("See [A](a.md). Then the text goes on.", "Then the text goes on."),
+        ("  - An item. See [A](a.md).", "  - An item."),
+        ("上下文窗口是一次能读的词元数。参见[上下文窗口](windows.md)。", "上下文窗口是一次能读的词元数。"),
+        ("No. It is not a GAN. See [GANs](g.md) and the [comparison](c.md).", None),  # words of its own
+        ("Written by [Ada](a.md) in 1843.", None),
+        ("| [BM25](bm25.md) | ranking |", None),  # table rows are data
+        ("Version 2.0 of [x](x.md) is out", None),  # "2.0" is no sentence end
+        ("No links. At all.", None),
+    ],
+)
+def test_cross_reference_sentences_are_dropped(line: str, kept: str | None) -> None:
+    assert without_cross_references(line) == (line if kept is None else kept)
+
+
+def test_markdown_text_loses_its_see_also_sentences() -> None:
+    md = (
+        "# Glossary\n\n## Context window\n\nThe tokens a model reads at once. See [Context windows](cw.md).\n"
+    )
+    assert parse_markdown(md, "file:///g.md").sections[0].text == "The tokens a model reads at once."
