@@ -182,7 +182,7 @@ def single_threaded_faiss() -> None:
 
 # -- the retriever -----------------------------------------------------------------------------------
 class Retriever:
-    """Searches the live index of a StoreHandle or another StoreSource (or a fixed store) in one of three modes."""
+    """Searches the live index of a StoreSource (StoreHandle...) or a fixed store, in one of three modes."""
 
     def __init__(
         self,

@@ -46,9 +46,13 @@ def store(request: pytest.FixtureRequest) -> str:
     return "local" if request.param == "local" else f"milvus://{request.getfixturevalue('lite_db')}"
 
 
-def _doc(i: int, source: str = "src", url: str | None = None, doctype: str = "text") -> tuple[Document, list[Chunk]]:
+def _doc(
+    i: int, source: str = "src", url: str | None = None, doctype: str = "text"
+) -> tuple[Document, list[Chunk]]:
     url = url or f"file:///d{i}"
-    doc = Document(doc_id=url, url=url, title=f"Doc {i}", source=source, content_hash=f"h{i}", doctype=doctype)
+    doc = Document(
+        doc_id=url, url=url, title=f"Doc {i}", source=source, content_hash=f"h{i}", doctype=doctype
+    )
     words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
     chunks = [
         Chunk(None, doc.doc_id, url, doc.title, "S", f"{words[i % 6]} text {i} part {j}", position=j)
@@ -79,7 +83,9 @@ def test_round_trip_and_lookups(store, tmp_path):
     assert [c.text for c in r.all_chunks()][0] == "alpha text 0 part 0"
     assert r.find_document("file:///d0").title == "Doc 0" and r.find_document("nope") is None
     assert r.document_keys({"file:///d0", "file:///zz"}) == {"file:///d0"}
-    assert [(s["source"], s["kind"], s["documents"], s["chunks"]) for s in r.sources()] == [("src", "folder", 2, 4)]
+    assert [(s["source"], s["kind"], s["documents"], s["chunks"]) for s in r.sources()] == [
+        ("src", "folder", 2, 4)
+    ]
     assert r.source_options("src") == ("folder", {"depth": 1}) and r.source_options("other") is None
     assert r.manifest["embedder"] == "fake" and r.dim == 8
 

@@ -1,4 +1,4 @@
-"""The read side of the Milvus store: one committed run's chunks, documents and sources, dense and BM25 search."""
+"""The Milvus store's read side: one committed run's chunks, documents and sources, dense and BM25 search."""
 
 from __future__ import annotations
 
@@ -53,8 +53,10 @@ class MilvusStore:
         self.run = int(state["run"])
         self.version = str(self.run)
         self.dim = int(state["dim"])
-        self.manifest: dict[str, Any] = {"version": self.version, "embedder": state["embedder"], "dim": self.dim,
-                                         "store": "milvus", "uri": uri, "collections": ns}  # fmt: skip
+        self.manifest: dict[str, Any] = {
+            "version": self.version, "embedder": state["embedder"], "dim": self.dim, "store": "milvus",
+            "uri": uri, "collections": ns,
+        }  # fmt: skip
         self._live = ms.visible(self.run)
         ms.load(self.mc, self.chunks, self.documents, self.meta)
 
@@ -63,8 +65,8 @@ class MilvusStore:
         state = ms.read_state(ms.client(uri), ms.names(ns)[2])
         if state is None:
             raise IndexNotFound(
-                f"No index in Milvus at {uri} (collections {ns}_*). Build one first: searchchat index SOURCE..."
-                + (f" --index {index_dir}" if index_dir else "")
+                f"No index in Milvus at {uri} (collections {ns}_*). "
+                "Build one first: searchchat index SOURCE..." + (f" --index {index_dir}" if index_dir else "")
             )
         return cls(uri, ns, state)
 
@@ -132,9 +134,9 @@ class MilvusStore:
         sources = self._source_rows()
         last = max((r["indexed_at"] for r in sources), default=None)
         return IndexStats(
-            documents=ms.count(self.mc, self.documents, self._live), chunks=ms.count(self.mc, self.chunks, self._live),
-            sources=len(sources), last_indexed=last, version=self.version, embedder=self.manifest["embedder"],
-            dim=self.dim,
+            documents=ms.count(self.mc, self.documents, self._live),
+            chunks=ms.count(self.mc, self.chunks, self._live), sources=len(sources), last_indexed=last,
+            version=self.version, embedder=self.manifest["embedder"], dim=self.dim,
         )  # fmt: skip
 
     def sources(self) -> list[dict[str, Any]]:
@@ -142,7 +144,8 @@ class MilvusStore:
         for r in self._source_rows():
             name = ms.lit(r["name"])
             out.append({
-                "source": r["name"], "kind": json.loads(r["value"]).get("kind"), "last_indexed": r["indexed_at"],
+                "source": r["name"], "kind": json.loads(r["value"]).get("kind"),
+                "last_indexed": r["indexed_at"],
                 "documents": ms.count(self.mc, self.documents, self._where(f"source == {name}")),
                 "chunks": ms.count(self.mc, self.chunks, self._where(f"source == {name}")),
             })  # fmt: skip
@@ -171,7 +174,7 @@ class MilvusStore:
         return [(int(h["chunk_id"]), float(h["distance"])) for h in self._search(q, "vector", "IP", k, where)]
 
     def search_lexical(self, query: str, k: int, where: ChunkFilter | None = None) -> list[tuple[int, float]]:
-        """BM25 over the analysed field. Milvus Lite reports -score as the distance, Milvus the score itself."""
+        """BM25 over the analysed field (Milvus Lite reports -score as the distance, Milvus the score)."""
         text = ms.lexical_query(query)
         if not text or k <= 0:
             return []
@@ -186,7 +189,7 @@ class MilvusStore:
 
 
 class MilvusHandle:
-    """Holds the latest committed run for a long-running reader; a newer commit is picked up on the next get()."""
+    """Holds the latest committed run for a long-running reader; get() picks up a newer commit."""
 
     def __init__(self, uri: str, ns: str, index_dir: Path | None = None) -> None:
         self.uri, self.ns, self.index_dir = uri, ns, index_dir

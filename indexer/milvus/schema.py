@@ -1,8 +1,8 @@
-"""The Milvus store's collections (chunks, documents, meta), their row visibility, and filter-expression helpers.
+"""The Milvus store's collections (chunks, documents, meta), their row visibility, filter-expression helpers.
 
-Every row carries `born` (the run that wrote it) and `died` (the run that retired it, ALIVE while it lives). The
-meta collection's "state" row names the committed run C; a reader sees exactly the rows with born <= C < died,
-so a run's writes (born = C + 1) and retirements (died = C + 1) switch together when the state row does."""
+Every row carries `born` (the run that wrote it) and `died` (the run that retired it, ALIVE while it lives).
+The meta collection's "state" row names the committed run C; a reader sees exactly the rows with
+born <= C < died, so a run's writes (born = C + 1) and retirements (died = C + 1) switch together when the state row does."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def client(uri: str) -> Any:
 
 
 def namespace(prefix: str, index_dir: Path) -> str:
-    """Collection-name prefix of one index: each index directory (an eval cache too) keeps its own collections."""
+    """The collection-name prefix of one index: each index directory (eval's too) has its own collections."""
     digest = hashlib.sha1(str(Path(index_dir).expanduser().resolve()).encode()).hexdigest()[:10]
     return f"{prefix}_{digest}"
 
@@ -83,7 +83,7 @@ _local = threading.local()
 
 
 def _analyze(texts: list[str]) -> list[str]:
-    """Texts analysed as indexer.bm25 does, tokens joined by spaces (a PyStemmer per thread: it is not shared)."""
+    """Texts analysed as indexer.bm25 does, tokens joined by spaces (one PyStemmer per thread)."""
     if not hasattr(_local, "stemmer"):
         _local.stemmer = stemmer()
     return [" ".join(tokens) for tokens in analyze(texts, _local.stemmer)]
@@ -108,7 +108,7 @@ def primary(collection: str) -> str:
 
 def scan(mc: Any, collection: str, expr: str, fields: list[str]) -> Iterator[dict[str, Any]]:
     """Every row matching `expr`, in primary-key order, page by page (a plain query stops at Milvus' result
-    window): each page asks for the keys above the last one seen, and a query answers the lowest keys first."""
+    window): each page asks for the keys above the last one seen; a query answers the lowest keys first."""
     pk = primary(collection)
     last: Any = None
     while True:

@@ -72,7 +72,7 @@ class MilvusWriter:
             raise
 
     def _acquire_lock(self) -> None:
-        """A lock file in the index directory keeps two writers on this machine apart (as the local store's)."""
+        """A lock file in the index directory keeps two writers on this machine apart, as locally."""
         if not self._thread_lock.acquire(blocking=False):
             raise IndexLocked(f"Another indexing run in this process is writing to {self.ns}; wait for it.")
         self.index_dir.mkdir(parents=True, exist_ok=True)
@@ -91,7 +91,7 @@ class MilvusWriter:
         self._lock_fd = fd
 
     def close(self) -> None:
-        """Release the lock; a run that did not commit takes its rows back first (a killed one: the next run)."""
+        """Release the lock; a run that did not commit takes its rows back first (a killed run: the next one)."""
         if self.mc is not None and self.committed_version is None:
             self._roll_back()
         self.mc = None
@@ -153,7 +153,7 @@ class MilvusWriter:
 
     # -- writes ----------------------------------------------------------------------------------
     def _retire(self, coll: str, pk: str, rows: Sequence[dict[str, Any]]) -> None:
-        """Rows this run wrote go at once; older ones get died = this run, so readers keep them until commit."""
+        """Rows this run wrote go at once; older ones get died = this run: readers keep them until commit."""
         own = [r[pk] for r in rows if int(r["born"]) == self.run]
         older = [{pk: r[pk], "died": self.run} for r in rows if int(r["born"]) != self.run]
         for start in range(0, len(own), ms.PAGE):

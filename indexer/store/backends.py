@@ -4,8 +4,8 @@
     milvus:///path/lite.db       Milvus Lite, in process, on that file
     milvus://host:19530          a Milvus server (standalone or cluster)
 
-A Milvus URI may end in ?collection=NAME, the prefix of the collection names (default 'searchchat'); each index
-directory gets its own collections under that prefix, and keeps its crawl cache and write lock."""
+A Milvus URI may end in ?collection=NAME, the prefix of the collection names (default 'searchchat'); each
+index directory gets its own collections under that prefix, and keeps its crawl cache and write lock."""
 
 from __future__ import annotations
 
