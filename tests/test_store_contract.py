@@ -246,3 +246,12 @@ def test_store_names():
     for bad in ("faiss", "milvus:///tmp/x/lite", "milvus://h:1?collection=1x"):
         with pytest.raises(ValueError):
             parse_store(bad)
+
+
+def test_milvus_without_its_client_is_a_clear_error(tmp_path, monkeypatch):
+    """The Milvus store is optional: without pymilvus, a message that says what to install."""
+    from indexer.milvus.schema import StoreUnavailable
+
+    monkeypatch.setitem(sys.modules, "pymilvus", None)
+    with pytest.raises(StoreUnavailable, match=r"pip install 'searchchat\[milvus\]'"):
+        open_reader(f"milvus://{tmp_path / 'absent.db'}", tmp_path / "ix")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -15,15 +16,22 @@ from typing import Any
 
 from indexer.bm25 import INDEX_TITLE, K1, B, analyze, stemmer
 from indexer.chunk import chunk_head
+from indexer.store.layout import IndexError_, IndexLocked
 
 ALIVE = 2**62  # `died` of a row no run has retired
 VARCHAR = 65_535  # Milvus' largest VARCHAR, in bytes
 DUMMY_DIM = 2  # Milvus wants a vector field in every collection; documents and meta rows carry a zero one
 PAGE = 1000  # rows per query page
+LITE_KEEPALIVE_MS = 600_000
 STATE = "state"
 ANALYZER = {
     "tokenizer": "standard"
 }  # the text arrives analysed by indexer.bm25 (stems, stopwords, CJK bigrams)
+
+
+class StoreUnavailable(IndexError_):
+    """The Milvus client is not installed."""
+
 
 _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
@@ -34,15 +42,36 @@ def client(uri: str) -> Any:
     try:
         from pymilvus import MilvusClient
     except ImportError as exc:  # an optional backend: a clear message, never a crash at import
-        raise RuntimeError(
+        raise StoreUnavailable(
             "SEARCHCHAT_STORE=milvus needs pymilvus (and milvus-lite for a .db file): "
             "pip install 'searchchat[milvus]'"
         ) from exc
     with _clients_lock:
         if uri not in _clients:
+            options: dict[str, Any] = {}
             if uri.endswith(".db"):
                 Path(uri).parent.mkdir(parents=True, exist_ok=True)
-            _clients[uri] = MilvusClient(uri=uri)
+                # in process, over loopback: no keepalive pings (the server answers pings more often than every
+                # five minutes with GOAWAY "too_many_pings", and logs it)
+                options = {
+                    "grpc.keepalive_time_ms": LITE_KEEPALIVE_MS,
+                    "grpc.keepalive_permit_without_calls": 0,
+                }
+            quiet = logging.getLogger("milvus_lite.server_manager")  # we say why below, without its traceback
+            level = quiet.level
+            quiet.setLevel(logging.CRITICAL)
+            try:
+                _clients[uri] = MilvusClient(uri=uri, grpc_options=options)
+            except Exception as exc:
+                if not uri.endswith(".db"):
+                    raise
+                raise IndexLocked(
+                    f"Could not open the Milvus Lite file {uri}: Milvus Lite serves a file from one process at a "
+                    "time, and another (a running `searchchat serve` or `index`) may hold it. Stop it, index from "
+                    "the web app's Sources page, or use a Milvus server (milvus://host:19530)."
+                ) from exc
+            finally:
+                quiet.setLevel(level)
         return _clients[uri]
 
 
