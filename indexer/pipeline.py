@@ -176,7 +176,8 @@ def index_sources(
     specs = [classify(s) for s in sources]
     embedder = embedder or get_embedder(options)
     t0 = time.perf_counter()
-    summary = IndexSummary(index=str(options.index_dir), sources=[s.key for s in specs])
+    where = str(options.index_dir) if options.store == "local" else f"{options.store} ({options.index_dir})"
+    summary = IndexSummary(index=where, sources=[s.key for s in specs])
     with open_writer(options.store, options.index_dir, embedder.name, embedder.dim) as writer:
         knowns = [writer.known_documents(spec.key) for spec in specs]
         progress = IndexProgress(quiet=quiet, total=_estimate_total(specs))
