@@ -203,9 +203,10 @@ w.open()
 w.upsert_document(*_doc(1), np.eye(8, dtype=np.float32)[:2])
 w.upsert_document(*_doc(2), np.eye(8, dtype=np.float32)[2:4])
 w.delete_document("file:///d0")
-for coll in getattr(w, "chunks", None), getattr(w, "documents", None):
-    if coll:
-        w.mc.flush(coll)  # what was written reaches the disk before the kill
+if hasattr(w, "pending"):  # Milvus: what the run wrote reaches Milvus, and its disk, before the kill
+    w.pending.send()
+    for coll in (w.chunks, w.documents):
+        w.mc.flush(coll)
 os.kill(os.getpid(), signal.SIGKILL)
 """
 

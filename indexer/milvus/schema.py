@@ -222,7 +222,7 @@ def create_collections(mc: Any, ns: str, dim: int) -> None:
         s.add_field("key", DataType.VARCHAR, max_length=VARCHAR, is_primary=True)
         for f in fields[1:]:
             s.add_field(f, DataType.VARCHAR, max_length=VARCHAR)
-        for f in ("born", "died", "n_chunks") if name == documents else ("born", "died"):
+        for f in ("born", "died", "n_chunks", "first_chunk") if name == documents else ("born", "died"):
             s.add_field(f, DataType.INT64)
         s.add_field("indexed_at", DataType.DOUBLE)
         s.add_field("vector", DataType.FLOAT_VECTOR, dim=DUMMY_DIM)

@@ -21,9 +21,11 @@ import numpy as np
 from indexer.document import Chunk, Document
 from indexer.events import DocState
 from indexer.milvus import schema as ms
+from indexer.milvus.pending import Pending
 from indexer.store.layout import LOCK, IndexLocked, IndexMismatch
 
-DOC_FIELDS = ["key", "doc_id", "source", "url", "content_hash", "etag", "last_modified", "n_chunks", "born"]
+DOC_FIELDS = ["key", "doc_id", "source", "url", "content_hash", "etag", "last_modified", "n_chunks", "first_chunk",
+              "born"]  # fmt: skip
 _run_locks: dict[str, threading.Lock] = {}  # one writer per index within a process, too
 
 
@@ -41,6 +43,9 @@ class MilvusWriter:
         self.base = 0  # the committed run C
         self.run = 1  # this run, C + 1
         self.next_id = 1
+        self.pending = Pending(None)  # the run's unsent writes (open() gives it the client)
+        self.docs: dict[str, dict[str, Any]] = {}  # the document rows as this run sees them, by doc_id
+        self.hashes: dict[str, set[str]] = {}  # content hash -> doc_ids
 
     # -- lifecycle -------------------------------------------------------------------------------
     def __enter__(self) -> MilvusWriter:
@@ -67,6 +72,8 @@ class MilvusWriter:
             self.run = self.base + 1
             self.next_id = int(state["next_id"]) if state else 1
             self._roll_back()
+            self.pending = Pending(self.mc)
+            self._load_documents()
         except BaseException:
             self.close()
             raise
@@ -113,115 +120,115 @@ class MilvusWriter:
             for start in range(0, len(revived), ms.PAGE):
                 self.mc.upsert(coll, revived[start : start + ms.PAGE], partial_update=True)
 
-    # -- reads inside the run --------------------------------------------------------------------
-    def _mine(self, *conds: str) -> str:
-        """Rows as this run sees them: its own writes in, its own retirements out."""
-        return " and ".join(f"({c})" for c in (ms.visible(self.run), *conds) if c)
+    # -- reads inside the run: from the run's copy of the document rows --------------------------
+    def _load_documents(self) -> None:
+        """The committed document rows, kept for the run: its reads need no query, its deletes know the chunk ids
+        (each document's chunks have consecutive ids from first_chunk)."""
+        self.docs, self.hashes = {}, {}
+        for row in ms.scan(self.mc, self.documents, ms.visible(self.base), DOC_FIELDS):
+            self._remember(row)
 
-    def _docs(self, expr: str, limit: int | None = None) -> list[dict[str, Any]]:
-        if limit:
-            return list(
-                self.mc.query(self.documents, filter=self._mine(expr), output_fields=DOC_FIELDS, limit=limit)
-            )
-        return list(ms.scan(self.mc, self.documents, self._mine(expr), DOC_FIELDS))
+    def _remember(self, row: dict[str, Any]) -> None:
+        self.docs[row["doc_id"]] = row
+        self.hashes.setdefault(row["content_hash"], set()).add(row["doc_id"])
 
     def get_document(self, doc_id: str) -> dict[str, Any] | None:
-        rows = self._docs(f"doc_id == {ms.lit(doc_id)}", 1)
-        if not rows:
+        row = self.docs.get(doc_id)
+        if row is None:
             return None
         keys = ("doc_id", "source", "url", "content_hash", "etag", "last_modified", "n_chunks")
-        return {k: rows[0][k] or None if k in ("etag", "last_modified") else rows[0][k] for k in keys}
+        return {k: row[k] or None if k in ("etag", "last_modified") else row[k] for k in keys}
 
     def find_by_hash(self, content_hash: str) -> str | None:
-        rows = self._docs(f"content_hash == {ms.lit(content_hash)}", 1)
-        return rows[0]["doc_id"] if rows else None
+        return next(iter(sorted(self.hashes.get(content_hash, ()))), None)
 
     def known_documents(self, source: str) -> dict[str, DocState]:
-        rows = self._docs(f"source == {ms.lit(source)}")
         return {
             r["doc_id"]: DocState(
                 r["doc_id"], r["url"], r["content_hash"], r["etag"] or None, r["last_modified"] or None
             )
-            for r in rows
+            for r in self.docs.values()
+            if r["source"] == source
         }
 
     def document_ids(self, source: str) -> set[str]:
-        return {r["doc_id"] for r in self._docs(f"source == {ms.lit(source)}")}
+        return {d for d, r in self.docs.items() if r["source"] == source}
 
     def counts(self) -> tuple[int, int]:
-        return ms.count(self.mc, self.documents, self._mine()), ms.count(self.mc, self.chunks, self._mine())
+        return len(self.docs), sum(int(r["n_chunks"]) for r in self.docs.values())
 
     # -- writes ----------------------------------------------------------------------------------
-    def _retire(self, coll: str, pk: str, rows: Sequence[dict[str, Any]]) -> None:
-        """Rows this run wrote go at once; older ones get died = this run: readers keep them until commit."""
-        own = [r[pk] for r in rows if int(r["born"]) == self.run]
-        older = [{pk: r[pk], "died": self.run} for r in rows if int(r["born"]) != self.run]
-        for start in range(0, len(own), ms.PAGE):
-            self.mc.delete(coll, ids=own[start : start + ms.PAGE])
-        for start in range(0, len(older), ms.PAGE):
-            self.mc.upsert(coll, older[start : start + ms.PAGE], partial_update=True)
+    def _retire(self, collection: str, key: Any, born: int) -> None:
+        """A row this run wrote goes at once; an older one gets died = this run: readers keep it until commit."""
+        if born == self.run:
+            self.pending.delete(collection, key)
+        else:
+            self.pending.update(collection, key, {"died": self.run})
 
     def upsert_document(self, doc: Document, chunks: Sequence[Chunk], vectors: np.ndarray) -> int:
         """Replace a document and its chunks; returns the number of chunks removed."""
         if len(chunks) != len(vectors):
             raise ValueError("one vector per chunk is required")
         removed = self.delete_document(doc.doc_id)
-        self.mc.insert(self.documents, [{
+        row = {
             "key": f"{self.run}:{doc.doc_id}", "doc_id": doc.doc_id, "source": doc.source, "url": doc.url,
             "title": ms.fit(doc.title), "doctype": doc.doctype or "", "content_hash": doc.content_hash,
             "etag": doc.etag or "", "last_modified": doc.last_modified or "", "n_chunks": len(chunks),
-            "indexed_at": time.time(), "born": self.run, "died": ms.ALIVE, "vector": [0.0] * ms.DUMMY_DIM,
-        }])  # fmt: skip
-        rows = []
+            "first_chunk": self.next_id, "indexed_at": time.time(), "born": self.run, "died": ms.ALIVE,
+            "vector": [0.0] * ms.DUMMY_DIM,
+        }  # fmt: skip
+        self.pending.insert(self.documents, row)
+        self._remember(row)
         vecs = np.asarray(vectors, dtype=np.float32)
         for c, vec, lexical in zip(chunks, vecs, ms.lexical_texts(chunks), strict=True):
             c.chunk_id = self.next_id
             self.next_id += 1
-            rows.append({
+            self.pending.insert(self.chunks, {
                 "chunk_id": c.chunk_id, "doc_id": doc.doc_id, "source": doc.source, "url": c.url,
                 "title": ms.fit(c.title), "section": ms.fit(c.section), "anchor": c.anchor or "",
                 "text": ms.fit(c.text), "doctype": (doc.doctype or "").lower(), "position": c.position,
                 "n_tokens": c.n_tokens, "born": self.run, "died": ms.ALIVE, "lexical": lexical,
                 "vector": vec.tolist(),
             })  # fmt: skip
-        for start in range(0, len(rows), ms.PAGE):
-            self.mc.insert(self.chunks, rows[start : start + ms.PAGE])
         return removed
 
     def touch_document(self, doc_id: str, etag: str | None, last_modified: str | None) -> None:
         """New validators for an unchanged document, in place: they describe content already indexed."""
-        if etag is None and last_modified is None:
-            return
-        for row in self._docs(f"doc_id == {ms.lit(doc_id)}", 1):
-            update: dict[str, Any] = {"key": row["key"]}
-            if etag is not None:
-                update["etag"] = etag
-            if last_modified is not None:
-                update["last_modified"] = last_modified
-            self.mc.upsert(self.documents, [update], partial_update=True)
+        row = self.docs.get(doc_id)
+        fields = {k: v for k, v in (("etag", etag), ("last_modified", last_modified)) if v is not None}
+        if row is not None and fields:
+            row.update(fields)
+            self.pending.update(self.documents, row["key"], fields)
 
     def delete_document(self, doc_id: str) -> int:
-        key = ms.lit(doc_id)
-        chunks = list(ms.scan(self.mc, self.chunks, self._mine(f"doc_id == {key}"), ["chunk_id", "born"]))
-        self._retire(self.chunks, "chunk_id", chunks)
-        self._retire(self.documents, "key", self._docs(f"doc_id == {key}"))
-        return len(chunks)
+        row = self.docs.pop(doc_id, None)
+        if row is None:
+            return 0
+        self.hashes.get(row["content_hash"], set()).discard(doc_id)
+        born, first, n = int(row["born"]), int(row["first_chunk"]), int(row["n_chunks"])
+        for chunk_id in range(first, first + n):
+            self._retire(self.chunks, chunk_id, born)
+        self._retire(self.documents, row["key"], born)
+        return n
 
     def _source_rows(self, source: str) -> list[dict[str, Any]]:
-        expr = self._mine(f"name == {ms.lit(source)}", 'key like "source:%"')
+        self.pending.send()
+        expr = " and ".join((ms.visible(self.run), f"name == {ms.lit(source)}", 'key like "source:%"'))
         return list(self.mc.query(self.meta, filter=expr, output_fields=["key", "born"]))
 
     def touch_source(self, source: str, kind: str, options: dict[str, Any] | None = None) -> None:
-        self._retire(self.meta, "key", self._source_rows(source))
+        for row in self._source_rows(source):
+            self._retire(self.meta, row["key"], int(row["born"]))
         value = json.dumps({"kind": kind, "options": options or {}})
-        self.mc.insert(self.meta, [{"key": f"source:{self.run}:{source}", "name": source, "value": value,
-                                    "indexed_at": time.time(), "born": self.run, "died": ms.ALIVE,
-                                    "vector": [0.0] * ms.DUMMY_DIM}])  # fmt: skip
+        self.pending.insert(self.meta, {"key": f"source:{self.run}:{source}", "name": source, "value": value,
+                                        "indexed_at": time.time(), "born": self.run, "died": ms.ALIVE,
+                                        "vector": [0.0] * ms.DUMMY_DIM})  # fmt: skip
 
     def remove_source(self, source: str) -> tuple[int, int]:
         docs = self.document_ids(source)
         chunks = sum(self.delete_document(d) for d in docs)
-        self._retire(self.meta, "key", self._source_rows(source))
+        for row in self._source_rows(source):
+            self._retire(self.meta, row["key"], int(row["born"]))
         return len(docs), chunks
 
     def has_source(self, source: str) -> bool:
@@ -230,6 +237,7 @@ class MilvusWriter:
     # -- publish ---------------------------------------------------------------------------------
     def commit(self) -> str:
         """Make the run visible with one upsert of the state row, then delete the rows it retired."""
+        self.pending.send()
         for coll in (self.chunks, self.documents, self.meta):
             self.mc.flush(coll)
         state = {"run": self.run, "next_id": self.next_id, "embedder": self.embedder, "dim": self.dim,
