@@ -256,3 +256,23 @@ def test_milvus_without_its_client_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pymilvus", None)
     with pytest.raises(StoreUnavailable, match=r"pip install 'searchchat\[milvus\]'"):
         open_reader(f"milvus://{tmp_path / 'absent.db'}", tmp_path / "ix")
+
+
+def test_the_web_app_on_each_store(store, tmp_path, settings, fake_embedder):
+    """The app over either store: health, stats, search with a filter, an answer, removing a source."""
+    from fastapi.testclient import TestClient
+
+    from tests.web_helpers import TEST_HOST, make_app
+
+    docs = write_docs(tmp_path / "docs")
+    s = settings.with_overrides(store=store, api_key="k", allowed_hosts=[TEST_HOST])
+    index_sources([str(docs)], index_options(s), embedder=fake_embedder)
+    with TestClient(make_app(s), headers={"Authorization": "Bearer k"}) as c:
+        assert c.get("/healthz").json()["index"] is True
+        assert c.get("/api/stats").json()["documents"] == 4
+        hits = c.get("/search", params={"q": "robots.txt rules", "k": 3, "type": "markdown"}).json()["hits"]
+        assert hits and hits[0]["title"] == "Robots"
+        answer = c.post("/ask", json={"question": "What does robots.txt tell a crawler?", "k": 3}).json()
+        assert answer["sources"]
+        done = c.delete("/api/sources", params={"source": str(docs)})
+        assert done.json()["documents_removed"] == 4 and c.get("/api/stats").json()["documents"] == 0
