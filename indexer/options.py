@@ -55,6 +55,7 @@ class IndexOptions:
     build it from Settings (searchchat.indexing.index_options), which holds every default but the crawl's."""
 
     index_dir: Path
+    store: str = field(default="local", kw_only=True)  # where the index lives (indexer.store.backends)
     embedder: str  # 'minilm', a sentence-transformers path, or 'hash[-DIM]' (indexer.embed.get_embedder)
     embed_bf16: bool
     embed_batch_size: int

@@ -20,7 +20,7 @@ from indexer.events import DocState, Done, Fetched, Gone, Skipped, Unchanged
 from indexer.options import IndexOptions
 from indexer.progress import IndexProgress
 from indexer.sources import SourceSpec, check_source, classify, read_source
-from indexer.store import IndexWriter
+from indexer.store import WriteStore, open_writer
 
 # skips that are a crawl's expected edges, too common to note one by one (a crawl cut short by max_pages or
 # max_seconds says so once, from Done.reason); they are still counted
@@ -72,7 +72,7 @@ _STOP = object()
 class _Run:
     """State of one run: pending documents waiting for an embedding pass, counters, progress."""
 
-    def __init__(self, writer: IndexWriter, embedder: Embedder, options: IndexOptions, summary: IndexSummary,
+    def __init__(self, writer: WriteStore, embedder: Embedder, options: IndexOptions, summary: IndexSummary,
                  progress: IndexProgress) -> None:  # fmt: skip
         self.writer, self.embedder, self.options = writer, embedder, options
         self.summary, self.progress = summary, progress
@@ -176,8 +176,9 @@ def index_sources(
     specs = [classify(s) for s in sources]
     embedder = embedder or get_embedder(options)
     t0 = time.perf_counter()
-    summary = IndexSummary(index=str(options.index_dir), sources=[s.key for s in specs])
-    with IndexWriter(options.index_dir, embedder.name, embedder.dim) as writer:
+    where = str(options.index_dir) if options.store == "local" else f"{options.store} ({options.index_dir})"
+    summary = IndexSummary(index=where, sources=[s.key for s in specs])
+    with open_writer(options.store, options.index_dir, embedder.name, embedder.dim) as writer:
         knowns = [writer.known_documents(spec.key) for spec in specs]
         progress = IndexProgress(quiet=quiet, total=_estimate_total(specs))
         run = _Run(writer, embedder, options, summary, progress)
@@ -263,13 +264,13 @@ def _estimate_total(specs: Sequence[SourceSpec]) -> int | None:
     return total
 
 
-def remove_source(source: str, index_dir: Path) -> tuple[int, int]:
+def remove_source(source: str, index_dir: Path, store_name: str = "local") -> tuple[int, int]:
     """Delete a source and everything indexed from it; returns (documents, chunks) removed. KeyError for a
     source not in the index; InvalidSource (a ValueError) for a name that cannot be one."""
-    from indexer.store import IndexStore
+    from indexer.store import open_reader
 
     check_source(source)
-    store = IndexStore.open(index_dir)
+    store = open_reader(store_name, index_dir)
     key = source
     known = {s["source"] for s in store.sources()}
     if key not in known:
@@ -279,7 +280,7 @@ def remove_source(source: str, index_dir: Path) -> tuple[int, int]:
             key = source
     if key not in known:
         raise KeyError(f"No source {source!r} in the index. `searchchat sources` lists them.")
-    with IndexWriter(index_dir, store.manifest["embedder"], store.dim) as writer:
+    with open_writer(store_name, index_dir, store.manifest["embedder"], store.dim) as writer:
         removed = writer.remove_source(key)
         writer.commit()
     return removed

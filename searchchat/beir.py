@@ -91,6 +91,8 @@ def cache_key(corpus: Path, settings: Settings, embedder: Embedder) -> str:
     config = {"v": CACHE_VERSION, "embedder": embedder.name, "dim": embedder.dim,
               "bf16": bool(getattr(embedder, "bf16", False)),
               "chunk_tokens": settings.chunk_tokens, "chunk_overlap": settings.chunk_overlap}  # fmt: skip
+    if settings.store != "local":  # another store is another index (the local key stays as it was)
+        config["store"] = settings.store
     h = hashlib.sha256(file_hash(corpus).encode() + json.dumps(config, sort_keys=True).encode())
     return h.hexdigest()[:20]
 
@@ -102,7 +104,7 @@ def ensure_index(
     Returns (index dir, whether it was reused)."""
     from indexer.bm25 import needs_rebuild
     from indexer.pipeline import index_sources
-    from indexer.store import current_snapshot, rebuild_bm25
+    from indexer.store import current_snapshot, has_index, rebuild_bm25
     from searchchat.indexing import index_options
 
     index_dir = settings.home / "eval" / cache_key(ds.corpus, settings, embedder)
@@ -111,6 +113,8 @@ def ensure_index(
     if marker.is_file() and snap is not None:
         if needs_rebuild(snap):  # this cache is private to eval, so a newer BM25 format is rebuilt in place
             rebuild_bm25(snap)
+        return index_dir, True
+    if marker.is_file() and settings.store != "local" and has_index(settings.store, index_dir):
         return index_dir, True
     # No finished index: build it (a run killed before its commit left nothing; the writer's lock keeps a
     # second eval of the same corpus out while one builds).
@@ -198,7 +202,7 @@ def run_eval(
     limit: int | None = None,
 ) -> EvalReport:
     """Index (or reuse), then score each mode: nDCG@10, Recall@10/100, MRR@10 and latency p50/p95."""
-    from indexer.store import IndexStore
+    from indexer.store import open_reader
 
     for m in modes:
         if m not in MODES:
@@ -214,7 +218,7 @@ def run_eval(
     t0 = time.perf_counter()
     index_dir, reused = ensure_index(ds, settings, embedder, quiet=quiet)
     index_seconds = time.perf_counter() - t0
-    store = IndexStore.open(index_dir)
+    store = open_reader(settings.store, index_dir)
     stats = store.stats()
     # Document-level scoring ranks each document at its best chunk, which is what a cap of one gives.
     rsettings = settings.with_overrides(per_doc_cap=1)

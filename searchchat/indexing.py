@@ -32,7 +32,7 @@ def index_options(settings: Settings, **crawl: Any) -> IndexOptions:
     Settings and are recorded with each source."""
     given = {k: v for k, v in crawl.items() if v is not None}
     return IndexOptions(
-        index_dir=settings.index_dir, embedder=settings.embedder, embed_bf16=settings.embed_bf16,
+        index_dir=settings.index_dir, store=settings.store, embedder=settings.embedder, embed_bf16=settings.embed_bf16,
         embed_batch_size=settings.embed_batch_size, chunk_tokens=settings.chunk_tokens,
         chunk_overlap=settings.chunk_overlap, chunk_max_chars=settings.chunk_max_chars,
         crawl=crawl_options(settings, **given), crawl_flags=tuple(given),
@@ -43,4 +43,4 @@ def remove_source(source: str, settings: Settings) -> tuple[int, int]:
     """Delete a source and everything indexed from it from settings' index; see indexer.pipeline."""
     from indexer.pipeline import remove_source as remove
 
-    return remove(source, settings.index_dir)
+    return remove(source, settings.index_dir, settings.store)

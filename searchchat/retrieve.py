@@ -1,4 +1,4 @@
-"""Retrieval: dense (FAISS), lexical (BM25) or hybrid search over the live snapshot, with filters, a
+"""Retrieval: dense, lexical (BM25) or hybrid search over the live index (any store), with filters, a
 per-document cap and an optional reranker."""
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 
 from indexer.embed import Embedder
-from indexer.store import ChunkFilter, IndexStore, StoreHandle
-from searchchat.lexical import lexical_index
+from indexer.store import ChunkFilter, IndexStore, ReadStore, StoreSource
 from searchchat.rerank import Reranker, get_reranker
 from searchchat.settings import Settings
 from searchchat.text import cjk_share
@@ -131,14 +130,19 @@ def _source_keys(source: str) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
-def allowed_chunks(store: IndexStore, filters: Filters) -> np.ndarray:
-    """Chunk ids that pass the filters (the store keeps them for the few most recent filter sets)."""
+def chunk_filter(filters: Filters) -> ChunkFilter:
+    """The filters as the store applies them (a source under each name it may be stored by)."""
     sources = tuple(_source_keys(filters.source)) if filters.source else ()
-    return store.chunk_ids(ChunkFilter(sources, filters.url_prefix or None, filters.doctype or None))
+    return ChunkFilter(sources, filters.url_prefix or None, filters.doctype or None)
+
+
+def allowed_chunks(store: ReadStore, filters: Filters) -> np.ndarray:
+    """Chunk ids that pass the filters (the local store keeps them for the few most recent filter sets)."""
+    return store.chunk_ids(chunk_filter(filters))
 
 
 def dense_search(store: IndexStore, vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Scored:
-    """Inner-product search; with `allowed`, FAISS scores only those ids (a narrow filter still fills k)."""
+    """Inner-product search over a local snapshot; with `allowed`, FAISS scores only those ids."""
     return store.dense_search(vector, k, allowed)
 
 
@@ -178,11 +182,11 @@ def single_threaded_faiss() -> None:
 
 # -- the retriever -----------------------------------------------------------------------------------
 class Retriever:
-    """Searches the live snapshot of a StoreHandle (or a fixed IndexStore) in one of three modes."""
+    """Searches the live index of a StoreSource (StoreHandle...) or a fixed store, in one of three modes."""
 
     def __init__(
         self,
-        store: StoreHandle | IndexStore,
+        store: StoreSource | ReadStore,
         embedder: Embedder,
         settings: Settings,
         reranker: Reranker | None = None,
@@ -202,8 +206,10 @@ class Retriever:
         single_threaded_faiss()
 
     @property
-    def store(self) -> IndexStore:
-        return self._store.get() if isinstance(self._store, StoreHandle) else self._store
+    def store(self) -> ReadStore:
+        if isinstance(self._store, ReadStore):
+            return self._store
+        return self._store.get()
 
     def fuse(self, dense: Scored, lexical: Scored, query: str = "") -> Scored:
         """Both legs fused. An embedder that does not know CJK scripts (the packaged MiniLM) gets less weight
@@ -238,7 +244,7 @@ class Retriever:
             clock = now
 
         store = self.store
-        allowed = allowed_chunks(store, filters) if filters else None
+        where = chunk_filter(filters) if filters else None
         depth = max(self.candidates, k)
         dense: Scored = []
         lexical: Scored = []
@@ -246,10 +252,10 @@ class Retriever:
             with torch_threads(self.query_threads):
                 vec = self.embedder.embed_query(query)
             lap("embed_ms")
-            dense = dense_search(store, vec, depth, allowed)
+            dense = store.search_dense(vec, depth, where)
             lap("dense_ms")
         if mode in ("bm25", "hybrid"):
-            lexical = lexical_index(store).search(query, depth, allowed)
+            lexical = store.search_lexical(query, depth, where)
             lap("bm25_ms")
         scored = self.fuse(dense, lexical, query) if mode == "hybrid" else (dense or lexical)
         if mode == "hybrid":
@@ -259,7 +265,7 @@ class Retriever:
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
         return SearchResult(query=query, mode=mode, hits=hits, timings=timings)
 
-    def _hits(self, store: IndexStore, scored: Scored, k: int, query: str) -> list[Hit]:
+    def _hits(self, store: ReadStore, scored: Scored, k: int, query: str) -> list[Hit]:
         meta = store.chunk_meta([cid for cid, _ in scored])
         pool = max(k, RERANK_POOL) if self.reranker is not None else k
         kept = cap_per_doc(scored, {cid: m[0] for cid, m in meta.items()}, self.settings.per_doc_cap, pool)

@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=default_home, description="State directory (indexes, model cache).")
     index: Path | None = Field(None, description="Index directory; defaults to $SEARCHCHAT_HOME/index.")
     model_cache: Path | None = Field(None, description="Model cache; defaults to $SEARCHCHAT_HOME/models.")
+    store: str = Field(
+        "local",
+        description="Where the index lives: 'local' (snapshots in the index directory), 'milvus:///path/lite.db' "
+        "(Milvus Lite, in process) or 'milvus://host:19530' (a Milvus server); optional ?collection=PREFIX.",
+    )
 
     # Embedder
     embedder: str = Field(
@@ -160,6 +165,14 @@ class Settings(BaseSettings):
     @classmethod
     def _split_paths(cls, v: object) -> object:
         return [Path(p.strip()).expanduser() for p in v.split(",") if p.strip()] if isinstance(v, str) else v
+
+    @field_validator("store")
+    @classmethod
+    def _check_store(cls, v: str) -> str:
+        from indexer.store.backends import parse_store
+
+        parse_store(v)  # a ValueError names the accepted forms
+        return v.strip()
 
     @field_validator("home", mode="before")
     @classmethod

@@ -108,14 +108,14 @@ def sse_events(text: str) -> list[tuple[str, str]]:
 def make_app(settings: Settings, generator: Generator | None = None):  # type: ignore[no-untyped-def]
     """The app over settings.index_dir; with `generator`, an Answerer around it is injected."""
     from indexer.embed import get_embedder
-    from indexer.store import StoreHandle
+    from indexer.store import open_handle
     from searchchat.answer import Answerer
     from searchchat.retrieve import Retriever
     from searchchat.web.app import create_app
 
     if generator is None:
         return create_app(settings)
-    retriever = Retriever(StoreHandle(settings.index_dir), get_embedder(settings), settings)
+    retriever = Retriever(open_handle(settings.store, settings.index_dir), get_embedder(settings), settings)
     return create_app(settings, answerer=Answerer(retriever, generator, settings))
 
 

@@ -97,6 +97,15 @@ class IndexStore:
         """The snapshot's BM25 index, loaded on first use."""
         return LexicalIndex(self.path)
 
+    # -- the store interface's two retrieval legs (indexer.store.protocol.ReadStore) ----------------
+    def search_dense(
+        self, vector: np.ndarray, k: int, where: ChunkFilter | None = None
+    ) -> list[tuple[int, float]]:
+        return self.dense_search(vector, k, None if where is None else self.chunk_ids(where))
+
+    def search_lexical(self, query: str, k: int, where: ChunkFilter | None = None) -> list[tuple[int, float]]:
+        return self.bm25.search(query, k, None if where is None else self.chunk_ids(where))
+
     # -- chunks ----------------------------------------------------------------------------------
     def get_chunks(self, ids: Sequence[int]) -> dict[int, Chunk]:
         out: dict[int, Chunk] = {}

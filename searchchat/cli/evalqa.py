@@ -24,7 +24,7 @@ from searchchat.settings import Settings
 
 if TYPE_CHECKING:
     from indexer.embed import Embedder
-    from indexer.store import IndexStore
+    from indexer.store import ReadStore
     from searchchat.answer import Answerer
     from searchchat.evalqa import QARecord
     from searchchat.qa_sets import QAItem
@@ -83,7 +83,7 @@ def _corpus_index(corpus: Path, settings: Settings, embedder: Embedder, quiet: b
 
 
 def _systems(
-    store: IndexStore, embedder: Embedder, settings: Settings, base_name: str | None
+    store: ReadStore, embedder: Embedder, settings: Settings, base_name: str | None
 ) -> tuple[list[tuple[str, Settings]], list[Answerer]]:
     """The system and its baseline: (label, settings) each, and their answerers over one retriever."""
     from searchchat.answer import Answerer
@@ -171,7 +171,7 @@ def eval_qa(
 ) -> None:
     """Evaluate answers on a QA set beside a baseline (a folder's corpus.jsonl is indexed once, cached)."""
     from indexer.embed import get_embedder
-    from indexer.store import IndexStore
+    from indexer.store import open_reader
     from searchchat.evalqa import run_systems
 
     settings = make_settings(index, mode=mode, generator=generator, model=model, max_new_tokens=max_new_tokens,
@@ -184,7 +184,7 @@ def eval_qa(
         if index is None and corpus is not None:
             index_dir = _corpus_index(corpus, settings, embedder, quiet, json_out)
         settings = settings.with_overrides(index=index_dir)
-        store = IndexStore.open(index_dir)
+        store = open_reader(settings.store, index_dir)
         systems, answerers = _systems(store, embedder, settings, base_name)
         log = _RecordLog([label for label, _ in systems], len(items), quiet)
         try:

@@ -64,11 +64,11 @@ def index(
 @app.command()
 def sources(index: Path | None = IndexOpt, json_out: bool = JsonOpt) -> None:
     """List indexed sources with document and chunk counts and the last indexing time."""
-    from indexer.store import IndexStore
+    from indexer.store import open_reader
 
     settings = make_settings(index)
     with friendly_errors():
-        rows = IndexStore.open(settings.index_dir).sources()
+        rows = open_reader(settings.store, settings.index_dir).sources()
     if json_out:
         print_json(rows)
         return

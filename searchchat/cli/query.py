@@ -28,10 +28,10 @@ if TYPE_CHECKING:
 
 def build_retriever(settings):  # type: ignore[no-untyped-def]
     from indexer.embed import get_embedder
-    from indexer.store import IndexStore
+    from indexer.store import open_reader
     from searchchat.retrieve import Retriever
 
-    store = IndexStore.open(settings.index_dir)
+    store = open_reader(settings.store, settings.index_dir)
     return Retriever(store, get_embedder(settings), settings)
 
 

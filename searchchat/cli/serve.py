@@ -22,7 +22,7 @@ def serve(
     """Serve the search page and the API on http://HOST:PORT (API docs at /docs)."""
     import uvicorn
 
-    from indexer.store import current_snapshot
+    from indexer.store import has_index
     from searchchat.web import server
     from searchchat.web.app import create_app
 
@@ -33,7 +33,7 @@ def serve(
             "Until then only requests for localhost and the names in SEARCHCHAT_ALLOWED_HOSTS are answered.",
             err=True,
         )
-    if current_snapshot(settings.index_dir) is None:
+    if not has_index(settings.store, settings.index_dir):
         typer.echo(
             f"No index yet at {settings.index_dir}; the page will say so until you run "
             f"`searchchat index SOURCE... --index {settings.index_dir}` (no restart needed).",

@@ -13,7 +13,7 @@ from typing import Any, cast
 import anyio
 import anyio.to_thread
 
-from indexer.store import IndexError_, IndexStore, StoreHandle, current_snapshot
+from indexer.store import IndexError_, ReadStore, has_index, open_handle
 from searchchat.answer import Answerer
 from searchchat.answer_events import AnswerEvent, Final
 from searchchat.conversations import ConversationStore
@@ -38,7 +38,7 @@ class Backend:
         self, settings: Settings, answerer: Answerer | None = None, retriever: Retriever | None = None
     ):
         self.settings = settings
-        self.handle = StoreHandle(settings.index_dir)
+        self.handle = open_handle(settings.store, settings.index_dir)
         self._retriever = retriever or (answerer.retriever if answerer is not None else None)
         self._answerer = answerer
         self._injected = self._retriever is not None
@@ -50,16 +50,16 @@ class Backend:
 
     # -- the index ----------------------------------------------------------------------------------------
     def has_index(self) -> bool:
-        """Cheap enough for /healthz: one small file read, no loading."""
+        """Cheap enough for /healthz: one small file read (local) or one small query (Milvus), no loading."""
         if self._injected:
             try:
                 self.store()
                 return True
             except Exception:
                 return False
-        return current_snapshot(self.settings.index_dir) is not None
+        return has_index(self.settings.store, self.settings.index_dir)
 
-    def store(self) -> IndexStore:
+    def store(self) -> ReadStore:
         """The live snapshot (IndexNotFound -> 503 no_index through the app's handlers)."""
         if self._retriever is not None:
             return self._retriever.store

@@ -10,7 +10,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote, urldefrag
 
-from indexer.store import IndexStore
+from indexer.store import ReadStore
 
 METHODS = ("get", "post", "put", "patch", "delete")
 HL_MAX = 1000  # the longest cited quote (?hl=) the reader marks; a longer one is ignored
@@ -145,7 +145,7 @@ def strip_overlap(prev: str, cur: str, longest: int = 2000, shortest: int = 20) 
     return cur
 
 
-def load_document(store: IndexStore, url: str) -> DocView | None:
+def load_document(store: ReadStore, url: str) -> DocView | None:
     """An indexed document, rebuilt from its chunks in order, grouped by section."""
     base = urldefrag(url)[0]
     doc = store.find_document(base)
