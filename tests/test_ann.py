@@ -121,6 +121,23 @@ def test_a_commit_that_only_adds_extends_the_ann_index_and_one_that_removes_rebu
     assert not found & {4, 216}  # the removed chunks' ids
 
 
+def test_a_commit_that_fails_while_building_the_ann_index_publishes_nothing(tmp_path, monkeypatch):
+    vecs = unit(150)
+    before = write(tmp_path, vecs[:50], HNSW)
+
+    def fail(flat, record):
+        raise MemoryError("killed while building the graph")
+
+    monkeypatch.setattr(ann_mod, "build", fail)
+    with pytest.raises(MemoryError):
+        write(tmp_path, vecs[50:], HNSW, first=50)
+    after = IndexStore.open(tmp_path)
+    assert (after.version, after.dense.kind, after.vectors.ntotal) == (before.version, "flat", 50)
+    assert [p.name for p in (tmp_path / "snapshots").iterdir()] == [
+        before.version
+    ]  # no half-written snapshot
+
+
 def test_changed_build_parameters_rebuild_and_a_changed_ef_search_is_recorded(tmp_path):
     vecs = unit(220)
     write(tmp_path, vecs[:200], HNSW)
