@@ -57,13 +57,14 @@ ANN_KINDS: tuple[str, ...] = get_args(AnnKind)
 class AnnOptions:
     """The approximate (ANN) index a snapshot carries once it holds `threshold` vectors or more; below that,
     search stays exact (FAISS flat). These defaults are the only ones: Settings takes its ann_* defaults from
-    here. Chosen with bench/scale.py on realistic synthetic MiniLM vectors (docs/scaling.md, "ANN index")."""
+    here. Chosen with bench/scale.py on synthetic chunk vectors shaped like MiniLM's: at 1M chunks, recall@10
+    0.978 against exact search at p50 1.24 ms on a busy 2-core machine (docs/scaling.md, "ANN index")."""
 
     threshold: int = 100_000  # vectors from which a commit also builds the ANN index; 0 never builds one
     kind: AnnKind = "hnsw"  # 'hnsw' (graph) or 'ivf' (inverted lists over k-means cells)
     hnsw_m: int = 32  # HNSW: neighbours per node (memory ~ 8 * m bytes a vector on top of the vectors)
     ef_construction: int = 80  # HNSW: candidate list while building (build time against graph quality)
-    ef_search: int = 128  # HNSW: candidate list per query (at least the k asked for)
+    ef_search: int = 256  # HNSW: candidate list per query (at least the k asked for); 128 fell to 0.939 at 1M
     ivf_nlist: int = 0  # IVF: k-means cells; 0 picks 4 * sqrt(vectors)
     ivf_nprobe: int = 32  # IVF: cells scanned per query
 

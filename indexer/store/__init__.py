@@ -1,7 +1,8 @@
 """Crash-safe index store: immutable snapshots of SQLite metadata + FAISS vectors + BM25, published atomically.
 
 The only module that speaks SQL to a snapshot: readers use IndexStore (reader.py), an indexing run IndexWriter
-(writer.py); layout.py says what a snapshot is on disk."""
+(writer.py); layout.py says what a snapshot is on disk, ann.py which dense index (flat, or ANN above a size) it
+carries and how it is searched."""
 
 from indexer.store.layout import (
     CURRENT,
