@@ -24,6 +24,7 @@ import faiss
 import numpy as np
 
 from indexer.options import AnnOptions
+from indexer.store import ann
 from indexer.store.ann import DenseIndex, build, plan
 
 CANDIDATES = 100  # what searchchat.retrieve asks the dense leg for
@@ -208,16 +209,21 @@ def main() -> None:
     )
     ap.add_argument("--nprobe", type=int, nargs="+", default=[AnnOptions.ivf_nprobe], help="first: filtered")
     ap.add_argument("--filter-shares", type=float, nargs="*", default=[0.01, 0.05, 0.2])
+    ap.add_argument(
+        "--exact-subset", type=int, default=ann.EXACT_SUBSET, help="filters searched exactly up to"
+    )
     ap.add_argument("--cache", type=Path, default=Path("/tmp/searchchat-scale"))
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
+    ann.EXACT_SUBSET = args.exact_subset
     bases, queries = real_vectors(args.data, args.cache, args.bases)
     queries = queries[np.random.default_rng(2).permutation(len(queries))[: args.queries]]
     rows = [row for n in args.sizes for row in run_size(n, args, bases, queries)]
     text = (
         f"bench/scale.py {len(bases)} SciFact MiniLM passages as centres, {len(queries)} held-out claims, "
-        f"k={CANDIDATES}, 1 FAISS thread per query; build with {BUILD_THREADS} threads\n\n" + table(rows)
+        f"k={CANDIDATES}, 1 FAISS thread per query; build with {BUILD_THREADS} threads; filters of at most "
+        f"{ann.EXACT_SUBSET:,} chunks searched exactly\n\n" + table(rows)
     )
     print(text)
     if args.out:
