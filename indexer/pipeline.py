@@ -17,7 +17,7 @@ from indexer.chunk import chunk_document, embed_text
 from indexer.document import LINK_SCHEMES, Chunk, Document, url_scheme
 from indexer.embed import Embedder, get_embedder
 from indexer.events import DocState, Done, Fetched, Gone, Skipped, Unchanged
-from indexer.options import IndexOptions
+from indexer.options import AnnOptions, IndexOptions
 from indexer.progress import IndexProgress
 from indexer.sources import SourceSpec, check_source, classify, read_source
 from indexer.store import WriteStore, open_writer
@@ -178,7 +178,7 @@ def index_sources(
     t0 = time.perf_counter()
     where = str(options.index_dir) if options.store == "local" else f"{options.store} ({options.index_dir})"
     summary = IndexSummary(index=where, sources=[s.key for s in specs])
-    with open_writer(options.store, options.index_dir, embedder.name, embedder.dim) as writer:
+    with open_writer(options.store, options.index_dir, embedder.name, embedder.dim, options.ann) as writer:
         knowns = [writer.known_documents(spec.key) for spec in specs]
         progress = IndexProgress(quiet=quiet, total=_estimate_total(specs))
         run = _Run(writer, embedder, options, summary, progress)
@@ -264,9 +264,12 @@ def _estimate_total(specs: Sequence[SourceSpec]) -> int | None:
     return total
 
 
-def remove_source(source: str, index_dir: Path, store_name: str = "local") -> tuple[int, int]:
+def remove_source(
+    source: str, index_dir: Path, store_name: str = "local", ann: AnnOptions | None = None
+) -> tuple[int, int]:
     """Delete a source and everything indexed from it; returns (documents, chunks) removed. KeyError for a
-    source not in the index; InvalidSource (a ValueError) for a name that cannot be one."""
+    source not in the index; InvalidSource (a ValueError) for a name that cannot be one. `ann`: the ANN index
+    a new local snapshot gets (AnnOptions' defaults when None)."""
     from indexer.store import open_reader
 
     check_source(source)
@@ -280,7 +283,7 @@ def remove_source(source: str, index_dir: Path, store_name: str = "local") -> tu
             key = source
     if key not in known:
         raise KeyError(f"No source {source!r} in the index. `searchchat sources` lists them.")
-    with open_writer(store_name, index_dir, store.manifest["embedder"], store.dim) as writer:
+    with open_writer(store_name, index_dir, store.manifest["embedder"], store.dim, ann) as writer:
         removed = writer.remove_source(key)
         writer.commit()
     return removed

@@ -6,7 +6,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from indexer.options import CrawlOptions, IndexOptions
+from indexer.options import AnnOptions, CrawlOptions, IndexOptions
 from searchchat.settings import Settings
 
 
@@ -27,6 +27,15 @@ def crawl_options(settings: Settings, **overrides: Any) -> CrawlOptions:
     return CrawlOptions(**values)
 
 
+def ann_options(settings: Settings) -> AnnOptions:
+    """AnnOptions from Settings' ann_* values: the ANN index a commit builds once the index is large enough."""
+    return AnnOptions(
+        threshold=settings.ann_threshold, kind=settings.ann_kind, hnsw_m=settings.ann_hnsw_m,
+        ef_construction=settings.ann_ef_construction, ef_search=settings.ann_ef_search,
+        ivf_nlist=settings.ann_ivf_nlist, ivf_nprobe=settings.ann_ivf_nprobe,
+    )  # fmt: skip
+
+
 def index_options(settings: Settings, **crawl: Any) -> IndexOptions:
     """IndexOptions from Settings; `crawl` are the crawl flags given (None values ignored), which win over
     Settings and are recorded with each source."""
@@ -35,7 +44,7 @@ def index_options(settings: Settings, **crawl: Any) -> IndexOptions:
         index_dir=settings.index_dir, store=settings.store, embedder=settings.embedder, embed_bf16=settings.embed_bf16,
         embed_batch_size=settings.embed_batch_size, chunk_tokens=settings.chunk_tokens,
         chunk_overlap=settings.chunk_overlap, chunk_max_chars=settings.chunk_max_chars,
-        crawl=crawl_options(settings, **given), crawl_flags=tuple(given),
+        crawl=crawl_options(settings, **given), ann=ann_options(settings), crawl_flags=tuple(given),
     )  # fmt: skip
 
 
@@ -43,4 +52,4 @@ def remove_source(source: str, settings: Settings) -> tuple[int, int]:
     """Delete a source and everything indexed from it from settings' index; see indexer.pipeline."""
     from indexer.pipeline import remove_source as remove
 
-    return remove(source, settings.index_dir, settings.store)
+    return remove(source, settings.index_dir, settings.store, ann_options(settings))

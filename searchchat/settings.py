@@ -8,10 +8,11 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from indexer.options import CrawlOptions
+from indexer.options import AnnKind, AnnOptions, CrawlOptions
 
 QUESTION_CHARS_BOUND = 20_000  # the most max_question_chars may be (the web request models' bound)
 CRAWL = CrawlOptions()  # the crawl defaults are declared once, there
+ANN = AnnOptions()  # and the ANN index's
 
 
 def default_home() -> Path:
@@ -47,6 +48,22 @@ class Settings(BaseSettings):
     chunk_max_chars: int = Field(
         4000, ge=200, description="Characters in a chunk at most, whatever the embedder's tokenizer counts."
     )
+
+    # The dense index (recorded in each snapshot at commit; a reader searches as the snapshot says)
+    ann_threshold: int = Field(
+        ANN.threshold,
+        ge=0,
+        description="Chunks from which a commit also builds an approximate (ANN) index and searches it instead "
+        "of the exact FAISS flat index; 0: always exact.",
+    )
+    ann_kind: AnnKind = Field(ANN.kind, description="The ANN index: 'hnsw' (graph) or 'ivf'.")
+    ann_hnsw_m: int = Field(ANN.hnsw_m, ge=4, description="HNSW: neighbours per node.")
+    ann_ef_construction: int = Field(
+        ANN.ef_construction, ge=8, description="HNSW: build-time candidate list."
+    )
+    ann_ef_search: int = Field(ANN.ef_search, ge=8, description="HNSW: candidate list per query.")
+    ann_ivf_nlist: int = Field(ANN.ivf_nlist, ge=0, description="IVF: cells; 0 picks 4 * sqrt(chunks).")
+    ann_ivf_nprobe: int = Field(ANN.ivf_nprobe, ge=1, description="IVF: cells scanned per query.")
 
     # Crawling
     user_agent: str = Field(CRAWL.user_agent)

@@ -1,8 +1,9 @@
 """Crash-safe index store: immutable snapshots of SQLite metadata + FAISS vectors + BM25, published atomically.
 
 The only module that speaks SQL to a snapshot: readers use IndexStore (reader.py), an indexing run IndexWriter
-(writer.py); layout.py says what a snapshot is on disk. protocol.py is the interface every store satisfies, and
-backends.py picks one by name (SEARCHCHAT_STORE: local, or Milvus in indexer.milvus)."""
+(writer.py); layout.py says what a snapshot is on disk, ann.py which dense index (flat, or ANN above a size) it
+carries and how it is searched. protocol.py is the interface every store satisfies, and backends.py picks one by
+name (SEARCHCHAT_STORE: local, or Milvus in indexer.milvus)."""
 
 from indexer.store.backends import StoreSpec, has_index, open_handle, open_reader, open_writer, parse_store
 from indexer.store.layout import (

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from indexer.options import AnnOptions
 from indexer.store.layout import current_snapshot
 from indexer.store.protocol import ReadStore, StoreSource, WriteStore
 from indexer.store.reader import IndexStore, StoreHandle
@@ -75,11 +76,14 @@ def open_handle(store: str | None, index_dir: Path) -> StoreSource:
     return MilvusHandle(spec.uri, spec.namespace(index_dir), index_dir)
 
 
-def open_writer(store: str | None, index_dir: Path, embedder: str, dim: int) -> WriteStore:
-    """An indexing run's writer (use it as a context manager)."""
+def open_writer(
+    store: str | None, index_dir: Path, embedder: str, dim: int, ann: AnnOptions | None = None
+) -> WriteStore:
+    """An indexing run's writer (use it as a context manager); `ann` is the local store's ANN index (Milvus
+    keeps its own dense index)."""
     spec = parse_store(store)
     if spec.kind == "local":
-        return IndexWriter(index_dir, embedder, dim)
+        return IndexWriter(index_dir, embedder, dim, ann)
     from indexer.milvus import MilvusWriter
 
     return MilvusWriter(spec.uri, spec.namespace(index_dir), index_dir, embedder, dim)

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
 from indexer.bm25_index import LexicalIndex
 from indexer.document import Chunk
+from indexer.store.ann import DenseIndex
 from indexer.store.layout import (
     CHUNK_COLS,
     MANIFEST,
@@ -75,8 +75,10 @@ class IndexStore:
             f"file:{snapshot / META_DB}?mode=ro&immutable=1", uri=True, check_same_thread=False
         )
         self._lock = threading.Lock()
-        self.vectors: Any = faiss.read_index(str(snapshot / VECTORS))
-        self.dim = int(self.manifest.get("dim", self.vectors.d))
+        # the ANN index when the manifest records one (a reader never guesses), else the exact flat index
+        self.dense = DenseIndex.load(snapshot, VECTORS, self.manifest)
+        self.vectors: Any = self.dense.index
+        self.dim = int(self.manifest.get("dim", self.dense.d))
         self._filtered: dict[ChunkFilter, np.ndarray] = {}
 
     @classmethod
@@ -220,18 +222,8 @@ class IndexStore:
     def dense_search(
         self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
-        """Inner-product search; with `allowed`, FAISS scores only those ids (a narrow filter still fills k)."""
-        q = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        if allowed is None:
-            if self.vectors.ntotal == 0:
-                return []
-            scores, ids = self.vectors.search(q, min(k, self.vectors.ntotal))
-        else:
-            if self.vectors.ntotal == 0 or len(allowed) == 0:
-                return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
-            scores, ids = self.vectors.search(q, min(k, len(allowed)), params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        """Inner-product search; with `allowed`, only those ids are scored (a narrow filter still fills k)."""
+        return self.dense.search(vector, k, allowed)
 
     def close(self) -> None:
         self._db.close()

@@ -19,6 +19,8 @@ from indexer.bm25 import build_bm25
 from indexer.chunk import chunk_head
 from indexer.document import Chunk, Document
 from indexer.events import DocState
+from indexer.options import AnnOptions
+from indexer.store import ann
 from indexer.store.layout import (
     BM25_ROWS,
     CURRENT,
@@ -57,9 +59,14 @@ class IndexWriter:
     failed or killed run loses nothing. An exclusive lock keeps two writers apart.
     """
 
-    def __init__(self, index_dir: Path, embedder: str, dim: int) -> None:
+    def __init__(
+        self, index_dir: Path, embedder: str, dim: int, ann_options: AnnOptions | None = None
+    ) -> None:
         self.index_dir = Path(index_dir)
         self.embedder, self.dim = embedder, dim
+        self.ann_options = ann_options or AnnOptions()
+        self._live_ann: tuple[Path, ann.AnnRecord] | None = None  # the live snapshot's ANN index, if any
+        self._removed = False  # whether this run removed vectors (an ANN index then is rebuilt, not extended)
         self._lock_fd: int | None = None
         self.tmp: Path | None = None
         self.db: sqlite3.Connection | None = None
@@ -103,6 +110,9 @@ class IndexWriter:
             src.close()
             dst.close()
             self.vectors = faiss.read_index(str(live / VECTORS))
+            if manifest.get("ann"):
+                record = ann.AnnRecord.from_dict(manifest["ann"])
+                self._live_ann = (live / record.file, record)
         else:
             self.vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
         self.db = sqlite3.connect(self.tmp / META_DB)
@@ -217,6 +227,7 @@ class IndexWriter:
         ids = [r[0] for r in self._db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc_id,))]
         if ids:
             self.vectors.remove_ids(np.asarray(ids, dtype=np.int64))
+            self._removed = True
             self._db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         self._db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
         return len(ids)
@@ -252,12 +263,15 @@ class IndexWriter:
         db.close()
         self.db = None
         faiss.write_index(self.vectors, str(self.tmp / VECTORS))
+        record = self._write_ann()
         _build_bm25(self.tmp, rows)
         version = f"{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**9:09d}"
-        manifest = {
+        manifest: dict[str, Any] = {
             "version": version, "embedder": self.embedder, "dim": self.dim,
             "chunks": len(rows), "created": time.time(),
         }  # fmt: skip
+        if record is not None:
+            manifest["ann"] = record.to_dict()
         (self.tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
         for f in self.tmp.rglob("*"):
             if f.is_file():
@@ -277,6 +291,26 @@ class IndexWriter:
         self.committed_version = version
         self._collect_garbage(keep={version})
         return version
+
+    def _write_ann(self) -> ann.AnnRecord | None:
+        """Into the snapshot being written: the ANN index the options give for its size (none below the
+        threshold). The live snapshot's is extended when this run only added vectors and the build parameters
+        are the same; otherwise it is built afresh from the flat index."""
+        assert self.tmp is not None
+        record = ann.plan(self.ann_options, self.vectors.ntotal)
+        if record is None:
+            return None
+        index = None
+        if self._live_ann is not None and not self._removed:
+            path, live = self._live_ann
+            carried = ann.carry(live, record)
+            if carried is not None:
+                index = ann.extend(faiss.read_index(str(path)), self.vectors)
+                record = carried if index is not None else record
+        if index is None:
+            index = ann.build(self.vectors, record)
+        faiss.write_index(index, str(self.tmp / record.file))
+        return record
 
     def _collect_garbage(self, keep: set[str], keep_last: int = 2) -> None:
         """Remove old snapshots, keeping the newest few for readers that still have them open."""
