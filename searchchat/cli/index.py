@@ -34,7 +34,7 @@ def index(
 ) -> None:
     """Index local files and folders, JSONL collections, and web sites (crawled politely, incrementally)."""
     from indexer.pipeline import index_sources
-    from searchchat.indexing import index_options
+    from searchchat.indexing import embedder_note, index_options
 
     settings = make_settings(index, user_agent=user_agent)
     with friendly_errors():
@@ -59,6 +59,8 @@ def index(
     )
     for line in summary.examples[:5]:
         typer.echo(f"  note: {line}")
+    if summary.total_chunks and (note := embedder_note(settings)):
+        typer.echo(f"  note: {note}")
 
 
 @app.command()

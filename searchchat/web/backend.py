@@ -17,7 +17,14 @@ from indexer.store import IndexError_, ReadStore, has_index, open_handle
 from searchchat.answer import Answerer
 from searchchat.answer_events import AnswerEvent, Final
 from searchchat.conversations import ConversationStore
-from searchchat.retrieve import Filters, Retriever, SearchResult, single_threaded_faiss
+from searchchat.retrieve import (
+    EmbedderMismatch,
+    Filters,
+    Retriever,
+    SearchResult,
+    check_embedder,
+    single_threaded_faiss,
+)
 from searchchat.settings import Settings
 from searchchat.web.errors import ApiError
 from searchchat.web.limiter import GenerationLimiter, Ticket
@@ -106,15 +113,10 @@ class Backend:
         store = retriever.store
         if self._checked == store.version:
             return
-        built_with = store.manifest.get("embedder")
-        name = getattr(retriever.embedder, "name", None)
-        if built_with and name and built_with != name:
-            raise ApiError(
-                503,
-                "index_mismatch",
-                f"The index was built with embedder {built_with!r} but the server uses {name!r}; set "
-                f"SEARCHCHAT_EMBEDDER to match or rebuild the index.",
-            )
+        try:
+            check_embedder(store, retriever.embedder)
+        except EmbedderMismatch as exc:
+            raise ApiError(503, "index_mismatch", str(exc)) from None
         self._checked = store.version
 
     def preload(self) -> None:
