@@ -31,8 +31,9 @@ def analyze(texts: Sequence[str], stem: Any) -> list[list[str]]:
     """Each text's tokens as the BM25 index has them: the one analysis for building and for queries."""
     import bm25s
 
-    return bm25s.tokenize([segment(t) for t in texts], stopwords="en", stemmer=stem, return_ids=False,
-                          show_progress=False)  # fmt: skip
+    tokens: list[list[str]] = bm25s.tokenize([segment(t) for t in texts], stopwords="en", stemmer=stem,
+                                             return_ids=False, show_progress=False)  # fmt: skip
+    return tokens
 
 
 def build_bm25(snapshot: Path, chunk_ids: list[int], texts: list[str], heads: Sequence[str]) -> None:
@@ -60,4 +61,4 @@ def needs_rebuild(snapshot: Path) -> bool:
         meta = json.loads((snapshot / BM25_DIR / "searchchat.json").read_text())
     except (FileNotFoundError, ValueError):
         return True
-    return meta.get("version") != BM25_VERSION
+    return bool(meta.get("version") != BM25_VERSION)

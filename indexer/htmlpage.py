@@ -180,7 +180,7 @@ def _main(root: Element) -> Element | None:
     if (found := next(root.iter("main"), None)) is not None:
         return found
     if roles := root.xpath(_ROLE_MAIN):
-        return roles[0]  # type: ignore[no-any-return,index]
+        return roles[0]
     if (found := next(root.iter("article"), None)) is not None:
         return found
     return next(root.iter("body"), None)

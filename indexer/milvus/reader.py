@@ -73,7 +73,9 @@ class MilvusStore:
     def _where(self, *conds: str) -> str:
         return " and ".join(f"({c})" for c in (self._live, *conds) if c)
 
-    def _query(self, collection: str, expr: str, fields: list[str], limit: int | None = None) -> list[dict]:
+    def _query(
+        self, collection: str, expr: str, fields: list[str], limit: int | None = None
+    ) -> list[dict[str, Any]]:
         kwargs = {"limit": limit} if limit else {}
         return list(self.mc.query(collection, filter=self._where(expr), output_fields=fields, **kwargs))
 

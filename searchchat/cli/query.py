@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -24,9 +24,11 @@ from searchchat.cli.common import (
 
 if TYPE_CHECKING:
     from searchchat.conversations import ConversationStore
+    from searchchat.retrieve import Retriever
+    from searchchat.settings import Settings
 
 
-def build_retriever(settings):  # type: ignore[no-untyped-def]
+def build_retriever(settings: Settings) -> Retriever:
     from indexer.embed import get_embedder
     from indexer.store import open_reader
     from searchchat.retrieve import Retriever
@@ -100,10 +102,10 @@ def load_history(path: Path) -> list[dict[str, str]]:
     )
     if not ok:
         fail('the history must be a JSON list of {"role": "user" or "assistant", "content": "..."}', code=2)
-    return data
+    return list(data)
 
 
-def print_answer(final: dict, streamed: bool) -> None:
+def print_answer(final: dict[str, Any], streamed: bool) -> None:
     """After the (dimmed) raw stream: the verified answer when the check changed it, then the sources."""
     if streamed:
         typer.echo()
@@ -130,10 +132,10 @@ def print_answer(final: dict, streamed: bool) -> None:
             )
 
 
-def _show_stream(events: Iterable[AnswerEvent], json_out: bool) -> tuple[dict, bool]:
+def _show_stream(events: Iterable[AnswerEvent], json_out: bool) -> tuple[dict[str, Any], bool]:
     """Show the rewritten query, the top passage and the tokens as they come (not with --json); returns the
     final answer as a dict and whether tokens were streamed."""
-    final: dict = {}
+    final: dict[str, Any] = {}
     streamed = False
     for event in events:
         if isinstance(event, Rewrite) and not json_out:
@@ -151,8 +153,8 @@ def _show_stream(events: Iterable[AnswerEvent], json_out: bool) -> tuple[dict, b
 
 
 def _save_turn(
-    store: ConversationStore, conversation: str, question: str, final: dict, json_out: bool
-) -> dict:
+    store: ConversationStore, conversation: str, question: str, final: dict[str, Any], json_out: bool
+) -> dict[str, Any]:
     """Store the turn in its conversation ('new' starts one); the answer dict with the conversation's ids."""
     cid = store.create(question).id if conversation == "new" else conversation
     turn = store.add_turn(cid, question.strip(), final)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from searchchat.answerability import pair_text
 from searchchat.cite import sentence_spans
@@ -64,12 +65,12 @@ def _norm(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def load_dataset(root: Path) -> tuple[dict[str, dict], list[QA]]:
+def load_dataset(root: Path) -> tuple[dict[str, dict[str, Any]], list[QA]]:
     docs = {str(d["_id"]): d for d in read_jsonl(root / "corpus.jsonl")}
     qas = [
         QA(

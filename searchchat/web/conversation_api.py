@@ -62,7 +62,9 @@ def history_for(
     return stored
 
 
-def save_turn(backend: Backend, conversation_id: str | None, question: str, answer: dict[str, Any]) -> dict:
+def save_turn(
+    backend: Backend, conversation_id: str | None, question: str, answer: dict[str, Any]
+) -> dict[str, Any]:
     """The answer with the `conversation_id` and `turn_id` it was stored under (a new conversation when none
     was given). With keep_conversations off, or when storage fails (logged), the ids are null."""
     if not backend.settings.keep_conversations:

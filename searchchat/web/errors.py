@@ -59,7 +59,9 @@ def api_error_from(exc: BaseException) -> ApiError | None:
     return None
 
 
-def error_body(path: str, status: int, code: str, message: str, extra: dict[str, Any] | None = None) -> dict:
+def error_body(
+    path: str, status: int, code: str, message: str, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """OpenAI's error shape under /v1/, elsewhere {"error": code, "detail": message}."""
     if path.startswith("/v1/"):
         kind = "invalid_request_error" if status < 500 else "server_error"

@@ -33,7 +33,7 @@ def _page(title: str, body: str) -> str:
 # -- API docs -------------------------------------------------------------------------------------------
 def _schema_name(schema: dict[str, Any]) -> str:
     if "$ref" in schema:
-        return schema["$ref"].rsplit("/", 1)[-1]
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
     if "anyOf" in schema:
         return " | ".join(_schema_name(s) for s in schema["anyOf"])
     if schema.get("type") == "array":
