@@ -170,6 +170,10 @@ def test_a_filter_returns_only_allowed_chunks_and_fills_k(tmp_path, monkeypatch,
 class QueryVectors(FakeEmbedder):
     """Embeds a query as the random unit vector its text seeds (random vectors have no ties to reorder)."""
 
+    def __init__(self, dim: int) -> None:
+        super().__init__(dim)
+        self.name = "fake"  # the embedder write() records, so the retriever's embedder check lets it search
+
     def embed_query(self, text: str) -> np.ndarray:
         return unit(1, seed=sum(map(ord, text)), dim=self.dim)[0]
 
