@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import closing, nullcontext
 from typing import Any
 
-from indexer.embed import checking_embedder
+from indexer.embed import Embedder, checking_embedder
 from searchchat.answer_events import AnswerEvent, Final, Rewrite, Sources, Token
 from searchchat.answer_state import Candidate, Draft, Found, snippet
 from searchchat.answerability import (
@@ -152,6 +152,10 @@ class Answerer:
         """Search, order by evidence, keep what fits the prompt's budget, and score those passages' sentences."""
         pool = max(k, POOL) if self.evidence is not None else k
         result = self.retriever.search(query, k=pool, mode=mode, filters=filters)
+        if result.query_vector is not None and same_query_space(
+            self.retriever.embedder, self.checker.embedder
+        ):
+            self.checker.remember(query, result.query_vector)  # each question is embedded once
         if self.evidence is not None:
             result.hits = self.evidence.rerank(query, result.hits)
         budget = fit_sources(result.hits[:k], self.settings.context_tokens, self.generator.count_tokens)
@@ -333,3 +337,11 @@ class Answerer:
             if isinstance(event, Final):
                 return event.answer.to_dict()
         raise RuntimeError("the answer pipeline ended without a final answer")
+
+
+def same_query_space(retrieval: Embedder | None, checking: Embedder | None) -> bool:
+    """Whether retrieval's query vector is the one the answer checks would compute: the same embedder, which
+    embeds a query as any other text (no query prefix, as e5 models have)."""
+    return (
+        checking is not None and retrieval is checking and type(checking).embed_query is Embedder.embed_query
+    )

@@ -115,6 +115,12 @@ class CitationChecker:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
 
+    def remember(self, text: str, vector: np.ndarray) -> None:
+        """Keep a vector computed elsewhere with this checker's embedder (retrieval's query vector), so that
+        the text is not embedded again."""
+        self._cache[text] = np.asarray(vector, dtype=np.float32)
+        self._cache.move_to_end(text)
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of `texts` (cached per process: source sentences recur across questions)."""
         if self.embedder is None:

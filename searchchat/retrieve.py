@@ -53,6 +53,9 @@ class SearchResult:
     mode: str
     hits: list[Hit]
     timings: dict[str, float] = field(default_factory=dict)
+    query_vector: np.ndarray | None = field(
+        default=None, repr=False, compare=False
+    )  # what the dense leg used
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -265,6 +268,7 @@ class Retriever:
         depth = max(self.candidates, k)
         dense: Scored = []
         lexical: Scored = []
+        vec: np.ndarray | None = None
         if mode in ("dense", "hybrid"):
             if self._checked != store.version:
                 check_embedder(store, self.embedder)
@@ -283,7 +287,8 @@ class Retriever:
         hits = self._hits(store, scored, k, query)
         lap("fetch_ms" if self.reranker is None else "fetch_rerank_ms")
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
-        return SearchResult(query=query, mode=mode, hits=hits, timings=timings)
+        vector = vec if mode in ("dense", "hybrid") else None
+        return SearchResult(query=query, mode=mode, hits=hits, timings=timings, query_vector=vector)
 
     def _hits(self, store: ReadStore, scored: Scored, k: int, query: str) -> list[Hit]:
         meta = store.chunk_meta([cid for cid, _ in scored])

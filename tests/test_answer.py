@@ -138,6 +138,32 @@ def test_irrelevant_retrieval_abstains_without_generating(settings: Settings, tm
     assert not final["abstained"] and final["citations"] and final["sentences"][0]["citations"]
 
 
+class CountingEmbedder(FakeEmbedder):
+    """Counts how often each text is embedded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def embed_batch(self, texts):  # type: ignore[no-untyped-def]
+        self.seen.extend(texts)
+        return super().embed_batch(texts)
+
+
+def test_each_question_is_embedded_once(settings: Settings, tmp_path) -> None:
+    docs = write_docs(tmp_path / "docs")
+    index_sources([str(docs)], index_options(settings))
+    embedder = CountingEmbedder()
+    embedder.name = FakeEmbedder().name  # the index's embedder, so the retriever searches it
+    answerer = Answerer(
+        Retriever(IndexStore.open(settings.index_dir), embedder, settings), ScriptedGenerator(), settings
+    )
+    answerer.ask(
+        "How do I bake sourdough bread?"
+    )  # retrieval embeds it; the evidence score reuses that vector
+    assert embedder.seen.count("How do I bake sourdough bread?") == 1
+
+
 def test_follow_up_is_rewritten_before_retrieval(settings: Settings, fake_embedder) -> None:
     gen = ScriptedGenerator().enqueue(
         "How is ChatGPT trained?", "ChatGPT is a transformer trained by next-token prediction [1]."
