@@ -15,9 +15,7 @@ if TYPE_CHECKING:
     from indexer.options import IndexOptions
     from indexer.pipeline import IndexSummary
 
-RayOpt = typer.Option(
-    False, "--ray", help="Run the pipeline as a Ray Data job (pip install 'searchchat[ray]')."
-)
+RayOpt = typer.Option(False, "--ray", help="Run the pipeline as a Ray Data job (needs the 'ray' extra).")
 RayAddressOpt = typer.Option(
     None,
     "--ray-address",
