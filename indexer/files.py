@@ -106,9 +106,10 @@ def _field(rec: dict[str, Any], *keys: str) -> str:
     return ""
 
 
-def read_jsonl(path: Path, source: str) -> Iterator[Event]:
+def read_jsonl(path: Path, source: str, lines: tuple[int, int] | None = None) -> Iterator[Event]:
     """One document per line: BEIR-style {"_id","title","text"} or {"id","url","title","text"}. A line that
-    is not such an object, or has no text, is skipped with its number and why; the other lines are read."""
+    is not such an object, or has no text, is skipped with its number and why; the other lines are read.
+    `lines` (first, end): only those line numbers (from 1, end excluded), for one shard of a parallel read."""
     base = path.resolve().as_uri()
     try:
         fh = path.open("rb")
@@ -119,6 +120,8 @@ def read_jsonl(path: Path, source: str) -> Iterator[Event]:
         for lineno, raw in enumerate(fh, start=1):
             if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
                 raw = raw[len(codecs.BOM_UTF8) :]
+            if lines is not None and not lines[0] <= lineno < lines[1]:
+                continue
             if not raw.strip():
                 continue
             where = f"{base}#L{lineno}"

@@ -72,6 +72,8 @@ _STOP = object()
 class _Run:
     """State of one run: pending documents waiting for an embedding pass, counters, progress."""
 
+    flush_chunks = FLUSH_CHUNKS  # pending chunks that start an embedding pass
+
     def __init__(self, writer: WriteStore, embedder: Embedder, options: IndexOptions, summary: IndexSummary,
                  progress: IndexProgress) -> None:  # fmt: skip
         self.writer, self.embedder, self.options = writer, embedder, options
@@ -107,7 +109,7 @@ class _Run:
             self.summary.documents_updated += 1
         self.pending.append((doc, chunks))
         self.pending_chunks += len(chunks)
-        if self.pending_chunks >= FLUSH_CHUNKS:
+        if self.pending_chunks >= self.flush_chunks:
             self.flush()
         return True
 
@@ -117,15 +119,18 @@ class _Run:
             return None
         return DocState(doc_id, row["url"], row["content_hash"], row["etag"], row["last_modified"])
 
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """One row per text, in order: the embedder in this process (the Ray pipeline overrides it)."""
+        return self.embedder.embed(
+            texts, batch_size=self.options.embed_batch_size, progress=self.progress.embedded
+        )
+
     def flush(self) -> None:
         if not self.pending:
             return
         chunks = [c for _, cs in self.pending for c in cs]
         t0 = time.perf_counter()
-        vectors = self.embedder.embed(
-            [embed_text(c) for c in chunks], batch_size=self.options.embed_batch_size,
-            progress=self.progress.embedded,
-        )  # fmt: skip
+        vectors = self.embed([embed_text(c) for c in chunks])
         self.summary.embed_seconds += time.perf_counter() - t0
         start = 0
         for doc, cs in self.pending:

@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from searchchat.cli import app
 from searchchat.cli.common import IndexOpt, JsonOpt, friendly_errors, make_settings, print_json
+
+if TYPE_CHECKING:
+    from indexer.options import IndexOptions
+    from indexer.pipeline import IndexSummary
+
+RayOpt = typer.Option(False, "--ray", help="Run the pipeline as a Ray Data job (needs the 'ray' extra).")
+RayAddressOpt = typer.Option(
+    None,
+    "--ray-address",
+    metavar="ADDRESS",
+    help="Join this Ray cluster ('auto', 'ray://head:10001'); implies --ray.",
+)
+RayWorkersOpt = typer.Option(2, "--ray-workers", help="With --ray: embedding actors (and local Ray's CPUs).")
 
 
 @app.command()
@@ -29,6 +43,9 @@ def index(
     allow_domain: list[str] = typer.Option([], "--allow-domain", help="Also crawl this host (repeatable)."),
     concurrency: int | None = typer.Option(None, "--concurrency", help="Parallel requests in a crawl."),
     user_agent: str | None = typer.Option(None, "--user-agent", help="User-Agent for crawling."),
+    ray: bool = RayOpt,
+    ray_address: str | None = RayAddressOpt,
+    ray_workers: int = RayWorkersOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     json_out: bool = JsonOpt,
 ) -> None:
@@ -41,7 +58,10 @@ def index(
         options = index_options(settings, depth=depth, max_pages=max_pages, delay=delay,
                                 concurrency=concurrency, max_seconds=max_seconds, prefixes=prefix or None,
                                 allow_domains=allow_domain or None)  # fmt: skip
-        summary = index_sources(sources, options, quiet=quiet or json_out)
+        if ray or ray_address:
+            summary = _index_ray(sources, options, ray_address, ray_workers, quiet or json_out)
+        else:
+            summary = index_sources(sources, options, quiet=quiet or json_out)
     if json_out:
         print_json(summary.to_dict())
         return
@@ -61,6 +81,17 @@ def index(
         typer.echo(f"  note: {line}")
     if summary.total_chunks and (note := embedder_note(settings)):
         typer.echo(f"  note: {note}")
+
+
+def _index_ray(sources: list[str], options: IndexOptions, address: str | None, workers: int,
+               quiet: bool) -> IndexSummary:  # fmt: skip
+    from indexer.ray_pipeline import RayUnavailable, index_sources_ray
+
+    try:
+        return index_sources_ray(sources, options, address=address, workers=workers, quiet=quiet)
+    except RayUnavailable as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()
