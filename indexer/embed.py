@@ -13,7 +13,7 @@ import numpy as np
 
 from indexer.cjk import cjk_grams
 from indexer.precision import cpu_supports_bf16 as cpu_supports_bf16  # re-exported for its callers
-from indexer.precision import log_choice, quantize_int8, resolve_precision
+from indexer.precision import MINILM_FP32_LAYERS, log_choice, quantize_int8, resolve_precision
 
 
 def quiet_hf() -> None:
@@ -111,7 +111,7 @@ class SentenceTransformerEmbedder(Embedder):
         log_choice(precision, self.precision)
         self.bf16 = self.precision == "bf16"
         if self.precision == "int8":
-            self.model = quantize_int8(self.model)
+            self.model = quantize_int8(self.model, keep_fp32=MINILM_FP32_LAYERS)
         self._torch = torch
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:

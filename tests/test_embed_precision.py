@@ -85,5 +85,7 @@ def test_int8_vectors_stay_close_to_fp32() -> None:
     fp32 = SentenceTransformerEmbedder(precision="fp32")
     int8 = SentenceTransformerEmbedder(precision="int8")
     assert int8.precision == "int8" and int8.name == fp32.name
+    kinds = [type(m).__module__ for m in int8.model.modules()]
+    assert kinds.count("torch.ao.nn.quantized.dynamic.modules.linear") == 31  # 6 FFN outputs stay fp32
     cosines = np.sum(fp32.embed(texts) * int8.embed(texts), axis=1)
-    assert cosines.min() > 0.98, cosines
+    assert 0.98 < cosines.min() and cosines.max() < 0.9999, cosines
