@@ -12,8 +12,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from indexer.cjk import cjk_grams
-from indexer.precision import cpu_supports_bf16 as cpu_supports_bf16  # re-exported for its callers
 from indexer.precision import MINILM_FP32_LAYERS, log_choice, quantize_int8, resolve_precision
+from indexer.precision import cpu_supports_bf16 as cpu_supports_bf16  # re-exported for its callers
 
 
 def quiet_hf() -> None:
