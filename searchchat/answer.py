@@ -66,7 +66,7 @@ class Answerer:
         self.fixed_policy = policy  # calibration runs fix one; otherwise the settings pick a profile
         embedder = getattr(retriever, "embedder", None)
         if embedder is not None:
-            embedder = checking_embedder(embedder, settings.embed_bf16)
+            embedder = checking_embedder(embedder, settings.embed_precision)
         self.checker = CitationChecker(embedder, relevance_margin=None, min_coverage=0.0)
         self.reads_cjk = bool(getattr(self.checker.embedder, "cjk", True))
         self.scorer = (

@@ -91,6 +91,10 @@ def cache_key(corpus: Path, settings: Settings, embedder: Embedder) -> str:
     config = {"v": CACHE_VERSION, "embedder": embedder.name, "dim": embedder.dim,
               "bf16": bool(getattr(embedder, "bf16", False)),
               "chunk_tokens": settings.chunk_tokens, "chunk_overlap": settings.chunk_overlap}  # fmt: skip
+    if getattr(embedder, "precision", "") == "int8":  # int8 vectors differ a little: their own index
+        from indexer.precision import INT8_SCHEME
+
+        config["precision"] = INT8_SCHEME
     if settings.store != "local":  # another store is another index (the local key stays as it was)
         config["store"] = settings.store
     h = hashlib.sha256(file_hash(corpus).encode() + json.dumps(config, sort_keys=True).encode())

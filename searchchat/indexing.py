@@ -41,7 +41,7 @@ def index_options(settings: Settings, **crawl: Any) -> IndexOptions:
     Settings and are recorded with each source."""
     given = {k: v for k, v in crawl.items() if v is not None}
     return IndexOptions(
-        index_dir=settings.index_dir, store=settings.store, embedder=settings.embedder, embed_bf16=settings.embed_bf16,
+        index_dir=settings.index_dir, store=settings.store, embedder=settings.embedder, embed_precision=settings.embed_precision,
         embed_batch_size=settings.embed_batch_size, chunk_tokens=settings.chunk_tokens,
         chunk_overlap=settings.chunk_overlap, chunk_max_chars=settings.chunk_max_chars,
         crawl=crawl_options(settings, **given), ann=ann_options(settings), crawl_flags=tuple(given),

