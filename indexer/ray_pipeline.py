@@ -79,7 +79,7 @@ class _RayRun(_Run):
         blocks = max(1, min(len(texts), max(4 * self.workers, len(texts) // (4 * batch))))
         rows = ray.data.from_items([{"i": i, "text": texts[i]} for i in order], override_num_blocks=blocks)
         ds = rows.map_batches(
-            embed_actor(self.options.embedder, self.options.embed_bf16), batch_size=batch, batch_format="numpy",
+            embed_actor(self.options.embedder, self.options.embed_precision), batch_size=batch, batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=min(self.workers, blocks)), num_cpus=1,
         )  # fmt: skip
         out = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)

@@ -119,18 +119,18 @@ class EmbedActor:
     embed_actor() makes the subclass that names the embedder (no constructor arguments to keep alive)."""
 
     embedder_name = "minilm"
-    bf16 = True
+    precision = "auto"  # SEARCHCHAT_EMBED_PRECISION, resolved on the actor's own CPU
 
     def __init__(self) -> None:
         from indexer.embed import _load
 
-        self.embedder: Embedder = _load(self.embedder_name, self.bf16)
+        self.embedder: Embedder = _load(self.embedder_name, self.precision)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, np.ndarray]:
         vectors = self.embedder.embed_batch([str(t) for t in batch["text"]])
         return {"i": np.asarray(batch["i"]), "vector": vectors}
 
 
-def embed_actor(embedder: str, bf16: bool) -> type[EmbedActor]:
-    """The EmbedActor class that loads `embedder` (a SEARCHCHAT_EMBEDDER value)."""
-    return type("EmbedActor", (EmbedActor,), {"embedder_name": embedder, "bf16": bf16})
+def embed_actor(embedder: str, precision: str) -> type[EmbedActor]:
+    """The EmbedActor class that loads `embedder` (a SEARCHCHAT_EMBEDDER value) in `precision`."""
+    return type("EmbedActor", (EmbedActor,), {"embedder_name": embedder, "precision": precision})
