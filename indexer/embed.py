@@ -75,7 +75,8 @@ class Embedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """A search query's vector (models trained with query and passage prefixes give it the query one)."""
-        return self.embed_batch([text])[0]
+        vector: np.ndarray = self.embed_batch([text])[0]
+        return vector
 
     def embed_queries(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Many queries at once, as `embed_query` embeds each (benchmarks embed a split's queries so)."""

@@ -143,7 +143,7 @@ class _Run:
 
 
 def _produce(specs: Sequence[SourceSpec], knowns: list[dict[str, DocState]], options: IndexOptions,
-             embedder: Embedder, out: queue.Queue, stop: threading.Event) -> None:  # fmt: skip
+             embedder: Embedder, out: queue.Queue[Any], stop: threading.Event) -> None:  # fmt: skip
     """Reader thread: fetch and parse each source, chunk each document, hand both over to the main thread."""
     try:
         for spec, known in zip(specs, knowns, strict=True):
@@ -187,7 +187,7 @@ def index_sources(
         knowns = [writer.known_documents(spec.key) for spec in specs]
         progress = IndexProgress(quiet=quiet, total=_estimate_total(specs))
         run = _Run(writer, embedder, options, summary, progress)
-        q: queue.Queue = queue.Queue(maxsize=1024)
+        q: queue.Queue[Any] = queue.Queue(maxsize=1024)
         stop = threading.Event()
         reader = threading.Thread(
             target=_produce, args=(specs, knowns, options, embedder, q, stop), daemon=True

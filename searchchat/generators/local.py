@@ -85,7 +85,10 @@ class LocalGenerator(Generator):
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def render(self, prompt: Prompt) -> str:
-        return self.tokenizer.apply_chat_template(prompt.messages, tokenize=False, add_generation_prompt=True)
+        text: str = self.tokenizer.apply_chat_template(
+            prompt.messages, tokenize=False, add_generation_prompt=True
+        )
+        return text
 
     def _cached_prefix(self, prompt: Prompt, input_ids: list[int]) -> Any | None:
         """A copy of the prefilled key/value cache of the prompt's fixed messages, when there is one to use."""
