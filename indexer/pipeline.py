@@ -150,14 +150,7 @@ def _produce(specs: Sequence[SourceSpec], knowns: list[dict[str, DocState]], opt
             for event in read_source(spec, known, options.crawl):
                 if stop.is_set():
                     return
-                chunks: list[Chunk] = []
-                if isinstance(event, Fetched):
-                    _no_unsafe_url(event.document)
-                    chunks = chunk_document(
-                        event.document, embedder.tokenize, options.chunk_tokens, options.chunk_overlap,
-                        options.chunk_max_chars,
-                    )  # fmt: skip
-                out.put((spec, event, chunks))
+                out.put((spec, event, chunks_of(event, embedder, options)))
         out.put(_STOP)
     except BaseException as exc:  # hand the error to the main thread, which aborts the run
         out.put(exc)
@@ -209,13 +202,29 @@ def index_sources(
                 run.flush()
             finally:
                 stop.set()
-        for spec in specs:
-            writer.touch_source(spec.key, spec.kind, options.crawl_record())
-        summary.skipped = dict(run.skipped)
-        summary.total_documents, summary.total_chunks = writer.counts()
-        summary.version = writer.commit()
+        finish_run(writer, run, specs, options, summary)
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def chunks_of(event: Any, embedder: Embedder, options: IndexOptions) -> list[Chunk]:
+    """The chunks of a fetched document (none for any other reader event); plain and Ray runs cut alike."""
+    if not isinstance(event, Fetched):
+        return []
+    _no_unsafe_url(event.document)
+    return chunk_document(event.document, embedder.tokenize, options.chunk_tokens, options.chunk_overlap,
+                          options.chunk_max_chars)  # fmt: skip
+
+
+def finish_run(
+    writer: WriteStore, run: _Run, specs: Sequence[SourceSpec], options: IndexOptions, summary: IndexSummary
+) -> None:
+    """Record each source's options, fill in the summary's totals and commit the run (plain and Ray alike)."""
+    for spec in specs:
+        writer.touch_source(spec.key, spec.kind, options.crawl_record())
+    summary.skipped = dict(run.skipped)
+    summary.total_documents, summary.total_chunks = writer.counts()
+    summary.version = writer.commit()
 
 
 def _handle(run: _Run, spec: SourceSpec, event: Any, chunks: list[Chunk], known: dict[str, DocState],

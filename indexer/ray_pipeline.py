@@ -13,7 +13,7 @@ import numpy as np
 from indexer.embed import Embedder, get_embedder
 from indexer.events import Done
 from indexer.options import IndexOptions
-from indexer.pipeline import IndexSummary, _estimate_total, _handle, _Run
+from indexer.pipeline import IndexSummary, _estimate_total, _handle, _Run, finish_run
 from indexer.progress import IndexProgress
 from indexer.ray_tasks import Item, embed_actor, plan_shards, read_shard
 from indexer.sources import SourceSpec, classify
@@ -125,11 +125,7 @@ def _index(ray: Any, specs: list[SourceSpec], options: IndexOptions, embedder: E
                         on_event(event)
                     _handle(run, specs[i], event, chunks, knowns[i], seen[i])
             run.flush()
-        for spec in specs:
-            writer.touch_source(spec.key, spec.kind, options.crawl_record())
-        summary.skipped = dict(run.skipped)
-        summary.total_documents, summary.total_chunks = writer.counts()
-        summary.version = writer.commit()
+        finish_run(writer, run, specs, options, summary)
     summary.seconds = time.perf_counter() - t0
     return summary
 

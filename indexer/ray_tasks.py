@@ -10,10 +10,9 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from indexer.chunk import chunk_document
 from indexer.document import Chunk
 from indexer.embed import Embedder, get_embedder
-from indexer.events import DocState, Done, Event, Fetched
+from indexer.events import DocState, Done, Event
 from indexer.files import PARSERS, list_files, read_jsonl, read_local
 from indexer.options import IndexOptions
 from indexer.sources import SourceSpec, read_source
@@ -81,21 +80,14 @@ def read_shard(shard: Shard, specs: list[SourceSpec], knowns: list[dict[str, Doc
                options: IndexOptions) -> dict[int, list[Item]]:  # fmt: skip
     """Run in a Ray task: read, parse and chunk one shard; its items per source. A local shard leaves out
     Done: the driver ends each local source once all its shards are in."""
-    from indexer.pipeline import _no_unsafe_url
+    from indexer.pipeline import chunks_of
 
     embedder = get_embedder(options)  # the chunker counts the embedder's tokens
     out: dict[int, list[Item]] = {}
     for i in shard.specs:
         items: list[Item] = []
         for event in _events(shard, specs[i], knowns[i], options):
-            chunks: list[Chunk] = []
-            if isinstance(event, Fetched):
-                _no_unsafe_url(event.document)
-                chunks = chunk_document(
-                    event.document, embedder.tokenize, options.chunk_tokens, options.chunk_overlap,
-                    options.chunk_max_chars,
-                )  # fmt: skip
-            items.append((event, chunks))
+            items.append((event, chunks_of(event, embedder, options)))
         out[i] = items
     return out
 
