@@ -22,7 +22,7 @@ ALIVE = 2**62  # `died` of a row no run has retired
 VARCHAR = 65_535  # Milvus' largest VARCHAR, in bytes
 DUMMY_DIM = 2  # Milvus wants a vector field in every collection; documents and meta rows carry a zero one
 PAGE = 1000  # rows per query page
-LITE_KEEPALIVE_MS = 600_000
+LITE_KEEPALIVE_MS = 600_000  # gRPC keepalive to the in-process Lite server: rare pings, which it answered with GOAWAY too_many_pings
 STATE = "state"
 ANALYZER = {
     "tokenizer": "standard"
