@@ -6,6 +6,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from indexer.events import Done
 from indexer.options import IndexOptions
 from indexer.pipeline import IndexSummary, _estimate_total, _handle, _Run, finish_run
 from indexer.progress import IndexProgress
-from indexer.ray_tasks import Item, embed_actor, plan_shards, read_shard
+from indexer.ray_tasks import Item, embed_job, embed_parts, plan_shards, read_shard
 from indexer.sources import SourceSpec, classify
 from indexer.store import open_writer
 
@@ -40,16 +41,28 @@ def import_ray() -> Any:
     return ray
 
 
+def runtime_env() -> dict[str, Any]:
+    """What the workers of a joined cluster run with: this driver's own `indexer` package, which Ray ships to
+    every node (py_modules) and puts first on the workers' sys.path. Read tasks and embedding actors then
+    unpickle and run the driver's code, whatever version of searchchat a node has installed (or none); the
+    packages indexer imports (faiss, torch, sentence-transformers, lxml, ...) must be installed on the nodes."""
+    return {"py_modules": [str(Path(__file__).resolve().parent)], "excludes": ["__pycache__", "*.pyc"]}
+
+
 @contextlib.contextmanager
 def ray_session(address: str | None, workers: int) -> Iterator[Any]:
-    """Ray, started locally with `workers` CPUs when address is None, else joined at `address` ('auto',
-    'ray://head:10001'). A session that is already up (a test's, a notebook's) is used and left running."""
+    """Ray, started locally with `workers` CPUs when address is None, else joined at `address`: a cluster's
+    GCS ('auto', 'head:6379', from a node of the cluster) or its Ray Client server ('ray://head:10001', from
+    anywhere), with runtime_env() so that its workers run this indexer. A session that is already up (a
+    test's, a notebook's) is used as it is and left running."""
     ray = import_ray()
     if ray.is_initialized():
         yield ray
         return
     if address:
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+        ray.init(
+            address=address, runtime_env=runtime_env(), logging_level=logging.WARNING, log_to_driver=False
+        )
     else:
         ray.init(
             num_cpus=workers, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False
@@ -58,6 +71,14 @@ def ray_session(address: str | None, workers: int) -> Iterator[Any]:
         yield ray
     finally:
         ray.shutdown()
+
+
+def client_mode() -> bool:
+    """Whether this driver talks to its cluster through Ray Client (an address ray://...)."""
+    import ray.util.client
+
+    api: Any = ray.util.client.ray  # Ray's client API has no annotations
+    return bool(api.is_connected())
 
 
 class _RayRun(_Run):
@@ -70,22 +91,19 @@ class _RayRun(_Run):
         self.workers = workers
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        import ray.data
+        import ray
 
-        ray.data.DataContext.get_current().enable_progress_bars = False
-        logging.getLogger("ray.data").setLevel(logging.ERROR)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)  # batches of like length
-        batch = self.options.embed_batch_size
-        blocks = max(1, min(len(texts), max(4 * self.workers, len(texts) // (4 * batch))))
-        rows = ray.data.from_items([{"i": i, "text": texts[i]} for i in order], override_num_blocks=blocks)
-        ds = rows.map_batches(
-            embed_actor(self.options.embedder, self.options.embed_precision), batch_size=batch, batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=min(self.workers, blocks)), num_cpus=1,
-        )  # fmt: skip
+        args = (texts, self.options.embedder, self.options.embed_precision, self.workers,
+                self.options.embed_batch_size)  # fmt: skip
+        if client_mode():  # the job runs on the cluster; the bar moves once it is back
+            job = ray.remote(num_cpus=0)(embed_job)  # no CPU of its own: the actor pool has them all
+            out: np.ndarray = ray.get(job.remote(*args, self.embedder.dim))
+            self.progress.embedded(len(texts))
+            return out
         out = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
-        for part in ds.iter_batches(batch_size=None, batch_format="numpy"):
-            out[part["i"]] = part["vector"]
-            self.progress.embedded(len(part["i"]))
+        for rows, vectors in embed_parts(*args):
+            out[rows] = vectors
+            self.progress.embedded(len(rows))
         return out
 
 

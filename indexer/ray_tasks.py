@@ -126,3 +126,35 @@ class EmbedActor:
 def embed_actor(embedder: str, precision: str) -> type[EmbedActor]:
     """The EmbedActor class that loads `embedder` (a SEARCHCHAT_EMBEDDER value) in `precision`."""
     return type("EmbedActor", (EmbedActor,), {"embedder_name": embedder, "precision": precision})
+
+
+def embed_parts(texts: Sequence[str], embedder: str, precision: str, workers: int,
+                batch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+    """One Ray Data job over an actor pool of `workers` embedders: (row numbers, vectors) per embedded batch,
+    in whatever order the batches finish. The texts go to the pool longest first, so batches are of like length."""
+    import logging
+
+    import ray.data
+
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+    blocks = max(1, min(len(texts), max(4 * workers, len(texts) // (4 * batch))))
+    rows = ray.data.from_items([{"i": i, "text": texts[i]} for i in order], override_num_blocks=blocks)
+    ds = rows.map_batches(
+        embed_actor(embedder, precision), batch_size=batch, batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=min(workers, blocks)), num_cpus=1,
+    )  # fmt: skip
+    for part in ds.iter_batches(batch_size=None, batch_format="numpy"):
+        yield np.asarray(part["i"]), np.asarray(part["vector"], dtype=np.float32)
+
+
+def embed_job(texts: Sequence[str], embedder: str, precision: str, workers: int, batch: int,
+              dim: int) -> np.ndarray:  # fmt: skip
+    """embed_parts gathered into one (len(texts), dim) array in the texts' order. A driver connected through
+    Ray Client (ray://) runs this as a task on the cluster: Ray Data's executor needs a process of the cluster
+    (one with a core worker), which a Ray Client driver is not."""
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    for rows, vectors in embed_parts(texts, embedder, precision, workers, batch):
+        out[rows] = vectors
+    return out

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,6 +33,8 @@ from tests.crawl_site import Site, clean_site  # noqa: F401
 from tests.helpers import write_docs
 
 _register()
+
+ROOT = Path(__file__).resolve().parents[1]
 
 FAST = {"delay": 0.0, "max_retries": 1, "timeout": 0.8, "max_bytes": 100_000}
 COUNTS = ("pages_fetched", "documents_added", "documents_updated", "documents_unchanged", "documents_removed",
@@ -143,3 +155,129 @@ def test_ray_crawl_is_incremental_and_matches_plain(ray_session, clean_site: Sit
     assert {k: getattr(r2, k) for k in COUNTS} == {k: getattr(s2, k) for k in COUNTS}
     assert (r2.documents_updated, r2.documents_removed, r2.documents_added) == (1, 1, 0)
     _same(plain.index_dir, rayed.index_dir)
+
+
+# -- a real cluster, started apart from the test process as on a head node, joined with --ray-address --------
+
+
+@dataclass
+class Cluster:
+    gcs: str  # host:port of the head's GCS, what `ray start --address` and a driver on a node use
+    client: str  # ray://host:port of its Ray Client server, what a driver off the cluster uses
+    env: dict[str, str]  # what a driver needs: token authentication on, with the cluster's token
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[Cluster]:
+    """`ray start --head --num-cpus 2` in a process of its own, as an operator starts a head node, with
+    token authentication (Ray's default where a token exists) on a token of the test's own. Its environment
+    has no PYTHONPATH and its working directory is not the checkout: its workers find indexer only as the
+    driver ships it or as installed. Teardown stops the processes this fixture started, by id (SIGTERM,
+    then SIGKILL), rather than `ray stop`, which stops every Ray of the user on the machine (another test
+    session's included)."""
+    pytest.importorskip("ray.data")
+    psutil = pytest.importorskip("psutil")
+    ray_bin = Path(sys.executable).with_name("ray")
+    if not ray_bin.exists():
+        ray_bin = Path(shutil.which("ray") or "ray")
+    temp = Path(tempfile.mkdtemp(prefix="sc-ray-", dir="/tmp"))  # Ray's socket paths must stay short
+    gcs, client, agent = _free_port(), _free_port(), _free_port()
+    drop = ("RAY_ADDRESS", "RAY_AUTH_TOKEN_PATH", "PYTHONPATH")
+    env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("SEARCHCHAT_")}
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(16), RAY_USAGE_STATS_ENABLED="0")
+    cmd = [str(ray_bin), "start", "--head", "--block", "--num-cpus", "2", "--node-ip-address", "127.0.0.1",
+           "--port", str(gcs), "--ray-client-server-port", str(client), "--dashboard-agent-listen-port",
+           str(agent), "--include-dashboard", "false", "--object-store-memory", str(200 * 2**20),
+           "--temp-dir", str(temp), "--disable-usage-stats"]  # fmt: skip
+    log = (temp / "head.log").open("wb")
+    head = subprocess.Popen(
+        cmd, cwd=temp, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not (_listening(gcs) and _listening(client)):
+            if head.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"ray start --head did not come up:\n{(temp / 'head.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield Cluster(f"127.0.0.1:{gcs}", f"ray://127.0.0.1:{client}", env)
+    finally:
+        procs = [psutil.Process(head.pid), *psutil.Process(head.pid).children(recursive=True)]
+        for proc in procs:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.send_signal(signal.SIGTERM)
+        _, alive = psutil.wait_procs(procs, timeout=5)  # the GCS server can take longer on SIGTERM
+        for proc in alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+        psutil.wait_procs(alive, timeout=10)
+        head.wait(timeout=10)
+        log.close()
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _driver(cluster: Cluster, home: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
+    """A driver process, as a user runs one: this checkout's code, the hash embedder, the cluster's token."""
+    env = {
+        **cluster.env,
+        "PYTHONPATH": str(ROOT),
+        "SEARCHCHAT_HOME": str(home),
+        "SEARCHCHAT_EMBEDDER": "hash-64",
+    }
+    return subprocess.run(
+        [sys.executable, *args], cwd=home, env=env, capture_output=True, text=True, timeout=240
+    )
+
+
+@pytest.mark.parametrize("kind", ["gcs", "client"])
+def test_index_joined_to_a_running_cluster_equals_the_plain_index(ray_cluster, kind, tmp_path, settings):
+    """`searchchat index --ray-address` at the head's GCS (a driver on a node) and at its Ray Client server
+    (a driver anywhere): the same documents, chunk ids, chunk texts, vectors and hits as the plain pipeline."""
+    docs = _corpus(tmp_path / "docs")
+    plain = index_options(settings)
+    s1 = index_sources([str(docs)], plain)
+    address = ray_cluster.gcs if kind == "gcs" else ray_cluster.client
+    joined = tmp_path / "joined"
+    done = _driver(ray_cluster, tmp_path / "home", ["-m", "searchchat", "index", str(docs), "--index", str(joined),
+                   "--ray-address", address, "--ray-workers", "2", "--json"])  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    summary = json.loads(done.stdout)
+    assert {k: summary[k] for k in COUNTS} == {k: getattr(s1, k) for k in COUNTS}
+    assert summary["documents_added"] == 13
+    a, b = IndexStore.open(plain.index_dir), IndexStore.open(joined)
+    assert {c.chunk_id: (c.doc_id, c.text) for c in a.all_chunks()} == {
+        c.chunk_id: (c.doc_id, c.text) for c in b.all_chunks()
+    }
+    _same(plain.index_dir, joined)
+
+
+PROBE = """
+import sys
+from indexer.ray_pipeline import ray_session
+with ray_session(sys.argv[1], 2) as ray:
+    def where():
+        import indexer
+        return indexer.__file__
+    print(ray.get(ray.remote(where).remote()))
+"""
+
+
+def test_a_joined_clusters_workers_run_the_drivers_indexer(ray_cluster, tmp_path):
+    """Joined at an address, the workers import the indexer package the driver ships (runtime_env
+    py_modules), not whatever a node has installed: tasks and actors run the driver's code."""
+    done = _driver(ray_cluster, tmp_path / "home", ["-c", PROBE, ray_cluster.gcs])
+    assert done.returncode == 0, done.stderr[-4000:]
+    worker_file = Path(done.stdout.strip().splitlines()[-1])
+    assert "py_modules_files" in worker_file.parts  # Ray's copy of what the driver shipped
+    assert worker_file.read_bytes() == (ROOT / "indexer" / "__init__.py").read_bytes()
