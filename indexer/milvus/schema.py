@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -29,8 +30,28 @@ ANALYZER = {
 }  # the text arrives analysed by indexer.bm25 (stems, stopwords, CJK bigrams)
 
 
+MIN_SERVER = (2, 5)  # sparse vectors came in Milvus 2.4, BM25 functions (full-text search) in 2.5
+
+
 class StoreUnavailable(IndexError_):
     """The Milvus client is not installed."""
+
+
+class UnsupportedServer(IndexError_):
+    """The Milvus server is older than the store's schema needs."""
+
+
+def check_server(uri: str, version: str) -> None:
+    """Refuse a Milvus server older than MIN_SERVER (its version as get_server_version gives it: 'v2.3.5-lite',
+    'v2.5.4', ...), which would otherwise fail later and obscurely (Milvus 2.3 takes the collection but refuses
+    the index on the sparse field). Versions in another form (Milvus Lite's 'milvus_lite-3.2.2') pass."""
+    found = re.match(r"v?(\d+)\.(\d+)\.", version)
+    if found and (int(found[1]), int(found[2])) < MIN_SERVER:
+        need = ".".join(map(str, MIN_SERVER))
+        raise UnsupportedServer(
+            f"The Milvus server at {uri} is {version}; searchchat's Milvus store needs Milvus {need} or later "
+            "(a BM25 full-text field and sparse vectors)."
+        )
 
 
 _clients: dict[str, Any] = {}
@@ -61,7 +82,7 @@ def client(uri: str) -> Any:
             level = quiet.level
             quiet.setLevel(logging.CRITICAL)
             try:
-                _clients[uri] = MilvusClient(uri=uri, grpc_options=options)
+                mc = MilvusClient(uri=uri, grpc_options=options)
             except Exception as exc:
                 if not uri.endswith(".db"):
                     raise
@@ -72,6 +93,13 @@ def client(uri: str) -> Any:
                 ) from exc
             finally:
                 quiet.setLevel(level)
+            if not uri.endswith(".db"):
+                try:
+                    check_server(uri, str(mc.get_server_version()))
+                except UnsupportedServer:
+                    mc.close()
+                    raise
+            _clients[uri] = mc
         return _clients[uri]
 
 

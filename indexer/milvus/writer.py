@@ -7,6 +7,7 @@ one's close) deletes its born > C rows and revives its died > C rows before it s
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -75,7 +76,8 @@ class MilvusWriter:
             self.pending = Pending(self.mc)
             self._load_documents()
         except BaseException:
-            self.close()
+            with contextlib.suppress(Exception):  # the error that stopped the open is the one to report
+                self.close()
             raise
 
     def _acquire_lock(self) -> None:
@@ -99,14 +101,16 @@ class MilvusWriter:
 
     def close(self) -> None:
         """Release the lock; a run that did not commit takes its rows back first (a killed run: the next one)."""
-        if self.mc is not None and self.committed_version is None:
-            self._roll_back()
-        self.mc = None
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
-            self._thread_lock.release()
+        try:
+            if self.mc is not None and self.committed_version is None:
+                self._roll_back()
+        finally:  # a roll-back that fails (the next run's open redoes it) still frees the index
+            self.mc = None
+            if self._lock_fd is not None:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                os.close(self._lock_fd)
+                self._lock_fd = None
+                self._thread_lock.release()
 
     def _roll_back(self) -> None:
         """Undo whatever an uncommitted run left (delete rows born after the committed run, revive rows it
