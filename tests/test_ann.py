@@ -12,7 +12,7 @@ import pytest
 import indexer.store.ann as ann_mod
 from indexer.document import Chunk, Document
 from indexer.options import AnnOptions
-from indexer.store import IndexStore, IndexWriter
+from indexer.store import ChunkFilter, IndexStore, IndexWriter
 from searchchat.indexing import ann_options
 from searchchat.retrieve import Filters, Retriever
 from searchchat.settings import Settings
@@ -208,3 +208,97 @@ def test_settings_give_the_ann_options_and_bad_ones_are_refused():
         AnnOptions(kind="flat")
     assert ann_mod.plan(AnnOptions(threshold=0), 10**7) is None
     assert ann_mod.plan(AnnOptions(kind="ivf"), 1_000_000).ivf_nlist == 4000
+
+
+# -- the filter cache: a repeated filter reuses its prepared selection ------------------------------------
+
+
+def _selection(nbytes: int) -> ann_mod.Selection:
+    return ann_mod.Selection(ids=np.zeros(nbytes // 8, dtype=np.int64))
+
+
+def test_the_filter_cache_is_an_lru_bounded_in_entries_and_bytes():
+    cache = ann_mod.FilterCache(entries=3, max_bytes=10_000)
+    built = []
+
+    def get(key, nbytes=800):
+        return cache.get("v1", key, lambda: built.append(key) or _selection(nbytes))
+
+    for key in "abc":
+        get(key)
+    get("a")  # a hit, and now the most recent
+    get("d")  # a fourth entry: the least recent ("b") goes
+    assert built == ["a", "b", "c", "d"] and len(cache) == 3
+    get("a"), get("c"), get("d")
+    assert built == ["a", "b", "c", "d"] and (cache.hits, cache.misses) == (4, 4)
+    get("b")
+    assert built[-1] == "b" and len(cache) == 3  # "b" was rebuilt; "a" (least recent) went
+    get("big", nbytes=9_600)  # fits alone: the others go to make room
+    assert len(cache) == 1 and cache.nbytes == 9_600
+    get("huge", nbytes=20_000)  # larger than the whole budget: served, never kept
+    get("huge", nbytes=20_000)
+    assert built[-2:] == ["huge", "huge"] and len(cache) == 1 and cache.nbytes == 9_600
+
+
+def test_the_filter_cache_drops_every_entry_when_the_store_version_changes():
+    cache = ann_mod.FilterCache()
+    built = []
+    for version, key in (("v1", "a"), ("v1", "b"), ("v1", "a"), ("v2", "a"), ("v2", "a"), ("v1", "a")):
+        cache.get(version, key, lambda v=version, k=key: built.append((v, k)) or _selection(80))
+    assert built == [("v1", "a"), ("v1", "b"), ("v2", "a"), ("v1", "a")]
+    assert len(cache) == 1 and cache.version == "v1"
+
+
+@pytest.mark.parametrize("options", [HNSW, IVF, AnnOptions(threshold=0)], ids=["hnsw", "ivf", "flat"])
+@pytest.mark.parametrize("exact_subset", [ann_mod.EXACT_SUBSET, 0], ids=["exact-subset", "filtered-walk"])
+def test_a_repeated_filter_is_served_from_the_cache_with_the_same_hits(
+    tmp_path, monkeypatch, options, exact_subset
+):
+    monkeypatch.setattr(ann_mod, "EXACT_SUBSET", exact_subset)
+    vecs = unit(600)
+    store = write(tmp_path, vecs, options)
+    where = ChunkFilter(sources=("s1",))  # every other document
+    allowed = store.chunk_ids(where)
+    for q in unit(5, seed=4):
+        uncached = store.dense_search(q, 20, allowed)
+        assert store.search_dense(q, 20, where) == uncached
+        assert {c for c, _ in uncached} <= set(allowed.tolist()) and len(uncached) == 20
+    assert (store.dense.filters.misses, store.dense.filters.hits) == (1, 4)
+    chosen = store.dense.filters._items[where]
+    assert (chosen.vectors is not None) == (
+        options.kind != "flat" and exact_subset > 0 and options.threshold > 0
+    )
+
+
+def test_a_selection_is_never_served_to_a_later_version_of_the_index(tmp_path):
+    """The same filter after a commit that added allowed chunks: the new snapshot's hits include them."""
+    vecs = unit(260)
+    first = write(tmp_path, vecs[:200], HNSW)
+    where = ChunkFilter(sources=("s0",))
+    first.search_dense(vecs[0], 5, where)
+    second = write(tmp_path, vecs[200:], HNSW, first=200)  # d200, d202, ... are in s0 too
+    assert second.version != first.version
+    (top, score), *_ = second.search_dense(vecs[250], 5, where)
+    assert top == 251 and score == pytest.approx(1.0, abs=1e-5)
+    # one DenseIndex extended in place (as a writer extends the live graph) and asked under a new version
+    dense = first.dense
+    dense.search(vecs[0], 5, first.chunk_ids(where), cache_key=(first.version, where))
+    dense.index.add_with_ids(vecs[200:], np.arange(201, 261, dtype=np.int64))
+    allowed = second.chunk_ids(where)
+    hits = dense.search(vecs[250], 5, allowed, cache_key=(second.version, where))
+    assert hits[0][0] == 251 and len(dense.filters) == 1 and dense.filters.version == second.version
+
+
+def test_filtered_search_over_ids_in_any_order(tmp_path):
+    """A flat index whose ids are not ascending (the rows are found by a sorted lookup, not by position)."""
+    vecs = unit(300)
+    ids = np.random.default_rng(5).permutation(np.arange(1000, 1300)).astype(np.int64)
+    flat = ann_mod.faiss.IndexIDMap2(ann_mod.faiss.IndexFlatIP(DIM))
+    flat.add_with_ids(vecs, ids)
+    dense = ann_mod.DenseIndex(flat)
+    allowed = np.sort(ids[::3])
+    for q in unit(5, seed=6):
+        hits = [c for c, _ in dense.search(q, 10, allowed, cache_key=("v", "f"))]
+        keep = np.isin(ids, allowed)
+        assert hits == exact_top(vecs[keep], ids[keep], q, 10)
+    assert dense.search(vecs[0], 3, np.array([5, 6], dtype=np.int64)) == []  # ids it does not hold

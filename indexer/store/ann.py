@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,10 @@ EXACT_SUBSET = 50_000
 SEARCH_WIDTH_MAX = 4096  # the most efSearch (HNSW) a filtered search widens to
 IVF_TRAIN_PER_CELL = 50  # k-means training vectors per IVF cell (FAISS warns below 39)
 ADD_STEP = 100_000  # vectors added to an index at a time (bounds the temporary copies)
+# Prepared filters a reader keeps (FilterCache): the few most recent, within a memory budget. A filter searched
+# exactly keeps its vectors (at most EXACT_SUBSET x 1.5 KB: 77 MB for 384-d), a wider one a bitmap of n / 8 bytes.
+FILTER_CACHE_ENTRIES = 16
+FILTER_CACHE_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -118,12 +124,75 @@ def extend(index: Any, flat: Any) -> Any | None:
     return index
 
 
+@dataclass
+class Selection:
+    """A filter's chunks, prepared for searching: their vectors gathered in one matrix (a filter searched
+    exactly), or a bitmap over the index's rows with its FAISS selector (a filter walked in the graph, or
+    scanned in the flat index). What FilterCache keeps, so that a repeated filter skips the preparing."""
+
+    ids: np.ndarray  # the allowed chunk ids (int64)
+    vectors: np.ndarray | None = None  # (len(ids), d) float32, row i is ids[i]'s vector
+    bitmap: np.ndarray | None = None  # one bit per index row (uint8, little-endian), set for allowed rows
+    selector: Any = None  # faiss.IDSelectorBitmap over `bitmap`, which it points into (so kept together)
+    rows: int = 0  # allowed rows that the index holds
+
+    @property
+    def nbytes(self) -> int:
+        held = self.ids.nbytes + (0 if self.vectors is None else self.vectors.nbytes)
+        return held + (0 if self.bitmap is None else self.bitmap.nbytes)
+
+
+class FilterCache:
+    """The most recent filters' Selections, least recently used out first, bounded in entries and in bytes.
+    Keyed by (store version, filter): a Selection lists rows of one snapshot's index, so the first lookup under
+    another version drops every entry (a version's ids, rows and vectors are never served to another)."""
+
+    def __init__(self, entries: int = FILTER_CACHE_ENTRIES, max_bytes: int = FILTER_CACHE_BYTES) -> None:
+        self.entries, self.max_bytes = entries, max_bytes
+        self.version: str | None = None
+        self.hits = self.misses = 0
+        self._items: OrderedDict[Hashable, Selection] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def get(self, version: str, key: Hashable, build: Callable[[], Selection]) -> Selection:
+        """The Selection cached for (version, key), or build()'s, kept if it fits the budget."""
+        with self._lock:
+            if version != self.version:
+                self._items.clear()
+                self._bytes, self.version = 0, version
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return found
+            self.misses += 1
+        made = build()  # outside the lock: a slow gather does not hold up searches under other filters
+        with self._lock:
+            if version == self.version and key not in self._items and made.nbytes <= self.max_bytes:
+                self._items[key] = made
+                self._bytes += made.nbytes
+                while len(self._items) > self.entries or self._bytes > self.max_bytes:
+                    _, old = self._items.popitem(last=False)
+                    self._bytes -= old.nbytes
+        return made
+
+
 class DenseIndex:
     """The vectors a reader searches: the flat index, or the ANN index with the parameters it was built with."""
 
     def __init__(self, index: Any, record: AnnRecord | None = None) -> None:
         self.index, self.record = index, record
         self.kind = record.kind if record else "flat"
+        self.filters = FilterCache()
+        self._rowmap: tuple[np.ndarray, np.ndarray | None] | None = None  # see _row_map
         if record is not None and record.kind == "ivf":
             ivf = faiss.extract_index_ivf(index)
             if ivf.direct_map.type == 0:  # reconstruct() by id, for exact search under narrow filters
@@ -147,20 +216,73 @@ class DenseIndex:
         return int(self.index.d)
 
     def search(
-        self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None
+        self,
+        vector: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None = None,
+        cache_key: tuple[str, Hashable] | None = None,
     ) -> list[tuple[int, float]]:
-        """Inner-product search; with `allowed`, only those ids (a narrow filter still fills k)."""
+        """Inner-product search; with `allowed`, only those ids (a narrow filter still fills k). `cache_key`,
+        (store version, filter), keeps the filter's prepared Selection for the next search under it."""
         q = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
         n = self.ntotal
         if n == 0 or (allowed is not None and len(allowed) == 0):
             return []
-        if allowed is not None and self.kind != "flat" and len(allowed) <= EXACT_SUBSET:
-            return self._exact_subset(q, k, np.asarray(allowed, dtype=np.int64))
-        k = min(k, n if allowed is None else len(allowed))
-        share = 1.0 if allowed is None else len(allowed) / n
-        sel = None if allowed is None else faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
-        scores, ids = self.index.search(q, k, params=self._params(k, share, sel))  # `sel` lives until here
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        if allowed is None:
+            k = min(k, n)
+            scores, ids = self.index.search(q, k, params=self._params(k, 1.0, None))
+            return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        ids_ = np.asarray(allowed, dtype=np.int64)
+        if cache_key is None:
+            chosen = self.select(ids_)
+        else:
+            chosen = self.filters.get(cache_key[0], cache_key[1], lambda: self.select(ids_))
+        if chosen.vectors is not None:
+            return self._exact_subset(q, k, chosen)
+        k = min(k, chosen.rows)
+        if k == 0:
+            return []
+        inner = faiss.downcast_index(self.index.index)  # searched by row, under the bitmap of rows
+        params = self._params(k, chosen.rows / n, chosen.selector)
+        scores, rows = inner.search(q, k, params=params)  # `chosen` keeps the selector and bitmap alive
+        row_ids = self._row_ids()
+        return [(int(row_ids[r]), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+
+    def select(self, allowed: np.ndarray) -> Selection:
+        """`allowed` prepared: a filter of at most EXACT_SUBSET chunks on an ANN index gets its vectors
+        gathered (searched exactly: a gather and one matrix product beat a filtered graph walk, which can
+        miss allowed chunks that sit apart from the rest); any other a bitmap of the index rows it allows."""
+        if self.kind != "flat" and len(allowed) <= EXACT_SUBSET:
+            vectors = np.ascontiguousarray(self.index.reconstruct_batch(allowed), dtype=np.float32)
+            return Selection(ids=allowed, vectors=vectors, rows=len(allowed))
+        rows = self._rows_of(allowed)
+        mask = np.zeros(self.ntotal, dtype=bool)
+        mask[rows] = True
+        bitmap = np.packbits(mask, bitorder="little")
+        selector = faiss.IDSelectorBitmap(self.ntotal, faiss.swig_ptr(bitmap))
+        return Selection(ids=allowed, bitmap=bitmap, selector=selector, rows=len(rows))
+
+    def _row_ids(self) -> np.ndarray:
+        """The chunk id of each row of the index (what the IDMap maps rows to)."""
+        return self._row_map()[0]
+
+    def _row_map(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """(chunk id of each row, rows in chunk-id order or None when the ids are ascending already, as
+        SQLite hands them out), read on first use; one tuple, so that threads never see half of it."""
+        found = self._rowmap
+        if found is None or len(found[0]) != self.ntotal:
+            ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
+            ascending = len(ids) < 2 or bool(np.all(ids[1:] > ids[:-1]))
+            found = self._rowmap = (ids, None if ascending else np.argsort(ids, kind="stable"))
+        return found
+
+    def _rows_of(self, allowed: np.ndarray) -> np.ndarray:
+        """The rows that hold these chunk ids (ids the index does not hold are left out)."""
+        ids, order = self._row_map()
+        by_id = ids if order is None else ids[order]
+        at: np.ndarray = np.searchsorted(by_id, allowed).clip(0, len(ids) - 1)
+        at = at[by_id[at] == allowed]
+        return at if order is None else order[at]
 
     def _params(self, k: int, share: float, sel: Any) -> Any:
         """Search parameters, widened by 1 / share under a filter so that enough allowed ids are met."""
@@ -173,7 +295,8 @@ class DenseIndex:
         nprobe = int(min(record.ivf_nprobe / share, record.ivf_nlist))
         return faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)  # type: ignore[call-arg]
 
-    def _exact_subset(self, q: np.ndarray, k: int, allowed: np.ndarray) -> list[tuple[int, float]]:
-        vectors = self.index.reconstruct_batch(allowed)  # (len(allowed), d); one FAISS thread, like search
-        scores, rows = faiss.knn(q, vectors, min(k, len(allowed)), metric=faiss.METRIC_INNER_PRODUCT)
-        return [(int(allowed[r]), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+    def _exact_subset(self, q: np.ndarray, k: int, chosen: Selection) -> list[tuple[int, float]]:
+        assert chosen.vectors is not None
+        k = min(k, len(chosen.ids))
+        scores, rows = faiss.knn(q, chosen.vectors, k, metric=faiss.METRIC_INNER_PRODUCT)  # one FAISS thread
+        return [(int(chosen.ids[r]), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]

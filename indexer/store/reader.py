@@ -103,7 +103,10 @@ class IndexStore:
     def search_dense(
         self, vector: np.ndarray, k: int, where: ChunkFilter | None = None
     ) -> list[tuple[int, float]]:
-        return self.dense_search(vector, k, None if where is None else self.chunk_ids(where))
+        if where is None:
+            return self.dense.search(vector, k)
+        # the filter's prepared selection is kept for the next search under it (a user searching one source)
+        return self.dense.search(vector, k, self.chunk_ids(where), cache_key=(self.version, where))
 
     def search_lexical(self, query: str, k: int, where: ChunkFilter | None = None) -> list[tuple[int, float]]:
         return self.bm25.search(query, k, None if where is None else self.chunk_ids(where))
