@@ -1,18 +1,26 @@
-"""Exact FAISS flat against the store's ANN index on realistic synthetic chunk vectors: build, memory, latency, recall.
+"""Exact FAISS flat against the store's ANN index, or Milvus Lite, on realistic synthetic chunks: build, memory,
+latency, recall.
 
     python bench/scale.py --sizes 100000 1000000 --out bench/results/scale.txt
+    python bench/scale.py --store milvus --sizes 100000 --out bench/results/scale.txt
 
 The vectors are not uniform noise. SciFact passages (title + abstract halves) are embedded with the packaged
 MiniLM; each synthetic chunk is a passage's vector, sometimes mixed with a second passage's, plus Gaussian noise
 shaped like the passages' own covariance, normalised. Queries are SciFact's real claims, held out of the bases.
 Searches go one query at a time, one FAISS thread and k=100 candidates, as the server's retriever does; recall@10
 is the share of exact search's top 10 found in the ANN's top 10. Built ANN indexes are kept in --cache and reused.
+
+--store milvus writes the same chunks through the Milvus store's own writer (SEARCHCHAT_STORE=milvus:///...db,
+Milvus Lite in this process): each chunk carries the text of the passage its vector was drawn around (the BM25
+field is filled from it, as when indexing), four chunks a document, one run, one commit. Then it searches the
+dense leg as the retriever does (store.search_dense, k=100) and compares with exact search over the same vectors.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import re
 import time
@@ -80,9 +88,11 @@ def real_vectors(data: Path, cache: Path, bases: int) -> tuple[np.ndarray, np.nd
     return base_vecs, query_vecs
 
 
-def synthetic(bases: np.ndarray, n: int, seed: int = 0, block: int = 100_000) -> tuple[faiss.Index, float]:
+def synthetic(
+    bases: np.ndarray, n: int, seed: int = 0, block: int = 100_000, origins: list[np.ndarray] | None = None
+) -> tuple[faiss.Index, float]:
     """A flat IndexIDMap2 of n synthetic chunk vectors around the passages (ids 1..n, as SQLite gives them),
-    and the seconds spent adding them to it."""
+    and the seconds spent adding them to it. `origins` gets, block by block, the passage each was drawn around."""
     rng = np.random.default_rng(seed)
     centred = bases - bases.mean(axis=0)
     eigval, eigvec = np.linalg.eigh(centred.T @ centred / len(bases))
@@ -91,7 +101,10 @@ def synthetic(bases: np.ndarray, n: int, seed: int = 0, block: int = 100_000) ->
     flat, adding = faiss.IndexIDMap2(faiss.IndexFlatIP(bases.shape[1])), 0.0
     for start in range(0, n, block):
         m = min(block, n - start)
-        v = bases[rng.integers(len(bases), size=m)].copy()
+        origin = rng.integers(len(bases), size=m)
+        if origins is not None:
+            origins.append(origin)
+        v = bases[origin].copy()
         mixed = rng.random(m) < 0.5
         v[mixed] += (
             rng.uniform(0, 0.5, (int(mixed.sum()), 1)) * bases[rng.integers(len(bases), size=mixed.sum())]
@@ -195,6 +208,69 @@ def run_size(n: int, args: argparse.Namespace, bases: np.ndarray, queries: np.nd
     return rows
 
 
+def rss_mb() -> float:
+    """This process's resident memory (Milvus Lite runs in it)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_milvus(n: int, args: argparse.Namespace, bases: np.ndarray, queries: np.ndarray) -> list[Row]:
+    """Milvus Lite through the store's writer and reader, against exact search over the same vectors."""
+    import shutil
+
+    from indexer.document import Chunk, Document
+    from indexer.store import open_reader, open_writer
+
+    origins: list[np.ndarray] = []
+    flat, flat_s = synthetic(bases, n, origins=origins)
+    origin = np.concatenate(origins)
+    exact, p50, p95 = timed_search(DenseIndex(flat), queries)
+    rows = [Row(n, "flat", "exact", flat_s, n * (4 * flat.d + 8) / 2**20, p50, p95, 1.0)]
+    print(rows[-1], flush=True)
+    texts = passages(args.data / "corpus.jsonl", args.bases)
+    xb, _ = ann.flat_contents(flat)
+    where = args.cache / f"milvus-{n}"
+    shutil.rmtree(where, ignore_errors=True)
+    store, index_dir = f"milvus://{where / 'lite.db'}", where / "index"
+    gc.collect()
+    before = rss_mb()
+    t0 = time.perf_counter()
+    with open_writer(store, index_dir, "synthetic-minilm", flat.d) as writer:
+        for first in range(0, n, 4):
+            doc = Document(doc_id=f"syn{first // 4}", url=f"synthetic://{first // 4}", title=f"Synthetic {first // 4}",
+                           source="synthetic", content_hash=f"h{first // 4}", doctype="text")  # fmt: skip
+            last = min(n, first + 4)
+            chunks = [Chunk(None, doc.doc_id, doc.url, doc.title, "", texts[origin[i]], position=i - first)
+                      for i in range(first, last)]  # fmt: skip
+            writer.upsert_document(doc, chunks, np.ascontiguousarray(xb[first:last]))
+            if (first // 4) % 25_000 == 0:
+                print(f"  milvus: {first:,} chunks written, {time.perf_counter() - t0:.0f} s", flush=True)
+        writer.touch_source("synthetic", "folder")
+        writer.commit()
+    insert_s = time.perf_counter() - t0
+    reader = open_reader(store, index_dir)
+    assert reader.stats().chunks == n
+    assert reader.get_chunks([n])[n].text == texts[origin[n - 1]]  # chunk ids 1..n, as the flat index's
+    found, times = [], []
+    reader.search_dense(queries[0], CANDIDATES)  # warm-up (Milvus Lite loads the collection)
+    for q in queries:
+        t1 = time.perf_counter()
+        hits = reader.search_dense(q, CANDIDATES)
+        times.append((time.perf_counter() - t1) * 1000)
+        found.append([cid for cid, _ in hits])
+    gc.collect()
+    memory = rss_mb() - before
+    disk = sum(f.stat().st_size for f in where.rglob("*") if f.is_file()) / 2**20
+    params = (f"Milvus Lite, FLAT/IP, via the store: {n / insert_s:,.0f} chunks/s inserted, "
+              f"{disk:,.0f} MB on disk")  # fmt: skip
+    p50, p95 = float(np.percentile(times, 50)), float(np.percentile(times, 95))
+    rows.append(Row(n, "milvus-lite", params, insert_s, memory, p50, p95, recall10(found, exact)))
+    print(rows[-1], flush=True)
+    return rows
+
+
 def table(rows: Sequence[Row]) -> str:
     head = "| chunks | index | search parameters | build s | index MB | p50 ms | p95 ms | recall@10 |"
     lines = [head, "|" + "---|" * 8]
@@ -223,6 +299,8 @@ def main() -> None:
     ap.add_argument(
         "--exact-subset", type=int, default=ann.EXACT_SUBSET, help="filters searched exactly up to"
     )
+    ap.add_argument("--store", choices=["local", "milvus"], default="local",
+                    help="local: flat and the ANN index; milvus: flat and Milvus Lite through the store")  # fmt: skip
     ap.add_argument("--cache", type=Path, default=Path("/tmp/searchchat-scale"))
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
@@ -230,11 +308,20 @@ def main() -> None:
     ann.EXACT_SUBSET = args.exact_subset
     bases, queries = real_vectors(args.data, args.cache, args.bases)
     queries = queries[np.random.default_rng(2).permutation(len(queries))[: args.queries]]
-    rows = [row for n in args.sizes for row in run_size(n, args, bases, queries)]
+    run = run_milvus if args.store == "milvus" else run_size
+    rows = [row for n in args.sizes for row in run(n, args, bases, queries)]
     text = (
         f"bench/scale.py {len(bases)} SciFact MiniLM passages as centres, {len(queries)} held-out claims, "
         f"k={CANDIDATES}, 1 FAISS thread per query; build with {BUILD_THREADS} threads; filters of at most "
-        f"{ann.EXACT_SUBSET:,} chunks searched exactly\n\n" + table(rows)
+        f"{ann.EXACT_SUBSET:,} chunks searched exactly"
+        + (
+            "; milvus-lite: build s = writing and committing the chunks through the store (texts, BM25 field, "
+            "documents), index MB = growth of this process's RSS (Milvus Lite runs in it) until after the searches"
+            if args.store == "milvus"
+            else ""
+        )
+        + "\n\n"
+        + table(rows)
     )
     print(text)
     if args.out:
