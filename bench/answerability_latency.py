@@ -17,14 +17,15 @@ from calibrate_policy import Silent
 
 from indexer.embed import cpu_supports_bf16, get_embedder
 from indexer.store import IndexStore
-from searchchat.answer import Answerer
-from searchchat.answerability import EvidenceScorer, Scorer, load_model
-from searchchat.beir import BeirDataset, ensure_index
-from searchchat.evalqa import load_qa
-from searchchat.metrics import percentile
-from searchchat.policy import AnswerPolicy
-from searchchat.prompt import fit_sources
-from searchchat.retrieve import Retriever
+from searchchat.answering.answerability import EvidenceScorer
+from searchchat.answering.pipeline import Answerer
+from searchchat.answering.policy import AnswerPolicy
+from searchchat.answering.prompt import fit_sources
+from searchchat.evaluation.beir import BeirDataset, ensure_index
+from searchchat.evaluation.metrics import percentile
+from searchchat.evaluation.qa import load_qa
+from searchchat.models.crossencoder import Scorer, load_model
+from searchchat.retrieval.retriever import Retriever
 from searchchat.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from indexer.embed import get_embedder
-from searchchat.answer import Answerer
-from searchchat.beir import BeirDataset, ensure_index
-from searchchat.evalqa import contains, supports_gold
+from searchchat.answering.pipeline import Answerer
+from searchchat.answering.policy import AnswerPolicy
+from searchchat.evaluation.beir import BeirDataset, ensure_index
+from searchchat.evaluation.qa import contains, supports_gold
 from searchchat.generators.base import Generator, Prompt
-from searchchat.policy import AnswerPolicy
-from searchchat.retrieve import Retriever
+from searchchat.retrieval.retriever import Retriever
 from searchchat.settings import Settings
 from searchchat.training.split import Split, article_of
 

@@ -24,10 +24,10 @@ import numpy as np
 from covidqa_common import COVIDQA, covid_index, demo_index, questions, retriever
 
 from indexer.embed import get_embedder
-from searchchat.answer import Answerer
-from searchchat.evalqa import load_qa, sample
+from searchchat.answering.pipeline import Answerer
+from searchchat.evaluation.qa import load_qa, sample
 from searchchat.generators import get_generator
-from searchchat.retrieve import Retriever, dense_search
+from searchchat.retrieval.retriever import Retriever, dense_search
 from searchchat.settings import Settings
 
 

@@ -1,4 +1,4 @@
-"""Calibrate the citation checker (searchchat/cite.py) on COVID-QA: which (sentence, passage) pairs count as
+"""Calibrate the citation checker (searchchat/answering/cite.py) on COVID-QA: which (sentence, passage) pairs count as
 "the passage supports the sentence".
 
 For a sample of questions, the top-k hybrid hits are labelled by the gold answer: a hit that contains the gold
@@ -8,7 +8,7 @@ question gives three claims:
   - "question: answer", the way a model restates the question before answering;
   - the gold answer with one number changed (when it has one): a negative even against the supporting hit.
 For every weight of the lexical part and every threshold, precision and recall of "score >= threshold" are
-printed; the chosen values go into searchchat/cite.py.
+printed; the chosen values go into searchchat/answering/cite.py.
 
     python bench/covidqa_calibrate.py --limit 300 --out bench/results/covidqa_calibrate.json
 """
@@ -26,8 +26,8 @@ import numpy as np
 from covidqa_common import COVIDQA, covid_index, retriever
 
 from indexer.embed import get_embedder
-from searchchat.cite import CitationChecker, Support
-from searchchat.evalqa import load_qa, sample, supports_gold
+from searchchat.answering.cite import CitationChecker, Support
+from searchchat.evaluation.qa import load_qa, sample, supports_gold
 from searchchat.markers import neutralise
 from searchchat.settings import Settings
 

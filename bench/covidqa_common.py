@@ -6,8 +6,8 @@ from pathlib import Path
 
 from indexer.embed import Embedder
 from indexer.store import IndexStore, current_snapshot
-from searchchat.beir import BeirDataset, ensure_index
-from searchchat.retrieve import Retriever
+from searchchat.evaluation.beir import BeirDataset, ensure_index
+from searchchat.retrieval.retriever import Retriever
 from searchchat.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

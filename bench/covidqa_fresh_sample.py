@@ -14,7 +14,7 @@ from pathlib import Path
 
 from covidqa_common import COVIDQA
 
-from searchchat.evalqa import load_qa, sample
+from searchchat.evaluation.qa import load_qa, sample
 
 
 def main() -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 from covidqa_common import COVIDQA, covid_index, retriever
 
 from indexer.embed import get_embedder
-from searchchat.answer import Answerer
-from searchchat.evalqa import format_report, load_qa, run_qa, sample, summarise
+from searchchat.answering.pipeline import Answerer
+from searchchat.evaluation.qa import format_report, load_qa, run_qa, sample, summarise
 from searchchat.generators import get_generator
 from searchchat.settings import Settings
 

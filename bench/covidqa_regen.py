@@ -20,9 +20,9 @@ from pathlib import Path
 from covidqa_common import COVIDQA, covid_index, retriever
 
 from indexer.embed import get_embedder
-from searchchat import answer as answer_mod
-from searchchat.answer import Answerer
-from searchchat.evalqa import QARecord, format_report, load_qa, run_qa, summarise
+from searchchat.answering import pipeline as answer_mod
+from searchchat.answering.pipeline import Answerer
+from searchchat.evaluation.qa import QARecord, format_report, load_qa, run_qa, summarise
 from searchchat.generators import get_generator
 from searchchat.generators.base import Generator, Prompt
 from searchchat.settings import Settings

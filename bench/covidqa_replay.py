@@ -22,10 +22,10 @@ from pathlib import Path
 from covidqa_common import COVIDQA, covid_index, retriever
 
 from indexer.embed import get_embedder
-from searchchat import answer as answer_mod
-from searchchat import cite
-from searchchat.answer import Answerer
-from searchchat.evalqa import QAItem, format_report, score, summarise
+from searchchat.answering import cite
+from searchchat.answering import pipeline as answer_mod
+from searchchat.answering.pipeline import Answerer
+from searchchat.evaluation.qa import QAItem, format_report, score, summarise
 from searchchat.generators.base import Generator, Prompt
 from searchchat.settings import Settings
 
@@ -38,7 +38,7 @@ class Replay(Generator):
     def __init__(self, raw: dict[str, str], settings: Settings) -> None:
         from transformers import AutoTokenizer
 
-        from searchchat.modelcache import transformers_location
+        from searchchat.generators.modelcache import transformers_location
 
         self.raw = raw
         self.tokenizer = AutoTokenizer.from_pretrained(transformers_location(settings))

@@ -1,4 +1,4 @@
-"""Tune the evidence reranker (searchchat/evidence.py) on COVID-QA questions that the eval-qa sample does not
+"""Tune the evidence reranker (searchchat/answering/evidence.py) on COVID-QA questions that the eval-qa sample does not
 use, and print how often a passage holding the gold answer is among the first 1..4 passages.
 
     python bench/covidqa_rerank.py [--limit 200] [--seed 1] [--exclude-seed 13 --exclude-limit 200]
@@ -17,10 +17,10 @@ import argparse
 from covidqa_common import COVIDQA, covid_index, retriever
 
 from indexer.embed import get_embedder
-from searchchat.cite import CitationChecker
-from searchchat.evalqa import load_qa, sample, supports_gold
-from searchchat.evidence import POOL, EvidenceReranker
-from searchchat.prompt import source_text
+from searchchat.answering.cite import CitationChecker
+from searchchat.answering.evidence import POOL, EvidenceReranker
+from searchchat.answering.prompt import source_text
+from searchchat.evaluation.qa import load_qa, sample, supports_gold
 from searchchat.settings import Settings
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from covidqa_common import demo_index, questions, retriever
 
 from indexer.embed import get_embedder
-from searchchat.answer import Answerer
+from searchchat.answering.pipeline import Answerer
 from searchchat.generators import get_generator
 from searchchat.settings import Settings
 

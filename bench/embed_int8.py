@@ -20,9 +20,9 @@ import numpy as np
 from indexer.chunk import embed_text
 from indexer.embed import SentenceTransformerEmbedder
 from indexer.store import open_reader
-from searchchat.beir import ensure_index, load_dataset, run_mode
-from searchchat.metrics import evaluate
-from searchchat.retrieve import Retriever
+from searchchat.evaluation.beir import ensure_index, load_dataset, run_mode
+from searchchat.evaluation.metrics import evaluate
+from searchchat.retrieval.retriever import Retriever
 from searchchat.settings import Settings
 
 PRECISIONS = ("fp32", "bf16", "int8")

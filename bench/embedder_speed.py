@@ -17,7 +17,7 @@ from pathlib import Path
 from indexer.chunk import embed_text
 from indexer.embed import get_embedder
 from indexer.store import IndexStore
-from searchchat.beir import ensure_index, load_dataset
+from searchchat.evaluation.beir import ensure_index, load_dataset
 from searchchat.settings import Settings
 
 

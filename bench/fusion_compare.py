@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fusion_legs import halves, ndcg  # noqa: E402
 
-from searchchat.retrieve import Scored, convex, rrf  # noqa: E402
+from searchchat.retrieval.retriever import Scored, convex, rrf  # noqa: E402
 from searchchat.text import cjk_share  # noqa: E402
 
 Fuse = Callable[[str, Scored, Scored], Scored]

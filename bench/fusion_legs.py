@@ -4,7 +4,7 @@
 
 Builds (or reuses) the same cached index as `searchchat eval`, runs the dense and the BM25 leg for every judged
 query of the split (top CANDIDATES chunks each), saves them as legs_<dataset>_<embedder>_<split>.pkl, and
-prints document-level nDCG@10 for dense, BM25 and each fusion in searchchat.retrieve on two halves of the
+prints document-level nDCG@10 for dense, BM25 and each fusion in searchchat.retrieval.retriever on two halves of the
 queries (a fixed seed: tune on `tune`, report `held`). SciFact has a train split: tune there, report test.
 """
 
@@ -20,10 +20,10 @@ from typing import Any
 
 from indexer.embed import get_embedder
 from indexer.store import IndexStore
-from searchchat.beir import doc_ranking, ensure_index, load_dataset
-from searchchat.lexical import lexical_index
-from searchchat.metrics import evaluate
-from searchchat.retrieve import CANDIDATES, Scored
+from searchchat.evaluation.beir import doc_ranking, ensure_index, load_dataset
+from searchchat.evaluation.metrics import evaluate
+from searchchat.retrieval.lexical import lexical_index
+from searchchat.retrieval.retriever import CANDIDATES, Scored
 from searchchat.settings import Settings
 
 SEED = 17  # the fixed split of a test set's queries into a tuning half and a held-out half

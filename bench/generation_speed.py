@@ -61,7 +61,7 @@ def measure(backend: str, prompt_tokens: int, max_new: int, runs: int, threads: 
     from transformers import AutoTokenizer
 
     from searchchat.generators.base import Prompt
-    from searchchat.modelcache import default_gguf_path, default_model_dir
+    from searchchat.generators.modelcache import default_gguf_path, default_model_dir
     from searchchat.settings import Settings
 
     settings = Settings()

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from indexer.store import CURRENT, IndexStore  # noqa: E402
-from searchchat.lexical import LexicalIndex  # noqa: E402
+from searchchat.retrieval.lexical import LexicalIndex  # noqa: E402
 
 DOCS = {
     f"topic{i}.md": f"# Topic {i}\n\n## Notes\n\nTopic {i} is about item {i} and its neighbours.\n"

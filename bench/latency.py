@@ -41,7 +41,7 @@ def cpu_flags() -> str:
 
 def time_one(answerer: Any, question: str) -> dict[str, float]:
     """Seconds to the preview, the first token and the final answer; tokens streamed; CPU seconds."""
-    from searchchat.answer_events import Final, Preview, Token
+    from searchchat.answering.events import Final, Preview, Token
 
     t0, cpu0 = time.perf_counter(), time.process_time()
     preview = first = None
@@ -64,8 +64,8 @@ def worker(covidqa: int, demo: int) -> dict[str, Any]:
     from covidqa_common import covid_index, demo_index, questions, retriever
 
     from indexer.embed import get_embedder
-    from searchchat.answer import Answerer
-    from searchchat.evalqa import load_qa, resolve
+    from searchchat.answering.pipeline import Answerer
+    from searchchat.evaluation.qa import load_qa, resolve
     from searchchat.generators import get_generator
     from searchchat.settings import Settings
 

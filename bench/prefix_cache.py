@@ -18,9 +18,9 @@ from pathlib import Path
 from covidqa_common import demo_index, questions, retriever
 
 from indexer.embed import get_embedder
+from searchchat.answering.prompt import build_prompt, fit_sources
 from searchchat.generators import get_generator
 from searchchat.generators.local import LocalGenerator
-from searchchat.prompt import build_prompt, fit_sources
 from searchchat.settings import Settings
 
 

@@ -19,14 +19,14 @@ from pathlib import Path
 
 from indexer.embed import get_embedder
 from indexer.store import IndexStore
-from searchchat.answer import Answerer
-from searchchat.answerability import load_model
-from searchchat.beir import BeirDataset, ensure_index
-from searchchat.evalqa import format_table, load_qa, resolve, run_qa, summarise
+from searchchat.answering.grounding import MODES
+from searchchat.answering.pipeline import Answerer
+from searchchat.evaluation.beir import BeirDataset, ensure_index
+from searchchat.evaluation.qa import format_table, load_qa, resolve, run_qa, summarise
 from searchchat.generators import get_generator
 from searchchat.generators.base import Generator, Prompt
-from searchchat.grounding import MODES
-from searchchat.retrieve import Retriever
+from searchchat.models.crossencoder import load_model
+from searchchat.retrieval.retriever import Retriever
 from searchchat.settings import Settings
 
 

@@ -36,7 +36,7 @@ from indexer.options import AnnOptions
 from indexer.store import ann
 from indexer.store.ann import DenseIndex, FilterCache, build, plan
 
-CANDIDATES = 100  # what searchchat.retrieve asks the dense leg for
+CANDIDATES = 100  # what searchchat.retrieval.retriever asks the dense leg for
 BUILD_THREADS = faiss.omp_get_max_threads()  # builds use them all; each query gets one, as the server's
 SPREAD = 0.75  # the mean cosine of a synthetic chunk to the passage it was drawn around
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from indexer.embed import get_embedder
 from indexer.store import IndexStore
-from searchchat.beir import ensure_index, load_dataset
-from searchchat.metrics import percentile
-from searchchat.retrieve import MODES, Retriever
+from searchchat.evaluation.beir import ensure_index, load_dataset
+from searchchat.evaluation.metrics import percentile
+from searchchat.retrieval.retriever import MODES, Retriever
 from searchchat.settings import Settings
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from searchchat.answerability import MODEL_DIR
+from searchchat.models.crossencoder import MODEL_DIR
 from searchchat.training.data import iter_pairs, load_dataset
 from searchchat.training.definitions import iter_definition_pairs
 from searchchat.training.split import DATASETS, Split, article_of, make_split

@@ -19,10 +19,10 @@ import numpy as np
 from indexer.bm25 import stemmer
 from indexer.embed import get_embedder
 from indexer.store import IndexStore
-from searchchat.beir import doc_ranking, ensure_index, load_dataset
-from searchchat.lexical import LexicalIndex
-from searchchat.metrics import evaluate
-from searchchat.retrieve import CANDIDATES, Scored, convex, rrf
+from searchchat.evaluation.beir import doc_ranking, ensure_index, load_dataset
+from searchchat.evaluation.metrics import evaluate
+from searchchat.retrieval.lexical import LexicalIndex
+from searchchat.retrieval.retriever import CANDIDATES, Scored, convex, rrf
 from searchchat.settings import Settings
 
 

@@ -37,7 +37,7 @@ class Embedder:
     name: str = "embedder"
     # Whether it embeds Chinese, Japanese and Korean meaningfully (hybrid fusion trusts it there).
     cjk: bool = True
-    # Whether the answer checks' cosine thresholds (searchchat.cite, .evidence) hold on its scale: they were
+    # Whether the answer checks' cosine thresholds (searchchat.answering.cite, .evidence) hold on its scale: they were
     # calibrated on MiniLM; an embedder without it leaves those checks to the packaged MiniLM (checking_embedder).
     checks_answers: bool = True
 

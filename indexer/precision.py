@@ -16,7 +16,7 @@ PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "int8")
 # "auto" picks int8 where bf16 is missing only while int8 keeps nDCG@10 within 0.005 of fp32 (issue 20);
 # measured on SciFact and Cranfield in bench/results/embed_int8.txt.
 INT8_PASSED = True
-# How MiniLM's int8 weights are made; eval caches key their indexes by it (searchchat.beir.cache_key).
+# How MiniLM's int8 weights are made; eval caches key their indexes by it (searchchat.evaluation.beir.cache_key).
 INT8_SCHEME = "qint8 per-channel weights, nn.Linear but the FFN output"
 # BERT's FFN output projections (encoder.layer.N.output.dense, not attention.output.dense) stay fp32: their
 # inputs have outlier activations, and quantising them too took the cosine to fp32 from 0.99 to 0.98 mean.

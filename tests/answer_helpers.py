@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from indexer.document import Chunk
 from indexer.embed import Embedder
-from searchchat.retrieve import SearchResult
+from searchchat.retrieval.retriever import SearchResult
 from searchchat.types import Hit
 
 
@@ -37,7 +37,12 @@ class ListRetriever:
     queries: list[str] = field(default_factory=list)
 
     def search(
-        self, query: str, k: int | None = None, mode: str | None = None, filters: object = None
+        self,
+        query: str,
+        k: int | None = None,
+        mode: str | None = None,
+        filters: object = None,
+        store: object = None,
     ) -> SearchResult:
         self.queries.append(query)
         return SearchResult(query=query, mode=mode or "hybrid", hits=self.hits[: k or len(self.hits)])

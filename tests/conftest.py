@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from searchchat.policy import PROFILES, AnswerPolicy
+from searchchat.answering.policy import PROFILES, AnswerPolicy
 from searchchat.settings import Settings
 from tests.fakes import FakeEmbedder, OverlapScorer, ScriptedGenerator
 
@@ -48,8 +48,9 @@ def _fake_answerability(request: pytest.FixtureRequest, monkeypatch: pytest.Monk
     """Unit tests score answerability by word overlap; integration tests load the shipped model."""
     if request.node.get_closest_marker("integration") is None:
         monkeypatch.setattr(
-            "searchchat.answer.get_scorer", lambda path=None, embed=None, reads_cjk=True: OverlapScorer()
+            "searchchat.answering.pipeline.get_scorer",
+            lambda path=None, embed=None, reads_cjk=True: OverlapScorer(),
         )
-        monkeypatch.setattr("searchchat.answer.load_model", lambda path=None: OverlapScorer())
+        monkeypatch.setattr("searchchat.answering.pipeline.load_model", lambda path=None: OverlapScorer())
         for name, bars in OVERLAP_BARS.items():  # the fake scores a share of words, 0..1
             monkeypatch.setitem(PROFILES, name, AnswerPolicy(name, *bars))

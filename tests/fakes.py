@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from indexer.embed import HashEmbedder
-from searchchat.answerability import Scorer
 from searchchat.generators.base import Generator, Prompt
+from searchchat.models.crossencoder import Scorer
 from searchchat.text import content_terms
 
 

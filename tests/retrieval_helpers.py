@@ -10,7 +10,7 @@ from indexer.document import Document, Section
 from indexer.embed import Embedder
 from indexer.parse import content_hash
 from indexer.store import IndexWriter
-from searchchat.rerank import Reranker
+from searchchat.retrieval.rerank import Reranker
 from searchchat.types import Hit
 
 

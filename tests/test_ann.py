@@ -14,7 +14,7 @@ from indexer.document import Chunk, Document
 from indexer.options import AnnOptions
 from indexer.store import ChunkFilter, IndexStore, IndexWriter
 from searchchat.indexing import ann_options
-from searchchat.retrieve import Filters, Retriever
+from searchchat.retrieval.retriever import Filters, Retriever
 from searchchat.settings import Settings
 from tests.fakes import FakeEmbedder
 

@@ -9,11 +9,11 @@ import pytest
 
 from indexer.pipeline import index_sources
 from indexer.store import IndexStore
-from searchchat.answer import Answerer
-from searchchat.answer_events import Final, Preview, Rewrite, Sources, Token, payload
+from searchchat.answering.events import Final, Preview, Rewrite, Sources, Token, payload
+from searchchat.answering.pipeline import Answerer
 from searchchat.indexing import index_options
 from searchchat.language import ABSTAIN
-from searchchat.retrieve import Retriever
+from searchchat.retrieval.retriever import Retriever
 from searchchat.settings import Settings
 from tests.answer_helpers import ListRetriever, make_hits
 from tests.fakes import FakeEmbedder, ScriptedGenerator

@@ -1,6 +1,6 @@
 """The layout contracts in pyproject.toml ([tool.importlinter]): the tree keeps them, and lint-imports fails
 when a forbidden import is added (the write path importing the read path, answering importing the web layer
-or the CLI, a generator importing answering)."""
+or the CLI or evaluation, a generator importing answering, retrieval importing answering)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 LINT = str(Path(sys.executable).with_name("lint-imports"))
 WRITE_PATH = "The write path (indexer) does not import the read path (searchchat)"
-ANSWERING = "Answering does not import the web layer or the CLI"
+ANSWERING = "Answering does not import web, cli or evaluation"
 GENERATORS = "Generators do not import answering"
+RETRIEVAL = "Retrieval does not import answering or the generators"
 
 
 def lint(cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -32,16 +33,18 @@ def python_only(folder: str, names: list[str]) -> set[str]:
 def test_the_tree_keeps_the_contracts() -> None:
     result = lint(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 kept, 0 broken" in result.stdout
+    assert "4 kept, 0 broken" in result.stdout
 
 
 @pytest.mark.parametrize(
     ("module", "forbidden", "contract"),
     [
         ("indexer/chunk.py", "searchchat.settings", WRITE_PATH),
-        ("searchchat/policy.py", "searchchat.cli.common", ANSWERING),
-        ("searchchat/cite.py", "searchchat.web.app", ANSWERING),
-        ("searchchat/generators/openai.py", "searchchat.prompt", GENERATORS),
+        ("searchchat/answering/policy.py", "searchchat.cli.common", ANSWERING),
+        ("searchchat/answering/cite.py", "searchchat.web.app", ANSWERING),
+        ("searchchat/generators/openai.py", "searchchat.answering.prompt", GENERATORS),
+        ("searchchat/retrieval/lexical.py", "searchchat.answering.policy", RETRIEVAL),
+        ("searchchat/answering/prompt.py", "searchchat.evaluation.qa", ANSWERING),
     ],
 )
 def test_a_forbidden_import_fails(tmp_path: Path, module: str, forbidden: str, contract: str) -> None:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from indexer.bm25 import BM25_DIR, needs_rebuild
 from indexer.embed import HashEmbedder
 from indexer.store import current_snapshot
-from searchchat.beir import cache_key, doc_ranking, ensure_index, load_dataset, run_eval
+from searchchat.evaluation.beir import cache_key, doc_ranking, ensure_index, load_dataset, run_eval
 from searchchat.settings import Settings
 
 CORPUS = [

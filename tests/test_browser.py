@@ -79,7 +79,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundServe
     generator = PacedExtractive()
     with pytest.MonkeyPatch.context() as mp:  # conftest's per-test fake starts after this module's server
         mp.setattr(
-            "searchchat.answer.get_scorer", lambda path=None, embed=None, reads_cjk=True: OverlapScorer()
+            "searchchat.answering.pipeline.get_scorer",
+            lambda path=None, embed=None, reads_cjk=True: OverlapScorer(),
         )
         app = make_app(web_settings(root / "home", build_index(root)), generator)
     with BackgroundServer(app) as srv:

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 import pytest
 
-from searchchat.answer import Answerer
-from searchchat.answerability import Scorer
-from searchchat.choice import AnswerChooser
-from searchchat.policy import MODEL_PROFILES, get_policy
+from searchchat.answering.choice import AnswerChooser
+from searchchat.answering.pipeline import Answerer
+from searchchat.answering.policy import MODEL_PROFILES, get_policy
+from searchchat.models.crossencoder import Scorer
 from searchchat.settings import Settings
 from tests.answer_helpers import ListRetriever, make_hits
 from tests.fakes import FakeEmbedder, ScriptedGenerator

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from searchchat.cite import BEST_MARGIN, CitationChecker, names, numbers, parse_markers, split_sentences
+from searchchat.answering.cite import (
+    BEST_MARGIN,
+    CitationChecker,
+    names,
+    numbers,
+    parse_markers,
+    split_sentences,
+)
 from tests.fakes import FakeEmbedder
 
 SOURCES = [

@@ -11,9 +11,9 @@ import Stemmer
 
 from indexer.cjk import segment
 from indexer.store import IndexStore, StoreHandle
-from searchchat.cite import numbers
-from searchchat.lexical import LexicalIndex, tokenize
-from searchchat.retrieve import Retriever, convex
+from searchchat.answering.cite import numbers
+from searchchat.retrieval.lexical import LexicalIndex, tokenize
+from searchchat.retrieval.retriever import Retriever, convex
 from searchchat.settings import Settings
 from searchchat.text import cjk_numbers, cjk_share
 from tests.fakes import FakeEmbedder

@@ -85,7 +85,7 @@ def test_ask_json_contract(indexed):
 def test_ask_strict_flag_picks_the_strict_policy(indexed, monkeypatch):
     import dataclasses
 
-    from searchchat import policy
+    from searchchat.answering import policy
 
     # a strict profile no passage can satisfy
     monkeypatch.setitem(

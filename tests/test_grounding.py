@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from searchchat.answer import Answerer
-from searchchat.grounding import signs, ungrounded
-from searchchat.policy import get_policy
+from searchchat.answering.grounding import signs, ungrounded
+from searchchat.answering.pipeline import Answerer
+from searchchat.answering.policy import get_policy
 from searchchat.settings import Settings
 from tests.answer_helpers import ListRetriever, make_hits
 from tests.fakes import FakeEmbedder, ScriptedGenerator

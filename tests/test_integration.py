@@ -11,10 +11,10 @@ import pytest
 from indexer.embed import get_embedder
 from indexer.pipeline import index_sources
 from indexer.store import IndexStore
-from searchchat.answer import Answerer
+from searchchat.answering.pipeline import Answerer
 from searchchat.generators import get_generator
 from searchchat.indexing import index_options
-from searchchat.retrieve import Retriever
+from searchchat.retrieval.retriever import Retriever
 from searchchat.settings import Settings
 from tests.conftest import ROOT
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from searchchat.answer import snippet
+from searchchat.answering.pipeline import snippet
+from searchchat.answering.prompt import build_prompt
 from searchchat.markers import has_markers, neutralise
-from searchchat.prompt import build_prompt
 from tests.answer_helpers import make_hits
 
 # Excerpts of COVID-QA (CORD-19) articles, with their reference markers as extracted.

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from searchchat.metrics import dcg, evaluate, mrr_at_k, ndcg_at_k, percentile, recall_at_k
+from searchchat.evaluation.metrics import dcg, evaluate, mrr_at_k, ndcg_at_k, percentile, recall_at_k
 
 # q1: graded judgments, one judged-but-irrelevant document (grade 0) ranked first.
 # q2: its only relevant document is not retrieved at all.

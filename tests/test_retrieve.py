@@ -8,9 +8,14 @@ from pathlib import Path
 import pytest
 
 from indexer.store import IndexStore, StoreHandle
-from searchchat.lexical import LexicalIndex
-from searchchat.rerank import AnswerabilityReranker, CrossEncoderReranker, RerankerError, get_reranker
-from searchchat.retrieve import Filters, Retriever, cap_per_doc, convex, normalise, rrf
+from searchchat.retrieval.lexical import LexicalIndex
+from searchchat.retrieval.rerank import (
+    AnswerabilityReranker,
+    CrossEncoderReranker,
+    RerankerError,
+    get_reranker,
+)
+from searchchat.retrieval.retriever import Filters, Retriever, cap_per_doc, convex, normalise, rrf
 from searchchat.settings import Settings
 from tests.answer_helpers import make_hits
 from tests.fakes import FakeEmbedder, OverlapScorer

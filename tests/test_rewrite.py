@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from searchchat.answering.rewrite import clean_rewrite, heuristic_rewrite, needs_rewrite, rewrite
 from searchchat.generators.extractive import ExtractiveGenerator
-from searchchat.rewrite import clean_rewrite, heuristic_rewrite, needs_rewrite, rewrite
 from tests.fakes import ScriptedGenerator
 
 HISTORY = [
@@ -70,7 +70,7 @@ def test_clean_rewrite() -> None:
 
 
 def test_a_standalone_follow_up_opening_with_and_is_not_rewritten() -> None:
-    from searchchat.rewrite import needs_rewrite
+    from searchchat.answering.rewrite import needs_rewrite
 
     history = [{"role": "user", "content": "Is ChatGPT a GAN?"}]
     assert not needs_rewrite("And what does BM25 use for scoring documents?", history)

@@ -9,7 +9,7 @@ from indexer.document import Chunk, Document
 from indexer.pipeline import index_sources
 from indexer.store import IndexLocked, IndexMismatch, IndexNotFound, IndexStore, IndexWriter, StoreHandle
 from searchchat.indexing import index_options
-from searchchat.retrieve import Retriever
+from searchchat.retrieval.retriever import Retriever
 from tests.helpers import write_docs
 
 

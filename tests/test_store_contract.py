@@ -29,7 +29,7 @@ from indexer.store import (
     parse_store,
 )
 from searchchat.indexing import index_options
-from searchchat.retrieve import Filters, Retriever
+from searchchat.retrieval.retriever import Filters, Retriever
 from tests.helpers import write_docs
 
 ROOT = Path(__file__).resolve().parents[1]

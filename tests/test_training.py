@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from searchchat import int8
-from searchchat.answerability import AnswerabilityModel, EvidenceScorer, get_scorer, pair_text
-from searchchat.policy import MODEL_PROFILES, PROFILES, get_policy
+from searchchat.answering.answerability import EvidenceScorer, get_scorer
+from searchchat.answering.policy import MODEL_PROFILES, PROFILES, get_policy
+from searchchat.models.crossencoder import AnswerabilityModel, pair_text
 from searchchat.training.data import Pair, erased, iter_pairs, mining_terms
 from searchchat.training.split import Split, article_of, make_split
 from searchchat.training.train import TrainConfig, auc, train
@@ -145,7 +146,7 @@ def test_the_scorer_setting_picks_the_evidence_score_or_a_model(tmp_path: Path) 
 
 @pytest.mark.integration
 def test_the_shipped_model_prefers_the_sentence_that_answers() -> None:
-    from searchchat.answerability import MODEL_DIR, shipped
+    from searchchat.models.crossencoder import MODEL_DIR, shipped
 
     assert shipped(), f"no trained answerability model in {MODEL_DIR}"
     model = get_scorer("shipped", FakeEmbedder().embed)
@@ -167,7 +168,7 @@ def test_the_shipped_model_prefers_the_sentence_that_answers() -> None:
 
 @pytest.mark.integration
 def test_the_shipped_judge_tells_an_answer_from_a_restated_question() -> None:
-    from searchchat.answerability import JUDGE_DIR, judge_shipped
+    from searchchat.models.crossencoder import JUDGE_DIR, judge_shipped
 
     assert judge_shipped(), f"no judge model in {JUDGE_DIR}"
     judge = AnswerabilityModel(JUDGE_DIR)
@@ -185,14 +186,16 @@ def test_the_shipped_judge_tells_an_answer_from_a_restated_question() -> None:
 
 
 def test_the_answerer_judges_with_the_shipped_judge(settings, fake_embedder, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from searchchat.answer import Answerer
-    from searchchat.answerability import JUDGE_DIR
+    from searchchat.answering.pipeline import Answerer
+    from searchchat.models.crossencoder import JUDGE_DIR
     from tests.answer_helpers import ListRetriever, make_hits
     from tests.fakes import ScriptedGenerator
 
     asked: list[str | None] = []
-    monkeypatch.setattr("searchchat.answer.judge_shipped", lambda: True)
-    monkeypatch.setattr("searchchat.answer.load_model", lambda path=None: asked.append(path) or "judge")
+    monkeypatch.setattr("searchchat.answering.pipeline.judge_shipped", lambda: True)
+    monkeypatch.setattr(
+        "searchchat.answering.pipeline.load_model", lambda path=None: asked.append(path) or "judge"
+    )
     answerer = Answerer(ListRetriever(make_hits("A text."), fake_embedder), ScriptedGenerator(), settings)
     assert answerer.load_judge() == "judge" and answerer.load_judge() == "judge"
     assert asked == [str(JUDGE_DIR)]  # loaded once

@@ -12,7 +12,7 @@ from indexer.events import Done, Fetched
 from indexer.parse import parse_text
 from indexer.pipeline import index_sources
 from indexer.store import IndexStore
-from searchchat.answer import Answerer
+from searchchat.answering.pipeline import Answerer
 from searchchat.indexing import index_options
 from searchchat.types import Hit, safe_link
 from searchchat.web.openai_compat import sources_block

@@ -205,6 +205,27 @@ def test_search_rejects_bad_input(client: TestClient, params: dict, code: str) -
 
 
 # -- ask --------------------------------------------------------------------------------------------------
+def test_each_request_resolves_the_snapshot_once(settings) -> None:  # type: ignore[no-untyped-def]
+    """A search and a question each open the live snapshot once, and search the snapshot they opened."""
+    app = make_app(settings)
+    with TestClient(app) as c:
+        handle = app.state.backend.handle
+        opened: list[str] = []
+        real = handle.get
+
+        def counting_get():  # type: ignore[no-untyped-def]
+            store = real()
+            opened.append(store.version)
+            return store
+
+        handle.get = counting_get
+        assert c.get("/search", params={"q": "discriminator"}).json()["hits"]
+        assert len(opened) == 1
+        opened.clear()
+        assert c.post("/ask", json={"question": "Is ChatGPT a GAN?"}).status_code == 200
+        assert len(opened) == 1
+
+
 def test_ask_returns_the_answer_contract(settings) -> None:  # type: ignore[no-untyped-def]
     c, gen = scripted_client(settings, ANSWER)
     with c:
@@ -235,7 +256,7 @@ def test_ask_passes_history_mode_and_filters(settings) -> None:  # type: ignore[
 def test_ask_strict_per_request(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import dataclasses
 
-    from searchchat import policy
+    from searchchat.answering import policy
 
     # a strict profile no passage can satisfy
     monkeypatch.setitem(

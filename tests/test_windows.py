@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from searchchat.answer import Answerer
+from searchchat.answering.pipeline import Answerer
+from searchchat.answering.windows import GAP, Spot, windows
 from searchchat.settings import Settings
-from searchchat.windows import GAP, Spot, windows
 from tests.answer_helpers import ListRetriever, make_hits
 from tests.fakes import FakeEmbedder, ScriptedGenerator
 

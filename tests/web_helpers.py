@@ -109,8 +109,8 @@ def make_app(settings: Settings, generator: Generator | None = None):  # type: i
     """The app over settings.index_dir; with `generator`, an Answerer around it is injected."""
     from indexer.embed import get_embedder
     from indexer.store import open_handle
-    from searchchat.answer import Answerer
-    from searchchat.retrieve import Retriever
+    from searchchat.answering.pipeline import Answerer
+    from searchchat.retrieval.retriever import Retriever
     from searchchat.web.app import create_app
 
     if generator is None:

@@ -116,7 +116,7 @@ def export(
 ) -> None:
     """Rated answers as an evaluation set: question, answer, sources, verdict and reason (eval-qa lines:
     `searchchat eval-qa FILE` reads them)."""
-    from searchchat.feedback import records
+    from searchchat.evaluation.feedback import records
 
     if verdict not in (None, "up", "down"):
         fail("--verdict must be up or down", code=2)

@@ -27,8 +27,8 @@ def eval_(
 ) -> None:
     """Index DATASET once (cached by content hash), run every query of the split, print nDCG@10, Recall@10,
     Recall@100, MRR@10 and search latency p50/p95 (query embedding included)."""
-    from searchchat.beir import run_eval
-    from searchchat.retrieve import FUSIONS, MODES
+    from searchchat.evaluation.beir import run_eval
+    from searchchat.retrieval.retriever import FUSIONS, MODES
 
     if mode not in MODE_CHOICES:
         fail(f"unknown mode {mode!r}; choose one of {', '.join(MODE_CHOICES)}", code=2)

@@ -25,9 +25,9 @@ from searchchat.settings import Settings
 if TYPE_CHECKING:
     from indexer.embed import Embedder
     from indexer.store import ReadStore
-    from searchchat.answer import Answerer
-    from searchchat.evalqa import QARecord
-    from searchchat.qa_sets import QAItem
+    from searchchat.answering.pipeline import Answerer
+    from searchchat.evaluation.qa import QARecord
+    from searchchat.evaluation.qa_sets import QAItem
 
 
 def baseline_path(out: Path) -> Path:
@@ -58,7 +58,7 @@ def _questions(
     qa: Path, qa_ids: Path | None, limit: int | None, seed: int, quiet: bool
 ) -> tuple[Path, Path | None, list[QAItem]]:
     """(QA file, its corpus file or None, the questions to ask: those of --qa-ids, then a --limit sample)."""
-    from searchchat.qa_sets import load_ids, load_qa, resolve, restrict, sample
+    from searchchat.evaluation.qa_sets import load_ids, load_qa, resolve, restrict, sample
 
     qa_file, corpus = resolve(qa)
     items = load_qa(qa_file)
@@ -73,7 +73,7 @@ def _questions(
 
 def _corpus_index(corpus: Path, settings: Settings, embedder: Embedder, quiet: bool, json_out: bool) -> Path:
     """The cached index of a QA folder's corpus.jsonl, built on first use."""
-    from searchchat.beir import BeirDataset, ensure_index
+    from searchchat.evaluation.beir import BeirDataset, ensure_index
 
     if not quiet:
         typer.echo(f"Indexing {corpus} (cached after the first run)…", err=True)
@@ -86,9 +86,9 @@ def _systems(
     store: ReadStore, embedder: Embedder, settings: Settings, base_name: str | None
 ) -> tuple[list[tuple[str, Settings]], list[Answerer]]:
     """The system and its baseline: (label, settings) each, and their answerers over one retriever."""
-    from searchchat.answer import Answerer
+    from searchchat.answering.pipeline import Answerer
     from searchchat.generators import get_generator
-    from searchchat.retrieve import Retriever
+    from searchchat.retrieval.retriever import Retriever
 
     retriever = Retriever(store, embedder, settings)
     systems = [(f"default ({settings.generator})", settings)]
@@ -101,7 +101,7 @@ def _print_reports(
     systems: list[tuple[str, Settings]], records: list[list[QARecord]], common: dict[str, Any], json_out: bool
 ) -> None:
     """Each system's report, side by side as text or as {system, baseline} JSON."""
-    from searchchat.evalqa import format_table, summarise
+    from searchchat.evaluation.qa import format_table, summarise
 
     reports = {
         label: summarise(recs, {**common, "generator": s.generator})
@@ -172,7 +172,7 @@ def eval_qa(
     """Evaluate answers on a QA set beside a baseline (a folder's corpus.jsonl is indexed once, cached)."""
     from indexer.embed import get_embedder
     from indexer.store import open_reader
-    from searchchat.evalqa import run_systems
+    from searchchat.evaluation.qa import run_systems
 
     settings = make_settings(index, mode=mode, generator=generator, model=model, max_new_tokens=max_new_tokens,
                              strict=strict or None)  # fmt: skip

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from searchchat.answer_events import AnswerEvent, Final, Preview, Rewrite, Token
+from searchchat.answering.events import AnswerEvent, Final, Preview, Rewrite, Token
 from searchchat.cli import app
 from searchchat.cli.common import (
     IndexOpt,
@@ -24,21 +24,21 @@ from searchchat.cli.common import (
 
 if TYPE_CHECKING:
     from searchchat.conversations import ConversationStore
-    from searchchat.retrieve import Retriever
+    from searchchat.retrieval.retriever import Retriever
     from searchchat.settings import Settings
 
 
 def build_retriever(settings: Settings) -> Retriever:
     from indexer.embed import get_embedder
     from indexer.store import open_reader
-    from searchchat.retrieve import Retriever
+    from searchchat.retrieval.retriever import Retriever
 
     store = open_reader(settings.store, settings.index_dir)
     return Retriever(store, get_embedder(settings), settings)
 
 
 def _filters(source: str | None, url_prefix: str | None, doctype: str | None):  # type: ignore[no-untyped-def]
-    from searchchat.retrieve import Filters
+    from searchchat.retrieval.retriever import Filters
 
     return (
         Filters(source=source, url_prefix=url_prefix, doctype=doctype)
@@ -187,7 +187,7 @@ def ask(
     json_out: bool = JsonOpt,
 ) -> None:
     """Answer a question from the indexed documents, with verified numbered citations (streamed)."""
-    from searchchat.answer import Answerer
+    from searchchat.answering.pipeline import Answerer
     from searchchat.conversations import HISTORY_MESSAGES, ConversationStore
     from searchchat.generators import get_generator
 

@@ -65,7 +65,7 @@ class LlamaCppGenerator(Generator):
     @classmethod
     def from_settings(cls, settings: Settings) -> LlamaCppGenerator:
         _import_xllamacpp()  # fail fast, before joining the model
-        from searchchat.modelcache import gguf_location
+        from searchchat.generators.modelcache import gguf_location
 
         n_ctx = max(
             4096, settings.context_tokens + settings.max_new_tokens + 1024

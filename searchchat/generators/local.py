@@ -46,7 +46,7 @@ class LocalGenerator(Generator):
 
     @classmethod
     def from_settings(cls, settings: Settings, dtype: str | None = None) -> LocalGenerator:
-        from searchchat.modelcache import transformers_location
+        from searchchat.generators.modelcache import transformers_location
 
         return cls.load(transformers_location(settings), dtype=dtype)
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from searchchat.answerability import pair_text
-from searchchat.cite import sentence_spans
+from searchchat.answering.cite import sentence_spans
+from searchchat.models.crossencoder import pair_text
 from searchchat.training.split import Split, article_of
 
 SAME_DOC_NEGATIVES = 4  # per question, the paragraph's other sentences that match it best

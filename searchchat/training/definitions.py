@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from searchchat.answerability import pair_text
-from searchchat.cite import sentence_spans
+from searchchat.answering.cite import sentence_spans
+from searchchat.models.crossencoder import pair_text
 from searchchat.training.data import Pair, load_dataset, mining_terms
 from searchchat.training.split import Split, article_of
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from searchchat.answerability import MAX_LENGTH, WEIGHTS
+from searchchat.models.crossencoder import MAX_LENGTH, WEIGHTS
 from searchchat.training.data import Pair
 
 TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
@@ -138,7 +138,7 @@ def train(
     from transformers import AutoTokenizer, BertConfig, BertModel
 
     from indexer.embed import cpu_supports_bf16, quiet_hf
-    from searchchat.answerability import build_model
+    from searchchat.models.crossencoder import build_model
 
     cfg = config or TrainConfig()
     quiet_hf()

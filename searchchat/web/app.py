@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from searchchat import __version__
-from searchchat.answer import Answerer
-from searchchat.retrieve import Retriever
+from searchchat.answering.pipeline import Answerer
+from searchchat.retrieval.retriever import Retriever
 from searchchat.settings import Settings
 from searchchat.web import (
     ask_api,

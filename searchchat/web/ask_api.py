@@ -10,7 +10,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 
-from searchchat.answer_events import Final, payload
+from searchchat.answering.events import Final, payload
 from searchchat.web.auth import require_for_reads
 from searchchat.web.backend import Backend
 from searchchat.web.common import ERRORS, AppBackend, TicketedSSE, check_question, error_event, to_filters
@@ -56,7 +56,7 @@ async def ask(req: AskRequest, request: Request, backend: AppBackend) -> Any:
     The turn is stored: send the returned `conversation_id` back to continue the conversation."""
     question = check_question(backend.settings, req.question)
     kwargs = await ask_kwargs(backend, req)  # 404 for an unknown conversation
-    await anyio.to_thread.run_sync(backend.store)  # 503 no_index before queueing
+    await anyio.to_thread.run_sync(backend.require_index)  # 503 no_index before queueing
     with backend.limiter.admit() as ticket:
         final = await backend.answer(ticket, question, request.is_disconnected, **kwargs)
     if final is None:
@@ -80,6 +80,6 @@ async def ask_stream(req: AskRequest, backend: AppBackend) -> TicketedSSE:
     """The answer as server-sent events, token by token. Generation stops when the client disconnects."""
     question = check_question(backend.settings, req.question)
     kwargs = await ask_kwargs(backend, req)
-    await anyio.to_thread.run_sync(backend.store)
+    await anyio.to_thread.run_sync(backend.require_index)
     ticket = backend.limiter.admit()
     return TicketedSSE(answer_stream(backend, ticket, req, question, kwargs), ticket, ping=15, sep="\n")

@@ -13,11 +13,11 @@ from typing import Any, cast
 import anyio
 import anyio.to_thread
 
-from indexer.store import IndexError_, ReadStore, has_index, open_handle
-from searchchat.answer import Answerer
-from searchchat.answer_events import AnswerEvent, Final
+from indexer.store import IndexError_, IndexNotFound, ReadStore, has_index, open_handle
+from searchchat.answering.events import AnswerEvent, Final
+from searchchat.answering.pipeline import Answerer
 from searchchat.conversations import ConversationStore
-from searchchat.retrieve import (
+from searchchat.retrieval.retriever import (
     EmbedderMismatch,
     Filters,
     Retriever,
@@ -109,15 +109,26 @@ class Backend:
     def generator_name(self) -> str:
         return self._answerer.generator.name if self._answerer is not None else self.settings.generator
 
-    def _check_embedder(self, retriever: Retriever) -> None:
+    def require_index(self) -> None:
+        """Raise no_index (503 through the app's handlers) before a question waits for a generation slot;
+        reads only the small marker has_index reads, the snapshot is opened once, by the request's work."""
+        if not self.has_index():
+            raise IndexNotFound(
+                f"No index at {self.settings.index_dir}. Build one first: searchchat index SOURCE..."
+            )
+
+    def snapshot(self, retriever: Retriever) -> ReadStore:
+        """The request's snapshot, resolved once and checked against the query embedder (once per version);
+        the request's search runs on it even if a commit lands meanwhile."""
         store = retriever.store
         if self._checked == store.version:
-            return
+            return store
         try:
             check_embedder(store, retriever.embedder)
         except EmbedderMismatch as exc:
             raise ApiError(503, "index_mismatch", str(exc)) from None
         self._checked = store.version
+        return store
 
     def preload(self) -> None:
         """Load the embedder and generator now (in a background thread at start-up) so the first question
@@ -137,18 +148,17 @@ class Backend:
     def search(self, query: str, k: int, mode: str | None, filters: Filters | None) -> SearchResult:
         single_threaded_faiss()
         retriever = self.retriever()
-        self._check_embedder(retriever)
+        store = self.snapshot(retriever)
         try:
-            return retriever.search(query, k=k, mode=mode, filters=filters)
+            return retriever.search(query, k=k, mode=mode, filters=filters, store=store)
         except ValueError as exc:
             raise ApiError(422, "invalid_request", str(exc)) from exc
 
     def _open_stream(self, question: str, **kwargs: Any) -> Iterator[AnswerEvent]:
         single_threaded_faiss()
         answerer = self.answerer()
-        self._check_embedder(answerer.retriever)
-        self.store()  # raise no_index before the stream starts
-        return answerer.stream(question, **kwargs)
+        store = self.snapshot(answerer.retriever)  # no_index or index_mismatch before the stream starts
+        return answerer.stream(question, store=store, **kwargs)
 
     async def answer_events(
         self, ticket: Ticket, question: str, is_disconnected: Callable[[], Any] | None = None, **kwargs: Any

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sse_starlette import EventSourceResponse
 
-from searchchat.retrieve import Filters
+from searchchat.retrieval.retriever import Filters
 from searchchat.settings import Settings
 from searchchat.web.backend import Backend
 from searchchat.web.errors import ApiError, api_error_from

@@ -11,7 +11,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 
-from searchchat.answer_events import Final, Token, payload
+from searchchat.answering.events import Final, Token, payload
 from searchchat.settings import Settings
 from searchchat.web.auth import require_for_reads
 from searchchat.web.backend import Backend
@@ -143,7 +143,7 @@ async def models() -> dict[str, Any]:
 async def chat(req: ChatRequest, request: Request, backend: AppBackend) -> Any:
     """OpenAI-compatible chat: the last user message is answered from the index, with citations."""
     question, history = check_chat(backend.settings, req)
-    await anyio.to_thread.run_sync(backend.store)
+    await anyio.to_thread.run_sync(backend.require_index)
     ticket = backend.limiter.admit()
     ident, created, model = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time()), req.model or MODEL_ID
     kwargs: dict[str, Any] = {"history": history or None}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from searchchat.answerability import Scorer, pair_text
+from searchchat.models.crossencoder import Scorer, pair_text
 
 # AnswerPolicy.choice:
 # - "generated": the model's answer whenever it passes the citation check (the quote only replaces a failed one);

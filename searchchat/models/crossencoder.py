@@ -1,19 +1,19 @@
-"""The learned answerability model: P(this sentence of a passage answers this question), a cross-encoder
-fine-tuned here from the packaged all-MiniLM-L6-v2 (bench/train_answerability.py, docs/answerability.md)."""
+"""The trained cross-encoder: P(this sentence of a passage answers this question), fine-tuned here from the
+packaged all-MiniLM-L6-v2 (bench/train_answerability.py, docs/answerability.md); its weights sit beside it."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-MODEL_DIR = Path(__file__).parent / "models" / "answerability"
+MODEL_DIR = Path(__file__).parent / "answerability"
 # The answer choice's judge: the same recipe trained with --erase (each answer sentence with its answer cut out as
 # a negative), so that it tells an answer from a restated question (docs/answerability.md).
-JUDGE_DIR = Path(__file__).parent / "models" / "judge"
+JUDGE_DIR = Path(__file__).parent / "judge"
 WEIGHTS = "weights.safetensors"
 MAX_LENGTH = 128  # question + title + sentence, in word pieces
 BATCH = 32
@@ -109,21 +109,6 @@ class AnswerabilityModel(Scorer):
         return out
 
 
-class EvidenceScorer(Scorer):
-    """The interim decision while no trained model is shipped: the evidence reranker's score of the sentence
-    (cosine with the question plus the lexical bonus, evidence.py), not a probability."""
-
-    name = "evidence"
-
-    def __init__(self, embed: Callable[[Sequence[str]], Any], reads_cjk: bool = True) -> None:
-        self.embed, self.reads_cjk = embed, reads_cjk
-
-    def score(self, question: str, texts: Sequence[str]) -> list[float]:
-        from searchchat.evidence import sentence_scores
-
-        return sentence_scores(question, texts, self.embed, self.reads_cjk)
-
-
 def judge_shipped() -> bool:
     """Whether the answer choice's judge is shipped (bench/train_answerability.py --erase writes it)."""
     return (JUDGE_DIR / WEIGHTS).is_file()
@@ -138,12 +123,3 @@ def shipped() -> bool:
 def load_model(path: str | None = None) -> Scorer:
     """The answerability model at `path` (the shipped one by default), loaded once."""
     return AnswerabilityModel(Path(path) if path else MODEL_DIR)
-
-
-def get_scorer(path: str | None, embed: Callable[[Sequence[str]], Any], reads_cjk: bool = True) -> Scorer:
-    """The evidence score by default (unset or "evidence"); "shipped" for the trained model in the package, or a
-    directory that bench/train_answerability.py wrote. The trained model is not the default yet: it scores the
-    demo corpus's explanatory sentences low (docs/answerability.md, "Limits")."""
-    if path is None or path == "evidence":
-        return EvidenceScorer(embed, reads_cjk)
-    return load_model(None if path == "shipped" else path)

@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from indexer.embed import Embedder
-from searchchat.claims import compact, names, negated
+from searchchat.answering.claims import compact, names, negated
+from searchchat.answering.sentences import parse_markers, with_markers
 from searchchat.markers import neutralise
-from searchchat.sentences import parse_markers, with_markers
 from searchchat.text import content_terms, numbers, sentence_spans, split_sentences, words
 from searchchat.types import Sentence
 
-# Provenance of each constant, with the calibration figures: docs/tuning.md ("searchchat/cite.py").
+# Provenance of each constant, with the calibration figures: docs/tuning.md ("searchchat/answering/cite.py").
 LEXICAL_WEIGHT = 0.75  # bench/covidqa_calibrate.py, 2,327 COVID-QA claim pairs: best F1 near 0.75-1.0
 SUPPORT_THRESHOLD = 0.70  # the same pairs: precision 0.957, recall 0.870
 ADD_THRESHOLD = 0.70  # adding a citation uses the support threshold

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from searchchat.cite import sentence_spans
+from searchchat.answering.cite import sentence_spans
 
 GAP = " … "  # between runs of sentences that are not adjacent in the source
 

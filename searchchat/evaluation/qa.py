@@ -36,10 +36,10 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
+from searchchat.evaluation.metrics import percentile
+from searchchat.evaluation.qa_sets import QAItem, load_ids, load_qa, resolve, restrict, sample
+from searchchat.evaluation.report import QAReport, format_report, format_table
 from searchchat.markers import neutralise
-from searchchat.metrics import percentile
-from searchchat.qa_report import QAReport, format_report, format_table
-from searchchat.qa_sets import QAItem, load_ids, load_qa, resolve, restrict, sample
 
 # The QA sets and the report live in their own modules; these names stay importable from here.
 __all__ = [

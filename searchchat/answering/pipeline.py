@@ -11,30 +11,30 @@ from contextlib import closing, nullcontext
 from typing import Any
 
 from indexer.embed import Embedder, checking_embedder
-from searchchat.answer_events import AnswerEvent, Final, Rewrite, Sources, Token
-from searchchat.answer_state import Candidate, Draft, Found, snippet
-from searchchat.answerability import (
-    JUDGE_DIR,
-    Scorer,
-    get_scorer,
-    judge_shipped,
-    load_model,
-    pair_text,
-    shipped,
+from indexer.store import ReadStore
+from searchchat.answering.answerability import get_scorer
+from searchchat.answering.choice import AnswerChooser
+from searchchat.answering.cite import CitationChecker, Verified, sentence_spans
+from searchchat.answering.events import AnswerEvent, Final, Rewrite, Sources, Token
+from searchchat.answering.evidence import MIN_SENTENCE_CHARS, POOL, EvidenceReranker, sentence_scores
+from searchchat.answering.grounding import ungrounded
+from searchchat.answering.policy import (
+    NO_RELEVANT_PASSAGE,
+    NOT_ANSWERABLE,
+    UNSUPPORTED,
+    AnswerPolicy,
+    get_policy,
 )
-from searchchat.choice import AnswerChooser
-from searchchat.cite import CitationChecker, Verified, sentence_spans
-from searchchat.evidence import MIN_SENTENCE_CHARS, POOL, EvidenceReranker, sentence_scores
+from searchchat.answering.prompt import build_prompt, fit_sources, source_text
+from searchchat.answering.rewrite import rewrite
+from searchchat.answering.state import Candidate, Draft, Found, snippet
+from searchchat.answering.windows import Spot, windows
 from searchchat.generators.base import Generator
-from searchchat.grounding import ungrounded
 from searchchat.language import abstain_message
-from searchchat.policy import NO_RELEVANT_PASSAGE, NOT_ANSWERABLE, UNSUPPORTED, AnswerPolicy, get_policy
-from searchchat.prompt import build_prompt, fit_sources, source_text
-from searchchat.retrieve import Filters, Retriever
-from searchchat.rewrite import rewrite
+from searchchat.models.crossencoder import JUDGE_DIR, Scorer, judge_shipped, load_model, pair_text, shipped
+from searchchat.retrieval.retriever import Filters, Retriever
 from searchchat.settings import Settings
 from searchchat.types import Answer, Citation, Hit, Sentence
-from searchchat.windows import Spot, windows
 
 # Whether the prompt carries prompt.FEW_SHOT's worked example (measured with bench/covidqa_prompt.py).
 FEW_SHOT = True
@@ -121,10 +121,12 @@ class Answerer:
         mode: str | None = None,
         filters: Filters | None = None,
         strict: bool | None = None,
+        store: ReadStore | None = None,
     ) -> Iterator[AnswerEvent]:
         """The answer's events (answer_events.py): Rewrite (only when a follow-up was rewritten), Sources,
         Preview (the best evidence sentence, when the policy would quote it), Token pieces of the raw
-        generation, then Final with the checked Answer. `strict` overrides settings.strict for this question."""
+        generation, then Final with the checked Answer. `strict` overrides settings.strict for this question;
+        `store` is the snapshot to search when the caller resolved it already (a web request)."""
         if not question or not question.strip():
             raise ValueError("the question is empty")
         policy = self.policy(strict)
@@ -133,7 +135,7 @@ class Answerer:
         clock.append(time.perf_counter())
         if query != question:
             yield Rewrite(query)
-        found = self.retrieve(query, k or self.settings.k, mode, filters, policy)
+        found = self.retrieve(query, k or self.settings.k, mode, filters, policy, store)
         clock.append(time.perf_counter())
         yield Sources(found.sources, query)
         preview = found.preview(policy)
@@ -147,11 +149,17 @@ class Answerer:
         yield Final(self.answer(question, found, draft, verified, kind, policy, clock))
 
     def retrieve(
-        self, query: str, k: int, mode: str | None, filters: Filters | None, policy: AnswerPolicy
+        self,
+        query: str,
+        k: int,
+        mode: str | None,
+        filters: Filters | None,
+        policy: AnswerPolicy,
+        store: ReadStore | None = None,
     ) -> Found:
         """Search, order by evidence, keep what fits the prompt's budget, and score those passages' sentences."""
         pool = max(k, POOL) if self.evidence is not None else k
-        result = self.retriever.search(query, k=pool, mode=mode, filters=filters)
+        result = self.retriever.search(query, k=pool, mode=mode, filters=filters, store=store)
         if result.query_vector is not None and same_query_space(
             self.retriever.embedder, self.checker.embedder
         ):

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from indexer.embed import Embedder, get_embedder
-from searchchat.metrics import evaluate, percentile
-from searchchat.retrieve import MODES, Retriever
+from searchchat.evaluation.metrics import evaluate, percentile
+from searchchat.retrieval.retriever import MODES, Retriever
 from searchchat.settings import Settings
 
 CACHE_VERSION = 1  # bump when the way eval builds its index changes

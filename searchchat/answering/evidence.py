@@ -19,13 +19,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from searchchat.answering.prompt import source_text
 from searchchat.markers import neutralise
-from searchchat.prompt import source_text
-from searchchat.rerank import Reranker
+from searchchat.retrieval.rerank import Reranker
 from searchchat.text import cjk_share, content_terms, split_sentences
 from searchchat.types import Hit
 
-# Provenance of each constant: docs/tuning.md ("searchchat/evidence.py").
+# Provenance of each constant: docs/tuning.md ("searchchat/answering/evidence.py").
 LEXICAL_BONUS = 0.5  # bench/covidqa_rerank.py, 200 COVID-QA questions outside the eval-qa sample
 POOL = 10  # fused candidates rescored; wider pools found more gold passages but worse answers
 MIN_SENTENCE_CHARS = 16

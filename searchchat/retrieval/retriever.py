@@ -15,7 +15,7 @@ import numpy as np
 
 from indexer.embed import Embedder, setting_for
 from indexer.store import ChunkFilter, IndexStore, ReadStore, StoreSource
-from searchchat.rerank import Reranker, get_reranker
+from searchchat.retrieval.rerank import Reranker, get_reranker
 from searchchat.settings import Settings
 from searchchat.text import cjk_share
 from searchchat.types import Hit
@@ -243,9 +243,15 @@ class Retriever:
         return convex(dense, lexical, alpha)
 
     def search(
-        self, query: str, k: int | None = None, mode: str | None = None, filters: Filters | None = None
+        self,
+        query: str,
+        k: int | None = None,
+        mode: str | None = None,
+        filters: Filters | None = None,
+        store: ReadStore | None = None,
     ) -> SearchResult:
-        """The top-k chunks for `query`, at most settings.per_doc_cap per document."""
+        """The top-k chunks for `query`, at most settings.per_doc_cap per document; in `store` when the caller
+        resolved the snapshot already (one per web request), else in the live one."""
         mode = mode or self.settings.mode
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -263,7 +269,7 @@ class Retriever:
             timings[name] = (now - clock) * 1000
             clock = now
 
-        store = self.store
+        store = store if store is not None else self.store
         where = chunk_filter(filters) if filters else None
         depth = max(self.candidates, k)
         dense: Scored = []

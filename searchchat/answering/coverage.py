@@ -23,7 +23,7 @@ DocFreq = Callable[[Sequence[str]], tuple[list[int], int]]
 def tokens(text: str) -> list[str]:
     """The question's and the sources' words as BM25 indexes them (Snowball-stemmed), without the question
     words and other stopwords that BM25's short list keeps ("what", "does")."""
-    from searchchat.lexical import tokenize
+    from searchchat.retrieval.lexical import tokenize
 
     return [t for t in tokenize(text) if t and t not in _stop()]
 
@@ -32,7 +32,7 @@ def tokens(text: str) -> list[str]:
 def _stop() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-    from searchchat.lexical import tokenize
+    from searchchat.retrieval.lexical import tokenize
 
     words = " ".join(STOPWORDS_EN_PLUS)
     return frozenset(STOPWORDS_EN_PLUS) | frozenset(tokenize(words))

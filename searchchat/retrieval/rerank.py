@@ -64,7 +64,7 @@ class CrossEncoderReranker(Reranker):
 
 class AnswerabilityReranker(Reranker):
     """The shipped answerability model as a reranker: a passage scores as its best sentence does (the model
-    reads a question and one sentence, answerability.py)."""
+    reads a question and one sentence, models/crossencoder.py)."""
 
     name = "answerability"
 
@@ -72,8 +72,8 @@ class AnswerabilityReranker(Reranker):
         self.scorer = scorer
 
     def score(self, query: str, hits: Sequence[Hit]) -> list[float]:
-        from searchchat.answerability import pair_text
-        from searchchat.cite import split_sentences
+        from searchchat.models.crossencoder import pair_text
+        from searchchat.text import split_sentences
 
         owners: list[int] = []
         texts: list[str] = []
@@ -90,7 +90,7 @@ class AnswerabilityReranker(Reranker):
 @functools.lru_cache(maxsize=2)
 def _load(path: str) -> Reranker:
     if path == "answerability":
-        from searchchat.answerability import load_model
+        from searchchat.models.crossencoder import load_model
 
         return AnswerabilityReranker(load_model(None))
     return CrossEncoderReranker(path)

@@ -8,10 +8,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from searchchat.answer_events import Preview
+from searchchat.answering.events import Preview
+from searchchat.answering.policy import AnswerPolicy
+from searchchat.answering.prompt import source_text
 from searchchat.markers import neutralise
-from searchchat.policy import AnswerPolicy
-from searchchat.prompt import source_text
 from searchchat.types import Hit
 
 

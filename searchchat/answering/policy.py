@@ -1,7 +1,7 @@
 """The answer policy: one typed object that decides, from the answerability model's scores, whether to
 answer, what may be cited, and when to quote the sources instead of the model.
 
-Every threshold is a probability from the learned answerability model (answerability.py), calibrated on the
+Every threshold is a probability from the learned answerability model (models/crossencoder.py), calibrated on the
 validation split (bench/calibrate_policy.py, docs/answer-policy.md); no rule of a dataset or a language."""
 
 from __future__ import annotations

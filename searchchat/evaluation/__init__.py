@@ -1,0 +1,1 @@
+"""Evaluation: BEIR retrieval runs, QA sets, answer evaluation and its metrics and report."""

@@ -1,0 +1,1 @@
+"""The models trained here and shipped in the package: their weights folders and the code that loads them."""
