@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         "--candidates", type=int, default=AnswerPolicy.candidates, help="sentences scored per question"
     )
     ap.add_argument("--records", type=Path, default=ROOT / "bench" / "results" / "policy_calibration.jsonl")
+    ap.add_argument(
+        "--texts", action="store_true", help="keep each question and candidate's text in the records"
+    )
     args = ap.parse_args(argv)
     split = Split.load(args.split)
     settings = Settings().with_overrides(answerability_model=args.scorer)
@@ -105,8 +108,13 @@ def main(argv: list[str] | None = None) -> int:
             cands = [{"source": c.source, "prior": round(c.prior, 5), "p": round(c.p, 5),
                       "gold": bool(golds) and contains(c.text, golds) and supports_gold(text, golds)}
                      for c, text in answerer.last]  # fmt: skip
+            if args.texts:
+                for cand, (c, _) in zip(cands, answerer.last, strict=True):
+                    cand["text"] = c.text
             rows.append({"dataset": dataset, "qid": q["_id"], "impossible": bool(q.get("is_impossible")),
                          "p": final["answerability"], "right": right, "candidates": cands})  # fmt: skip
+            if args.texts:
+                rows[-1] |= {"question": q["question"], "golds": golds}
             if i % 50 == 0:
                 print(f"{dataset}: {i}/{len(qs)}", flush=True)
         store.close()
