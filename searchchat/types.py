@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from indexer.document import LINK_SCHEMES, Chunk, url_scheme
 
@@ -44,6 +44,20 @@ class Hit:
         return f"{url}#{c.anchor}" if url and c.anchor and "#" not in url else url
 
 
+class SourceCard(TypedDict):
+    """A numbered passage the answer may cite, as the answer JSON and the "sources" event carry it."""
+
+    n: int
+    url: str
+    title: str
+    section: str
+    snippet: str
+    text: str  # what the model was given (reference markers removed); citation offsets index into it
+    doc_id: str
+    chunk_id: int | None
+    score: float
+
+
 @dataclass
 class Citation:
     """A numbered source that the answer cites."""
@@ -74,7 +88,7 @@ class Answer:
     question: str
     answer: str
     citations: list[Citation] = field(default_factory=list)
-    sources: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[SourceCard] = field(default_factory=list)
     abstained: bool = False
     sentences: list[Sentence] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
-from searchchat.types import Answer
+from searchchat.types import Answer, SourceCard
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class Sources:
     """The numbered passages the answer may cite, before anything is generated."""
 
     name: ClassVar[str] = "sources"
-    sources: list[dict[str, Any]]
+    sources: list[SourceCard]
     query: str
 
 

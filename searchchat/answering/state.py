@@ -6,13 +6,12 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from searchchat.answering.events import Preview
 from searchchat.answering.policy import AnswerPolicy
 from searchchat.answering.prompt import source_text
 from searchchat.markers import neutralise
-from searchchat.types import Hit
+from searchchat.types import Hit, SourceCard
 
 
 @dataclass
@@ -50,7 +49,7 @@ class Found:
         return {n for n, p in best.items() if p >= policy.cite_min}
 
     @functools.cached_property
-    def sources(self) -> list[dict[str, Any]]:
+    def sources(self) -> list[SourceCard]:
         """The numbered sources of the answer JSON."""
         return [
             source_dict(i, h, t) for i, (h, t) in enumerate(zip(self.hits, self.texts, strict=True), start=1)
@@ -86,7 +85,7 @@ def snippet(text: str, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-def source_dict(n: int, hit: Hit, text: str | None = None) -> dict[str, Any]:
+def source_dict(n: int, hit: Hit, text: str | None = None) -> SourceCard:
     """A source as the JSON shows it; `text` is what the model was given (reference markers removed)."""
     c = hit.chunk
     text = source_text(hit) if text is None else text
