@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from searchchat.answering.cite import CitationChecker
 from searchchat.answering.evidence import EvidenceReranker, sentences
@@ -148,3 +149,19 @@ def test_a_chinese_question_is_scored_by_overlap_when_the_embedder_cannot_read_i
     assert sentence_scores("How does BM25 rank?", english, blind, reads_cjk=False) == sentence_scores(
         "How does BM25 rank?", english, blind
     )  # a question without CJK is scored as before
+
+
+def test_the_predicted_cosine_carries_the_calibration_shift_in_proportion_to_the_unread_share() -> None:
+    from searchchat.answering import evidence
+
+    def fixed(texts):  # type: ignore[no-untyped-def]  # the embedder's own cosine is sqrt(0.75) for every text
+        v = np.zeros((len(texts), 2), dtype=np.float32)
+        v[0] = [1.0, 0.0]
+        v[1:] = [np.sqrt(0.75), 0.5]
+        return v
+
+    unrelated = ["联系我们：电话和地址。"]  # no bigram in common with the question
+    [score] = evidence.sentence_scores("训练分为哪两个阶段？", unrelated, fixed, reads_cjk=False)
+    assert score == pytest.approx(evidence.OVERLAP_AT_ZERO + evidence.UNREAD_SHIFT)
+    [read] = evidence.sentence_scores("训练分为哪两个阶段？", unrelated, fixed, reads_cjk=True)
+    assert read == pytest.approx(np.sqrt(0.75))  # an embedder that reads it: its own cosine, no shift
