@@ -121,7 +121,7 @@ class Settings(BaseSettings):
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     context_tokens: int = Field(1500, ge=128, description="Token budget for the sources in the prompt.")
     context: Literal["chunks", "windows"] = Field(
-        "chunks",
+        "windows",
         description="What the generator reads of each source: the whole chunk, or compact evidence windows "
         "(its best sentences with their neighbours; a shorter prompt, so a faster first token).",
     )
