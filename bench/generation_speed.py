@@ -84,10 +84,11 @@ def measure(backend: str, prompt_tokens: int, max_new: int, runs: int, threads: 
         from searchchat.generators.local import LocalGenerator
 
         gen = LocalGenerator.load(str(model_dir), dtype={"bf16": "bfloat16"}.get(backend, "float32"))
-        if backend == "int8":  # every nn.Linear (lm_head too) dynamically quantised, as the int8 embedder is
+        if backend.startswith("int8"):  # int8: every nn.Linear; int8mix/int8down keep some fp32
             from indexer.precision import quantize_int8
 
-            gen.model = quantize_int8(gen.model)
+            keep = {"int8mix": r"(lm_head|mlp\.down_proj)$", "int8down": r"mlp\.down_proj$"}.get(backend)
+            gen.model = quantize_int8(gen.model, keep_fp32=keep)
     load_s, load_cpu = time.perf_counter() - t0, time.process_time() - c0
     print(f"[{backend}] loaded in {load_s:.1f} s; prompt {n_prompt} tokens", file=sys.stderr, flush=True)
 

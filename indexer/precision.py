@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import re
 import warnings
 from typing import Any, Literal
@@ -38,6 +39,8 @@ def cpu_supports_bf16() -> bool:
     Measured on this project's CPUs without them (AVX-512 F/BW/VL only): oneDNN emulates bf16 and MiniLM
     encodes about 2x slower than in fp32, so there we never use bf16.
     """
+    if os.environ.get("SEARCHCHAT_NO_BF16") == "1":  # act as an fp32-only machine would (benchmarks, tests)
+        return False
     flags = cpu_flags()
     return "avx512_bf16" in flags or "amx_bf16" in flags
 

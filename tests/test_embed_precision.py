@@ -90,3 +90,11 @@ def test_int8_vectors_stay_close_to_fp32() -> None:
     assert kinds.count("torch.ao.nn.quantized.dynamic.modules.linear") == 31  # 6 FFN outputs stay fp32
     cosines = np.sum(fp32.embed(texts) * int8.embed(texts), axis=1)
     assert cosines.min() > 0.98 and cosines.max() < 0.9999, cosines
+
+
+def test_no_bf16_makes_a_bf16_machine_act_as_an_fp32_only_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(precision, "cpu_flags", lambda: WITH_BF16)
+    monkeypatch.setattr(precision, "INT8_PASSED", True)
+    assert resolve_precision("auto") == "bf16"
+    monkeypatch.setenv("SEARCHCHAT_NO_BF16", "1")
+    assert resolve_precision("auto") == "int8"

@@ -317,9 +317,13 @@ def test_local_dtype_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     monkeypatch.setenv("SEARCHCHAT_LOCAL_DTYPE", "bfloat16")
     assert default_dtype() == "bfloat16"
     monkeypatch.delenv("SEARCHCHAT_LOCAL_DTYPE")
-    assert default_dtype() in ("float32", "bfloat16")
+    assert default_dtype() in ("int8", "bfloat16")
+    monkeypatch.setenv("SEARCHCHAT_NO_BF16", "1")  # as on a CPU without native bf16
+    assert default_dtype() == "int8"
     with pytest.raises(GeneratorError, match="Unknown dtype 'int3'"):
         LocalGenerator.load(str(tmp_path), dtype="int3")
+    with pytest.raises(GeneratorError, match="Could not load model"):  # int8 is a dtype it knows
+        LocalGenerator.load(str(tmp_path), dtype="int8")
 
 
 @pytest.mark.integration

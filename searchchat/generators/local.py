@@ -2,31 +2,37 @@
 
 from __future__ import annotations
 
+import logging
 import os
-import re
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from searchchat.generators.base import Generator, GeneratorError, Prompt
 from searchchat.generators.prefix import PrefixCache, cache_kwarg
 from searchchat.settings import Settings
 
+log = logging.getLogger(__name__)
+
+DTYPES = ("float32", "bfloat16", "float16", "int8")
+# int8: every nn.Linear dynamically quantised (int8 weights per output channel, activations per batch), but the
+# MLP's down projections, which stay fp32: quantised too, they changed the answers (bench/generation_speed.py).
+INT8_KEEP_FP32 = r"mlp\.down_proj$"
+
 
 def default_dtype() -> str:
-    """float32, unless the CPU computes bf16 natively (AVX512-BF16 or AMX) or SEARCHCHAT_LOCAL_DTYPE says otherwise.
+    """bfloat16 where the CPU computes it natively (AVX512-BF16 or AMX), else int8 (INT8_KEEP_FP32), unless
+    SEARCHCHAT_LOCAL_DTYPE says otherwise.
 
     On an AVX-512 CPU without native bf16, bf16 weights made the prefill of a 1,500-token RAG prompt 2.2x slower
-    than fp32, with the same decode speed (bench/generation_speed.py).
+    than fp32, with the same decode speed; int8 reached the first token of a 625-token prompt in about half
+    fp32's time, with the same answer (bench/generation_speed.py).
     """
     if env := os.environ.get("SEARCHCHAT_LOCAL_DTYPE"):
         return env
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "float32"
-    return "bfloat16" if re.search(r"\b(avx512_bf16|amx_bf16)\b", cpuinfo) else "float32"
+    from indexer.precision import cpu_supports_bf16
+
+    return "bfloat16" if cpu_supports_bf16() else "int8"
 
 
 class LocalGenerator(Generator):
@@ -58,18 +64,18 @@ class LocalGenerator(Generator):
         from transformers.utils import logging as hf_logging
 
         dtype = dtype or default_dtype()
-        if dtype not in ("float32", "bfloat16", "float16"):
+        if dtype not in DTYPES:
             raise GeneratorError(
-                f"Unknown dtype {dtype!r} (SEARCHCHAT_LOCAL_DTYPE): use float32 or bfloat16."
+                f"Unknown dtype {dtype!r} (SEARCHCHAT_LOCAL_DTYPE): use one of {', '.join(DTYPES)}."
             )
-        torch_dtype = getattr(torch, dtype)
+        torch_dtype = getattr(torch, "float32" if dtype == "int8" else dtype)
         extra = {"gguf_file": gguf_file} if gguf_file else {}
         bars = hf_logging.is_progress_bar_enabled()
         hf_logging.disable_progress_bar()  # no "Loading weights" bar on every start
         try:
             tokenizer = AutoTokenizer.from_pretrained(location, **extra)
             model = AutoModelForCausalLM.from_pretrained(location, dtype=torch_dtype, **extra)
-        except OSError as e:
+        except (OSError, ValueError) as e:  # ValueError: a directory without a usable tokenizer
             hint = (
                 "" if os.path.exists(location) else " (a Hugging Face id needs network access the first time"
             )
@@ -79,6 +85,11 @@ class LocalGenerator(Generator):
             if bars:
                 hf_logging.enable_progress_bar()
         model.eval()
+        if dtype == "int8":
+            from indexer.precision import quantize_int8
+
+            model = quantize_int8(model, keep_fp32=INT8_KEEP_FP32)
+        log.info("local generator %s in %s", location, dtype)
         return cls(model, tokenizer, label=location)
 
     def count_tokens(self, text: str) -> int:
