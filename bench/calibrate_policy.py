@@ -17,11 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from indexer.embed import get_embedder
+from searchchat.answering.evidence import sentence_scores
 from searchchat.answering.pipeline import Answerer
 from searchchat.answering.policy import AnswerPolicy
 from searchchat.evaluation.beir import BeirDataset, ensure_index
 from searchchat.evaluation.qa import contains, supports_gold
 from searchchat.generators.base import Generator, Prompt
+from searchchat.models.crossencoder import pair_text
 from searchchat.retrieval.retriever import Retriever
 from searchchat.settings import Settings
 from searchchat.training.split import Split, article_of
@@ -35,9 +37,14 @@ class Recording(Answerer):
 
     last: list = []
 
+    last_ev: list = []
+
     def candidates(self, query, hits, texts, policy):  # type: ignore[no-untyped-def]
         found = super().candidates(query, hits, texts, policy)
         self.last = [(c, texts[c.source - 1]) for c in found]
+        # the evidence score of the scorer's own input (title | sentence), as EvidenceScorer computes it
+        pairs = [pair_text(hits[c.source - 1].chunk.title, c.text) for c in found]
+        self.last_ev = sentence_scores(query, pairs, self.checker.embed, self.reads_cjk) if pairs else []
         return found
 
 
@@ -105,9 +112,9 @@ def main(argv: list[str] | None = None) -> int:
                 and any(supports_gold(sources[n], golds) for n in cited if n in sources)
             )
             # every scored sentence: would quoting it alone be a correct, supported answer?
-            cands = [{"source": c.source, "prior": round(c.prior, 5), "p": round(c.p, 5),
+            cands = [{"source": c.source, "prior": round(c.prior, 5), "p": round(c.p, 5), "ev": round(ev, 5),
                       "gold": bool(golds) and contains(c.text, golds) and supports_gold(text, golds)}
-                     for c, text in answerer.last]  # fmt: skip
+                     for (c, text), ev in zip(answerer.last, answerer.last_ev, strict=True)]  # fmt: skip
             if args.texts:
                 for cand, (c, _) in zip(cands, answerer.last, strict=True):
                     cand["text"] = c.text
