@@ -7,13 +7,16 @@ import copy
 import functools
 import os
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from indexer.cjk import cjk_grams
 from indexer.precision import MINILM_FP32_LAYERS, log_choice, quantize_int8, resolve_precision
 from indexer.precision import cpu_supports_bf16 as cpu_supports_bf16  # re-exported for its callers
+
+if TYPE_CHECKING:
+    from indexer.onnx_int8 import OnnxInt8Encoder
 
 
 def quiet_hf() -> None:
@@ -113,6 +116,11 @@ class SentenceTransformerEmbedder(Embedder):
         self.bf16 = self.precision == "bf16"
         if self.precision == "int8":
             self.model = quantize_int8(self.model, keep_fp32=MINILM_FP32_LAYERS)
+        self.onnx: OnnxInt8Encoder | None = None
+        if self.precision == "onnx-int8":
+            from indexer.onnx_int8 import OnnxInt8Encoder
+
+            self.onnx = OnnxInt8Encoder(self.model, source=path, keep_fp32=MINILM_FP32_LAYERS)
         self._torch = torch
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
@@ -121,6 +129,8 @@ class SentenceTransformerEmbedder(Embedder):
         return contextlib.nullcontext()
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        if self.onnx is not None:
+            return self.onnx.encode(texts)
         with self._torch.inference_mode(), self._autocast():
             vecs = self.model.encode(
                 list(texts),

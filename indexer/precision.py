@@ -1,4 +1,4 @@
-"""The numeric precision MiniLM encodes in on this CPU: fp32, bf16 autocast or int8 dynamic quantisation."""
+"""The numeric precision MiniLM encodes in on this CPU: fp32, bf16 autocast, or int8 (torch or ONNX Runtime)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ from typing import Any, Literal
 
 log = logging.getLogger(__name__)
 
-Precision = Literal["auto", "fp32", "bf16", "int8"]
-PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "int8")
+Precision = Literal["auto", "fp32", "bf16", "int8", "onnx-int8"]
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "int8", "onnx-int8")
 
 # "auto" picks int8 where bf16 is missing only while int8 keeps nDCG@10 within 0.005 of fp32 (issue 20);
 # measured on SciFact and Cranfield in bench/results/embed_int8.txt.
 INT8_PASSED = True
+# The same rule for MiniLM through ONNX Runtime with int8 weights (indexer.onnx_int8), which "auto" prefers to
+# torch's int8 where onnxruntime is installed.
+ONNX_INT8_PASSED = True
 # How MiniLM's int8 weights are made; eval caches key their indexes by it (searchchat.evaluation.beir.cache_key).
 INT8_SCHEME = "qint8 per-channel weights, nn.Linear but the FFN output"
 # BERT's FFN output projections (encoder.layer.N.output.dense, not attention.output.dense) stay fp32: their
@@ -47,12 +50,26 @@ def cpu_supports_bf16() -> bool:
 
 def resolve_precision(requested: str) -> str:
     """The precision actually used for `requested`: 'auto' is bf16 where the CPU has it natively, else int8
-    (while it passes), else fp32; an explicit 'bf16' falls back to fp32 where bf16 would be emulated."""
+    through ONNX Runtime where it is installed, else torch's int8 (while each passes), else fp32; an explicit
+    'bf16' falls back to fp32 where bf16 would be emulated."""
     if requested not in PRECISIONS:
         raise ValueError(f"Unknown embedder precision {requested!r}; one of {', '.join(PRECISIONS)}")
     bf16 = cpu_supports_bf16()
     if requested == "auto":
-        return "bf16" if bf16 else ("int8" if INT8_PASSED else "fp32")
+        if bf16:
+            return "bf16"
+        from indexer.onnx_int8 import available
+
+        if ONNX_INT8_PASSED and available():
+            return "onnx-int8"
+        return "int8" if INT8_PASSED else "fp32"
+    if requested == "onnx-int8":
+        from indexer.onnx_int8 import available
+
+        if not available():
+            raise ValueError(
+                "Embedder precision onnx-int8 needs onnxruntime and onnx: pip install onnxruntime onnx"
+            )
     if requested == "bf16" and not bf16:
         return "fp32"
     return requested

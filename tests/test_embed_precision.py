@@ -4,12 +4,13 @@ that stay close to fp32's (one integration test loads the packaged MiniLM)."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from indexer import precision
+from indexer import onnx_int8, precision
 from indexer.embed import SentenceTransformerEmbedder
 from indexer.precision import resolve_precision
 from searchchat.indexing import index_options
@@ -39,11 +40,27 @@ def test_each_machine_gets_its_precision(
 ) -> None:
     monkeypatch.setattr(precision, "cpu_flags", lambda: flags)
     monkeypatch.setattr(precision, "INT8_PASSED", True)
+    monkeypatch.setattr(onnx_int8, "available", lambda: False)  # torch's int8 where onnxruntime is missing
     assert resolve_precision(requested) == used
+
+
+def test_auto_prefers_onnx_int8_where_onnxruntime_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(precision, "INT8_PASSED", True)
+    monkeypatch.setattr(onnx_int8, "available", lambda: True)
+    monkeypatch.setattr(precision, "cpu_flags", lambda: FP32_ONLY)
+    assert resolve_precision("auto") == "onnx-int8"
+    monkeypatch.setattr(precision, "ONNX_INT8_PASSED", False)
+    assert resolve_precision("auto") == "int8"
+    monkeypatch.setattr(precision, "cpu_flags", lambda: WITH_BF16)
+    assert resolve_precision("auto") == "bf16"  # native bf16 stays the first choice
+    monkeypatch.setattr(onnx_int8, "available", lambda: False)
+    with pytest.raises(ValueError, match="pip install onnxruntime onnx"):
+        resolve_precision("onnx-int8")
 
 
 def test_auto_falls_back_to_fp32_where_int8_did_not_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(precision, "cpu_flags", lambda: FP32_ONLY)
+    monkeypatch.setattr(precision, "ONNX_INT8_PASSED", False)
     monkeypatch.setattr(precision, "INT8_PASSED", False)
     assert resolve_precision("auto") == "fp32"
 
@@ -92,9 +109,32 @@ def test_int8_vectors_stay_close_to_fp32() -> None:
     assert cosines.min() > 0.98 and cosines.max() < 0.9999, cosines
 
 
+@pytest.mark.integration
+def test_onnx_int8_vectors_stay_close_to_fp32_and_the_export_is_cached(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    texts = ["Vitamin D deficiency increases the risk of hip fractures in older women.",
+             "The boundary layer thickens downstream of the leading edge in supersonic flow.",
+             "短句也能编码。"]  # fmt: skip
+    fp32 = SentenceTransformerEmbedder(precision="fp32")
+    onnx = SentenceTransformerEmbedder(precision="onnx-int8")
+    assert onnx.precision == "onnx-int8" and onnx.onnx is not None
+    exported = list((tmp_path / "searchchat" / "onnx").glob("*.onnx"))
+    assert len(exported) == 1 and exported[0] == onnx.onnx.path
+    stamp = exported[0].stat().st_mtime_ns
+    again = SentenceTransformerEmbedder(precision="onnx-int8")  # a second start reuses the export
+    assert again.onnx is not None and again.onnx.path.stat().st_mtime_ns == stamp
+    vecs = onnx.embed(texts)
+    assert vecs.shape == (3, fp32.dim) and np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    cosines = np.sum(fp32.embed(texts) * vecs, axis=1)
+    assert cosines.min() > 0.99 and cosines.max() < 0.99999, cosines
+
+
 def test_no_bf16_makes_a_bf16_machine_act_as_an_fp32_only_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(precision, "cpu_flags", lambda: WITH_BF16)
     monkeypatch.setattr(precision, "INT8_PASSED", True)
+    monkeypatch.setattr(onnx_int8, "available", lambda: False)
     assert resolve_precision("auto") == "bf16"
     monkeypatch.setenv("SEARCHCHAT_NO_BF16", "1")
     assert resolve_precision("auto") == "int8"

@@ -95,6 +95,10 @@ def cache_key(corpus: Path, settings: Settings, embedder: Embedder) -> str:
         from indexer.precision import INT8_SCHEME
 
         config["precision"] = INT8_SCHEME
+    elif getattr(embedder, "precision", "") == "onnx-int8":
+        from indexer.onnx_int8 import ONNX_INT8_SCHEME
+
+        config["precision"] = ONNX_INT8_SCHEME
     if settings.store != "local":  # another store is another index (the local key stays as it was)
         config["store"] = settings.store
     h = hashlib.sha256(file_hash(corpus).encode() + json.dumps(config, sort_keys=True).encode())
