@@ -32,6 +32,15 @@ def cache_dir() -> Path:
     return Path(base) / "searchchat" / "onnx"
 
 
+def _fingerprint(source: str) -> str:
+    """Names, sizes and times of the model folder's files: a model retrained in place gets a new export."""
+    folder = Path(source)
+    if not folder.is_dir():
+        return ""
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    return ";".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
+
+
 def _export(bert: Any, tokenizer: Any, out: Path, keep_fp32: str) -> None:
     """Write `bert` (a transformers BertModel) as an int8 ONNX model to `out`, atomically."""
     import torch
@@ -75,7 +84,7 @@ class OnnxInt8Encoder:
         self.tokenizer = st_model.tokenizer
         self.max_tokens = int(st_model.max_seq_length or 256)
         key = hashlib.sha256(
-            f"{source}|{ONNX_INT8_SCHEME}|{keep_fp32}|{ort.__version__}".encode()
+            f"{source}|{_fingerprint(source)}|{ONNX_INT8_SCHEME}|{keep_fp32}|{ort.__version__}".encode()
         ).hexdigest()[:16]
         path = cache_dir() / f"{key}.onnx"
         if not path.is_file():

@@ -9,6 +9,8 @@ import re
 import warnings
 from typing import Any, Literal
 
+from indexer import onnx_int8
+
 log = logging.getLogger(__name__)
 
 Precision = Literal["auto", "fp32", "bf16", "int8", "onnx-int8"]
@@ -58,18 +60,13 @@ def resolve_precision(requested: str) -> str:
     if requested == "auto":
         if bf16:
             return "bf16"
-        from indexer.onnx_int8 import available
-
-        if ONNX_INT8_PASSED and available():
+        if ONNX_INT8_PASSED and onnx_int8.available():
             return "onnx-int8"
         return "int8" if INT8_PASSED else "fp32"
-    if requested == "onnx-int8":
-        from indexer.onnx_int8 import available
-
-        if not available():
-            raise ValueError(
-                "Embedder precision onnx-int8 needs onnxruntime and onnx: pip install onnxruntime onnx"
-            )
+    if requested == "onnx-int8" and not onnx_int8.available():
+        raise ValueError(
+            "Embedder precision onnx-int8 needs onnxruntime and onnx: pip install onnxruntime onnx"
+        )
     if requested == "bf16" and not bf16:
         return "fp32"
     return requested

@@ -138,3 +138,12 @@ def test_no_bf16_makes_a_bf16_machine_act_as_an_fp32_only_one(monkeypatch: pytes
     assert resolve_precision("auto") == "bf16"
     monkeypatch.setenv("SEARCHCHAT_NO_BF16", "1")
     assert resolve_precision("auto") == "int8"
+
+
+def test_a_model_changed_in_place_gets_a_new_onnx_export(tmp_path: Path) -> None:
+    (tmp_path / "model.safetensors").write_bytes(b"weights one")
+    before = onnx_int8._fingerprint(str(tmp_path))
+    assert before and onnx_int8._fingerprint(str(tmp_path)) == before
+    (tmp_path / "model.safetensors").write_bytes(b"weights, retrained")
+    assert onnx_int8._fingerprint(str(tmp_path)) != before
+    assert onnx_int8._fingerprint(str(tmp_path / "missing")) == ""
