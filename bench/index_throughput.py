@@ -3,8 +3,8 @@
     python bench/index_throughput.py ../shared/data/scifact/corpus.jsonl [--limit N]
 
 Indexes the file into a fresh temporary index with the real pipeline, then encodes the very same chunk
-texts with a bare `SentenceTransformer.encode` (sorted by length, batch 64, bf16 autocast where supported,
-the fastest configuration measured here) and prints the ratio of the two embedding throughputs.
+texts with the same embedder alone (`Embedder.embed`: sorted by length, `embed_batch_size` per call, in the
+precision "auto" picks on this CPU, or SEARCHCHAT_EMBED_PRECISION) and prints the ratio of the two throughputs.
 """
 
 from __future__ import annotations
@@ -23,13 +23,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("source")
     ap.add_argument("--limit", type=int, default=0, help="index only the first N lines of a JSONL file")
-    ap.add_argument("--batch", type=int, default=64)
     args = ap.parse_args()
 
     import torch
 
     from indexer.chunk import embed_text
-    from indexer.embed import SentenceTransformerEmbedder, cpu_supports_bf16
+    from indexer.embed import SentenceTransformerEmbedder
     from indexer.pipeline import index_sources
     from indexer.store import IndexStore
     from searchchat.indexing import index_options
@@ -46,7 +45,7 @@ def main() -> None:
                 dst.write(line)
         source = cut
     settings = Settings(home=tmp / "home", embedder="minilm")
-    embedder = SentenceTransformerEmbedder(precision="bf16")
+    embedder = SentenceTransformerEmbedder(precision=settings.embed_precision)
     embedder.embed(["warm up"] * 8)
 
     t0 = time.perf_counter()
@@ -54,12 +53,8 @@ def main() -> None:
     wall = time.perf_counter() - t0
     texts = [embed_text(c) for c in IndexStore.open(settings.index_dir).all_chunks()]
 
-    model = embedder.model
-    order = sorted(texts, key=len, reverse=True)
-    ctx = torch.autocast("cpu", dtype=torch.bfloat16) if cpu_supports_bf16() else torch.no_grad()
     t1 = time.perf_counter()
-    with torch.inference_mode(), ctx:
-        model.encode(order, batch_size=args.batch, normalize_embeddings=True, show_progress_bar=False)
+    embedder.embed(texts, batch_size=settings.embed_batch_size)
     bare = time.perf_counter() - t1
 
     pipeline_rate = summary.chunks_added / wall
@@ -69,7 +64,8 @@ def main() -> None:
         "seconds": round(wall, 1), "docs_per_s": round(summary.pages_fetched / wall, 2),
         "chunks_per_s": round(pipeline_rate, 2), "embed_seconds_in_pipeline": round(summary.embed_seconds, 1),
         "bare_encode_seconds": round(bare, 1), "bare_encode_texts_per_s": round(bare_rate, 2),
-        "ratio_end_to_end_vs_bare": round(pipeline_rate / bare_rate, 3), "bf16": cpu_supports_bf16(),
+        "ratio_end_to_end_vs_bare": round(pipeline_rate / bare_rate, 3), "precision": embedder.precision,
+        "batch": settings.embed_batch_size,
         "torch_threads": torch.get_num_threads(),
     }, indent=1))  # fmt: skip
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from indexer.cjk import cjk_grams
-from indexer.precision import MINILM_FP32_LAYERS, log_choice, quantize_int8, resolve_precision
+from indexer.precision import BF16_SCHEME, MINILM_FP32_LAYERS, log_choice, quantize_int8, resolve_precision
 from indexer.precision import cpu_supports_bf16 as cpu_supports_bf16  # re-exported for its callers
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class Embedder:
 
 class SentenceTransformerEmbedder(Embedder):
     """A sentence-transformers model from a local path (the packaged MiniLM by default), in the precision that
-    `precision` resolves to on this CPU (indexer.precision): fp32, bf16 autocast or int8 Linear layers."""
+    `precision` resolves to on this CPU (indexer.precision): fp32, bf16 weights or int8 Linear layers."""
 
     def __init__(self, path: str | None = None, precision: str = "auto") -> None:
         quiet_hf()
@@ -114,6 +114,8 @@ class SentenceTransformerEmbedder(Embedder):
         self.precision = resolve_precision(precision)
         log_choice(precision, self.precision)
         self.bf16 = self.precision == "bf16"
+        if self.bf16 and BF16_SCHEME == "weights":
+            self.model = self.model.to(torch.bfloat16)
         if self.precision == "int8":
             self.model = quantize_int8(self.model, keep_fp32=MINILM_FP32_LAYERS)
         self.onnx: OnnxInt8Encoder | None = None
@@ -124,7 +126,7 @@ class SentenceTransformerEmbedder(Embedder):
         self._torch = torch
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if self.bf16:
+        if self.bf16 and BF16_SCHEME == "autocast":
             return self._torch.autocast("cpu", dtype=self._torch.bfloat16)
         return contextlib.nullcontext()
 

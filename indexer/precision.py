@@ -1,4 +1,4 @@
-"""The numeric precision MiniLM encodes in on this CPU: fp32, bf16 autocast, or int8 (torch or ONNX Runtime)."""
+"""The numeric precision MiniLM encodes in on this CPU: fp32, bf16, or int8 (torch or ONNX Runtime)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ INT8_SCHEME = "qint8 per-channel weights, nn.Linear but the FFN output"
 # BERT's FFN output projections (encoder.layer.N.output.dense, not attention.output.dense) stay fp32: their
 # inputs have outlier activations, and quantising them too took the cosine to fp32 from 0.99 to 0.98 mean.
 MINILM_FP32_LAYERS = r"layer\.\d+\.output\.dense$"
+# How "bf16" runs MiniLM: "weights" casts the model to bf16 (measured 1.05x autocast's texts/s at batch 16,
+# bench/results/embed_batch.txt); "autocast" keeps fp32 weights and casts per op. Eval caches key by it.
+BF16_SCHEME = "weights"
 
 
 def cpu_flags() -> str:
@@ -39,7 +42,7 @@ def cpu_flags() -> str:
 
 
 def cpu_supports_bf16() -> bool:
-    """True when the CPU has native bf16 arithmetic (AVX512-BF16 or AMX), where bf16 autocast is a clear win.
+    """True when the CPU has native bf16 arithmetic (AVX512-BF16 or AMX), where bf16 is a clear win.
 
     Measured on this project's CPUs without them (AVX-512 F/BW/VL only): oneDNN emulates bf16 and MiniLM
     encodes about 2x slower than in fp32, so there we never use bf16.

