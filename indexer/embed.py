@@ -18,6 +18,10 @@ from indexer.precision import cpu_supports_bf16 as cpu_supports_bf16  # re-expor
 if TYPE_CHECKING:
     from indexer.onnx_int8 import OnnxInt8Encoder
 
+# Texts per encoder call: smaller batches pad less, and 16 beat 64 in every precision on passages
+# (bench/results/embed_batch.txt) and on sentences (bench/results/evidence_batch.txt).
+EMBED_BATCH = 16
+
 
 def quiet_hf() -> None:
     """No progress bars or chatter from the Hugging Face libraries (models load from local paths)."""
@@ -63,7 +67,7 @@ class Embedder:
     def embed(
         self,
         texts: Sequence[str],
-        batch_size: int = 64,
+        batch_size: int = EMBED_BATCH,
         progress: Callable[[int], None] | None = None,
     ) -> np.ndarray:
         """Embed any number of texts in batches of similar length (less padding), in the original order."""
@@ -81,7 +85,7 @@ class Embedder:
         vector: np.ndarray = self.embed_batch([text])[0]
         return vector
 
-    def embed_queries(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    def embed_queries(self, texts: Sequence[str], batch_size: int = EMBED_BATCH) -> np.ndarray:
         """Many queries at once, as `embed_query` embeds each (benchmarks embed a split's queries so)."""
         return self.embed(texts, batch_size=batch_size)
 

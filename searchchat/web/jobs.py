@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.embed import Embedder
+from indexer.embed import EMBED_BATCH, Embedder
 from indexer.events import Done, Fetched, Gone, Skipped, Unchanged
 from searchchat.settings import Settings
 from searchchat.web.errors import ApiError, api_error_from
@@ -122,7 +122,7 @@ class CountingEmbedder(Embedder):
     def tokenize(self, text: str) -> list[tuple[int, int]]:
         return self.inner.tokenize(text)
 
-    def embed(self, texts: Sequence[str], batch_size: int = 64,
+    def embed(self, texts: Sequence[str], batch_size: int = EMBED_BATCH,
               progress: Callable[[int], None] | None = None) -> np.ndarray:  # fmt: skip
         def counted(n: int) -> None:
             self.on_embedded(n)
