@@ -39,7 +39,7 @@ def speeds(texts: list[str], embedders: dict[str, SentenceTransformerEmbedder], 
         for name, emb in embedders.items():
             emb.embed(texts[:4])  # warm-up
             t0 = time.perf_counter()
-            vecs[name] = emb.embed(texts, batch_size=64)
+            vecs[name] = emb.embed(texts)
             best[name] = max(best.get(name, 0.0), len(texts) / (time.perf_counter() - t0))
     for name, rate in best.items():
         cos = np.sum(vecs[name] * vecs["fp32"], axis=1)

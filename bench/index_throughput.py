@@ -3,7 +3,7 @@
     python bench/index_throughput.py ../shared/data/scifact/corpus.jsonl [--limit N]
 
 Indexes the file into a fresh temporary index with the real pipeline, then encodes the very same chunk
-texts with the same embedder alone (`Embedder.embed`: sorted by length, `embed_batch_size` per call, in the
+texts with the same embedder alone (`Embedder.embed`: sorted by length, `embed_batch_tokens` per call, in the
 precision "auto" picks on this CPU, or SEARCHCHAT_EMBED_PRECISION) and prints the ratio of the two throughputs.
 """
 
@@ -54,7 +54,7 @@ def main() -> None:
     texts = [embed_text(c) for c in IndexStore.open(settings.index_dir).all_chunks()]
 
     t1 = time.perf_counter()
-    embedder.embed(texts, batch_size=settings.embed_batch_size)
+    embedder.embed(texts, batch_tokens=settings.embed_batch_tokens)
     bare = time.perf_counter() - t1
 
     pipeline_rate = summary.chunks_added / wall
@@ -65,7 +65,7 @@ def main() -> None:
         "chunks_per_s": round(pipeline_rate, 2), "embed_seconds_in_pipeline": round(summary.embed_seconds, 1),
         "bare_encode_seconds": round(bare, 1), "bare_encode_texts_per_s": round(bare_rate, 2),
         "ratio_end_to_end_vs_bare": round(pipeline_rate / bare_rate, 3), "precision": embedder.precision,
-        "batch": settings.embed_batch_size,
+        "batch_tokens": settings.embed_batch_tokens,
         "torch_threads": torch.get_num_threads(),
     }, indent=1))  # fmt: skip
 

@@ -55,7 +55,7 @@ def main() -> None:
     doc_of = {c.chunk_id: c.doc_id for c in store.all_chunks()}
     qids, texts = list(ds.queries), list(ds.queries.values())
     t0 = time.perf_counter()
-    vecs = embedder.embed_queries(texts, batch_size=64)
+    vecs = embedder.embed_queries(texts)
     print(f"{len(qids)} queries embedded in {time.perf_counter() - t0:.1f} s")
 
     dense = {q: store.dense_search(v, CANDIDATES) for q, v in zip(qids, vecs, strict=True)}

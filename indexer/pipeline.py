@@ -122,7 +122,7 @@ class _Run:
     def embed(self, texts: list[str]) -> np.ndarray:
         """One row per text, in order: the embedder in this process (the Ray pipeline overrides it)."""
         return self.embedder.embed(
-            texts, batch_size=self.options.embed_batch_size, progress=self.progress.embedded
+            texts, batch_tokens=self.options.embed_batch_tokens, progress=self.progress.embedded
         )
 
     def flush(self) -> None:

@@ -94,7 +94,7 @@ class _RayRun(_Run):
         import ray
 
         args = (texts, self.options.embedder, self.options.embed_precision, self.workers,
-                self.options.embed_batch_size)  # fmt: skip
+                self.options.embed_batch_tokens)  # fmt: skip
         if client_mode():  # the job runs on the cluster; the bar moves once it is back
             job = ray.remote(num_cpus=0)(embed_job)  # no CPU of its own: the actor pool has them all
             out: np.ndarray = ray.get(job.remote(*args, self.embedder.dim))

@@ -11,13 +11,15 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from indexer.document import Chunk
-from indexer.embed import Embedder, get_embedder
+from indexer.embed import EMBED_BATCH_TOKENS, Embedder, get_embedder
 from indexer.events import DocState, Done, Event
 from indexer.files import PARSERS, list_files, read_jsonl, read_local
 from indexer.options import IndexOptions
 from indexer.sources import SourceSpec, read_source
 
 Item = tuple[Event, list[Chunk]]  # an event and, for a Fetched document, its chunks
+
+RAY_BATCH_TEXTS = 64  # texts in one Ray batch; the actor's embedder splits it by padded tokens
 
 
 @dataclass
@@ -112,6 +114,7 @@ class EmbedActor:
 
     embedder_name = "minilm"
     precision = "auto"  # SEARCHCHAT_EMBED_PRECISION, resolved on the actor's own CPU
+    batch_tokens = EMBED_BATCH_TOKENS  # padded tokens per encoder call within a Ray batch
 
     def __init__(self) -> None:
         from indexer.embed import _load
@@ -119,17 +122,18 @@ class EmbedActor:
         self.embedder: Embedder = _load(self.embedder_name, self.precision)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, np.ndarray]:
-        vectors = self.embedder.embed_batch([str(t) for t in batch["text"]])
+        vectors = self.embedder.embed([str(t) for t in batch["text"]], batch_tokens=self.batch_tokens)
         return {"i": np.asarray(batch["i"]), "vector": vectors}
 
 
-def embed_actor(embedder: str, precision: str) -> type[EmbedActor]:
+def embed_actor(embedder: str, precision: str, batch_tokens: int = EMBED_BATCH_TOKENS) -> type[EmbedActor]:
     """The EmbedActor class that loads `embedder` (a SEARCHCHAT_EMBEDDER value) in `precision`."""
-    return type("EmbedActor", (EmbedActor,), {"embedder_name": embedder, "precision": precision})
+    attrs = {"embedder_name": embedder, "precision": precision, "batch_tokens": batch_tokens}
+    return type("EmbedActor", (EmbedActor,), attrs)
 
 
 def embed_parts(texts: Sequence[str], embedder: str, precision: str, workers: int,
-                batch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+                batch_tokens: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
     """One Ray Data job over an actor pool of `workers` embedders: (row numbers, vectors) per embedded batch,
     in whatever order the batches finish. The texts go to the pool longest first, so batches are of like length."""
     import logging
@@ -139,22 +143,22 @@ def embed_parts(texts: Sequence[str], embedder: str, precision: str, workers: in
     ray.data.DataContext.get_current().enable_progress_bars = False
     logging.getLogger("ray.data").setLevel(logging.ERROR)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
-    blocks = max(1, min(len(texts), max(4 * workers, len(texts) // (4 * batch))))
+    blocks = max(1, min(len(texts), max(4 * workers, len(texts) // (4 * RAY_BATCH_TEXTS))))
     rows = ray.data.from_items([{"i": i, "text": texts[i]} for i in order], override_num_blocks=blocks)
     ds = rows.map_batches(
-        embed_actor(embedder, precision), batch_size=batch, batch_format="numpy",
+        embed_actor(embedder, precision, batch_tokens), batch_size=RAY_BATCH_TEXTS, batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=min(workers, blocks)), num_cpus=1,
     )  # fmt: skip
     for part in ds.iter_batches(batch_size=None, batch_format="numpy"):
         yield np.asarray(part["i"]), np.asarray(part["vector"], dtype=np.float32)
 
 
-def embed_job(texts: Sequence[str], embedder: str, precision: str, workers: int, batch: int,
+def embed_job(texts: Sequence[str], embedder: str, precision: str, workers: int, batch_tokens: int,
               dim: int) -> np.ndarray:  # fmt: skip
     """embed_parts gathered into one (len(texts), dim) array in the texts' order. A driver connected through
     Ray Client (ray://) runs this as a task on the cluster: Ray Data's executor needs a process of the cluster
     (one with a core worker), which a Ray Client driver is not."""
     out = np.zeros((len(texts), dim), dtype=np.float32)
-    for rows, vectors in embed_parts(texts, embedder, precision, workers, batch):
+    for rows, vectors in embed_parts(texts, embedder, precision, workers, batch_tokens):
         out[rows] = vectors
     return out

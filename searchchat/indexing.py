@@ -42,7 +42,7 @@ def index_options(settings: Settings, **crawl: Any) -> IndexOptions:
     given = {k: v for k, v in crawl.items() if v is not None}
     return IndexOptions(
         index_dir=settings.index_dir, store=settings.store, embedder=settings.embedder, embed_precision=settings.embed_precision,
-        embed_batch_size=settings.embed_batch_size, chunk_tokens=settings.chunk_tokens,
+        embed_batch_tokens=settings.embed_batch_tokens, chunk_tokens=settings.chunk_tokens,
         chunk_overlap=settings.chunk_overlap, chunk_max_chars=settings.chunk_max_chars,
         crawl=crawl_options(settings, **given), ann=ann_options(settings), crawl_flags=tuple(given),
     )  # fmt: skip

@@ -54,10 +54,10 @@ class CountingEmbedder(HashEmbedder):
         super().__init__(64)
         self.indexed = 0
 
-    def embed(self, texts: Sequence[str], batch_size: int = 64,
+    def embed(self, texts: Sequence[str], batch_tokens: int = 2048,
               progress: Callable[[int], None] | None = None) -> np.ndarray:  # fmt: skip
         self.indexed += len(texts)
-        return super().embed(texts, batch_size, progress)
+        return super().embed(texts, batch_tokens, progress)
 
 
 @pytest.fixture

@@ -171,9 +171,9 @@ class GatedEmbedder(FakeEmbedder):
         super().__init__()
         self.release = threading.Event()
 
-    def embed(self, texts: Sequence[str], batch_size: int = 64, progress: Any = None) -> np.ndarray:
+    def embed(self, texts: Sequence[str], batch_tokens: int = 2048, progress: Any = None) -> np.ndarray:
         assert self.release.wait(60)
-        return super().embed(texts, batch_size, progress)
+        return super().embed(texts, batch_tokens, progress)
 
 
 def test_sources_screenshots_with_a_run_in_progress(

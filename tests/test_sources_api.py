@@ -137,10 +137,10 @@ class GatedEmbedder(FakeEmbedder):
         super().__init__()
         self.release, self.waiting = threading.Event(), threading.Event()
 
-    def embed(self, texts: Sequence[str], batch_size: int = 64, progress: Any = None) -> np.ndarray:
+    def embed(self, texts: Sequence[str], batch_tokens: int = 2048, progress: Any = None) -> np.ndarray:
         self.waiting.set()
         assert self.release.wait(30)
-        return super().embed(texts, batch_size, progress)
+        return super().embed(texts, batch_tokens, progress)
 
 
 def test_search_answers_during_a_run_and_sees_its_snapshot_when_it_commits(

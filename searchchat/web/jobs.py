@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.embed import EMBED_BATCH, Embedder
+from indexer.embed import EMBED_BATCH_TOKENS, Embedder
 from indexer.events import Done, Fetched, Gone, Skipped, Unchanged
 from searchchat.settings import Settings
 from searchchat.web.errors import ApiError, api_error_from
@@ -122,14 +122,14 @@ class CountingEmbedder(Embedder):
     def tokenize(self, text: str) -> list[tuple[int, int]]:
         return self.inner.tokenize(text)
 
-    def embed(self, texts: Sequence[str], batch_size: int = EMBED_BATCH,
+    def embed(self, texts: Sequence[str], batch_tokens: int = EMBED_BATCH_TOKENS,
               progress: Callable[[int], None] | None = None) -> np.ndarray:  # fmt: skip
         def counted(n: int) -> None:
             self.on_embedded(n)
             if progress is not None:
                 progress(n)
 
-        return self.inner.embed(texts, batch_size=batch_size, progress=counted)
+        return self.inner.embed(texts, batch_tokens=batch_tokens, progress=counted)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
