@@ -168,7 +168,9 @@ class SentenceTransformerEmbedder(Embedder):
     def token_lengths(self, texts: Sequence[str]) -> list[int]:
         # The chunking copy of the tokenizer, called as the chunker calls it (no truncation or padding state to
         # race with the reader thread); [CLS] and [SEP] added, cut at what the model reads.
-        ids = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"] if texts else []
+        if not texts:
+            return []
+        ids = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
         return [min(len(x) + 2, self.max_tokens) for x in ids]
 
     def tokenize(self, text: str) -> list[tuple[int, int]]:
