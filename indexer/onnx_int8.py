@@ -9,7 +9,6 @@ import os
 import re
 import tempfile
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,27 +80,28 @@ class OnnxInt8Encoder:
     def __init__(self, st_model: Any, source: str, keep_fp32: str, threads: int | None = None) -> None:
         import onnxruntime as ort
 
-        self.tokenizer = st_model.tokenizer
-        self.max_tokens = int(st_model.max_seq_length or 256)
         key = hashlib.sha256(
             f"{source}|{_fingerprint(source)}|{ONNX_INT8_SCHEME}|{keep_fp32}|{ort.__version__}".encode()
         ).hexdigest()[:16]
         path = cache_dir() / f"{key}.onnx"
         if not path.is_file():
             log.info("exporting %s to ONNX int8 at %s (once)", source, path)
-            _export(st_model[0].auto_model, self.tokenizer, path, keep_fp32)
+            _export(st_model[0].auto_model, st_model.tokenizer, path, keep_fp32)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.path = path
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        enc = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_tokens,
-                             return_tensors="np")  # fmt: skip
-        feeds = {name: np.asarray(enc[name], dtype=np.int64) for name in INPUTS}
+    def encode_ids(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """One vector per row of padded token ids (with [CLS] and [SEP]; the mask marks the real tokens)."""
+        feeds = {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "token_type_ids": np.zeros_like(input_ids),
+        }
         hidden = self.session.run(None, feeds)[0]
-        mask = feeds["attention_mask"][..., None].astype(np.float32)
+        mask = attention_mask[..., None].astype(np.float32)
         vecs = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
         vecs /= np.clip(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12, None)
         return np.asarray(vecs, dtype=np.float32)

@@ -91,10 +91,9 @@ def cache_key(corpus: Path, settings: Settings, embedder: Embedder) -> str:
     config = {"v": CACHE_VERSION, "embedder": embedder.name, "dim": embedder.dim,
               "bf16": bool(getattr(embedder, "bf16", False)),
               "chunk_tokens": settings.chunk_tokens, "chunk_overlap": settings.chunk_overlap}  # fmt: skip
-    if getattr(
-        embedder, "bf16", False
-    ):  # bf16 weights give slightly other vectors than the autocast of before
-        config["bf16_scheme"] = "weights"
+    # bf16 weights, vectors normalised in fp32: slightly other vectors than the autocast and bf16 norms of before
+    if getattr(embedder, "bf16", False):
+        config["bf16_scheme"] = "weights, fp32 norm"
     if getattr(embedder, "precision", "") == "int8":  # int8 vectors differ a little: their own index
         from indexer.precision import INT8_SCHEME
 
