@@ -11,7 +11,22 @@ from indexer.document import Chunk, Document
 Tokenize = Callable[[str], list[tuple[int, int]]]  # text -> character spans of its tokens
 
 MAX_CHARS = 4000  # characters in a chunk at most, whatever the tokenizer counts (Settings.chunk_max_chars)
-_BREAK = re.compile(r"(?<=[.!?:;])\s+|\n+")
+# Where a window may end: after a Latin sentence end followed by a space, after a CJK one (。！？；, no space
+# needed), or at a line break; closing quotes and brackets after the mark stay with the sentence.
+_LATIN_ENDS = ".!?;:"
+_CJK_ENDS = "\u3002\uff01\uff1f\uff1b"
+_CLOSERS = "\"'\u201d\u2019)]\uff09\u300d\u300f\u3011"
+
+
+def _sentence_break(text: str, spans: list[tuple[int, int]], i: int) -> bool:
+    """Whether a sentence ends between token i - 1 and token i."""
+    gap = text[spans[i - 1][1] : spans[i][0]]
+    if "\n" in gap:
+        return True
+    mark = text[max(0, spans[i - 1][1] - 8) : spans[i - 1][1]].rstrip(_CLOSERS)[-1:]
+    if not mark:
+        return False
+    return mark in _CJK_ENDS or (bool(gap) and mark in _LATIN_ENDS)
 
 
 def _cut_point(text: str, spans: list[tuple[int, int]], lo: int, hi: int) -> int:
@@ -20,10 +35,26 @@ def _cut_point(text: str, spans: list[tuple[int, int]], lo: int, hi: int) -> int
         return len(spans)
     floor = lo + (hi - lo) * 3 // 5
     for i in range(hi, floor, -1):
-        gap = text[spans[i - 1][1] : spans[i][0]]
-        if "\n" in gap or (gap and text[spans[i - 1][1] - 1] in ".!?;:"):
+        if _sentence_break(text, spans, i):
             return i
     return hi
+
+
+def _next_start(text: str, spans: list[tuple[int, int]], start: int, end: int, overlap: int) -> int:
+    """Where the window after [start, end) begins: at the first sentence start among its last `overlap` tokens,
+    so that no window opens on half a sentence; at `end` when none starts there but a sentence ends at `end`;
+    else `overlap` tokens back, on a word boundary."""
+    lo = max(end - overlap, start + 1)
+    for i in range(lo, end):
+        if _sentence_break(text, spans, i):
+            return i
+    if overlap and end < len(spans) and _sentence_break(text, spans, end):
+        return end
+    nxt = lo
+    # skip sub-word pieces glued to the previous token
+    while nxt < end and spans[nxt][0] == spans[nxt - 1][1] and text[spans[nxt][0]].isalnum():
+        nxt += 1
+    return nxt
 
 
 def _bounded_spans(text: str, spans: list[tuple[int, int]], max_chars: int) -> list[tuple[int, int]]:
@@ -55,10 +86,7 @@ def split_section(text: str, tokenize: Tokenize, size: int, overlap: int,
         out.append((text[spans[start][0] : spans[end - 1][1]].strip(), end - start))
         if end >= len(spans):
             break
-        start = max(end - overlap, start + 1)
-        # begin the overlap on a word boundary: skip sub-word pieces glued to the previous token
-        while start < end and spans[start][0] == spans[start - 1][1] and text[spans[start][0]].isalnum():
-            start += 1
+        start = _next_start(text, spans, start, end, overlap)
     return out
 
 

@@ -62,6 +62,27 @@ def test_split_section_respects_size_and_overlap():
     assert second_words[0] in first_words
 
 
+def chars(text: str) -> list[tuple[int, int]]:
+    """One token per non-space character, as BERT's tokenizer splits Chinese."""
+    return [(i, i + 1) for i, ch in enumerate(text) if not ch.isspace()]
+
+
+def test_chinese_windows_end_and_begin_at_sentence_ends():
+    text = "".join(f"第{i}句话讲的是一件事情。" for i in range(60))
+    parts = split_section(text, chars, size=40, overlap=16)
+    assert len(parts) > 10
+    assert all(p.endswith("。") and p.startswith("第") for p, _ in parts)
+    # the overlap is whole sentences: each window repeats the last sentence of the one before
+    assert all(b.split("。")[0] + "。" in a for (a, _), (b, _) in zip(parts, parts[1:], strict=False))
+
+
+def test_english_overlap_begins_at_a_sentence_start():
+    text = " ".join(f"Sentence {i} has five words." for i in range(40))
+    parts = split_section(text, tokenize, size=24, overlap=8)
+    assert all(p.startswith("Sentence") and p.endswith(".") for p, _ in parts)
+    assert all(b.split(".")[0] in a for (a, _), (b, _) in zip(parts, parts[1:], strict=False))
+
+
 def test_chunks_follow_headings_and_record_position():
     body = "\n\n".join(f"## Part {i}\n\n" + " ".join(f"word{i}x{j}" for j in range(60)) for i in range(3))
     doc = parse_markdown("# Doc\n\n" + body, "file:///d.md")
