@@ -16,7 +16,7 @@ from searchchat.evaluation.metrics import evaluate, percentile
 from searchchat.retrieval.retriever import MODES, Retriever
 from searchchat.settings import Settings
 
-CACHE_VERSION = 2  # bump when the way eval builds its index changes
+CACHE_VERSION = 2  # bump when the way eval builds its index changes (2: sentence-aligned chunk windows)
 
 
 @dataclass
