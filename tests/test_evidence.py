@@ -165,3 +165,20 @@ def test_the_predicted_cosine_carries_the_calibration_shift_in_proportion_to_the
     assert score == pytest.approx(evidence.OVERLAP_AT_ZERO + evidence.UNREAD_SHIFT)
     [read] = evidence.sentence_scores("训练分为哪两个阶段？", unrelated, fixed, reads_cjk=True)
     assert read == pytest.approx(np.sqrt(0.75))  # an embedder that reads it: its own cosine, no shift
+
+
+def test_a_long_chinese_sentence_that_holds_more_of_the_question_beats_a_short_one_that_holds_less() -> None:
+    from searchchat.answering.evidence import sentence_scores
+
+    def blind(texts):  # type: ignore[no-untyped-def]
+        return np.ones((len(texts), 4), dtype=np.float32) / 2.0
+
+    question = "乍都节公园位于什么地方？"
+    answer = (
+        "乍都节公园位于泰国的首都曼谷的乍都节县，是拍凤裕庭路、威拍哇丽兰室路、甘烹碧路之间的一处公众游园地。"
+    )
+    aside = (
+        "乍都节公园面积0.3平方公里。"  # names the park only: a word-set cosine favoured it for being short
+    )
+    scored = sentence_scores(question, [answer, aside], blind, reads_cjk=False)
+    assert scored[0] > scored[1]
