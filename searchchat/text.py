@@ -124,6 +124,20 @@ def split_sentences(text: str) -> list[str]:
     return [text[s:e] for s, e in sentence_spans(text)]
 
 
+def join_sentences(sentences: list[str]) -> str:
+    """Sentences as one text: a space after a Latin sentence, none after one that ends in a CJK character or
+    full-width mark (Chinese and Japanese are written without spaces)."""
+    out = ""
+    for s in sentences:
+        if out and not _CJK_TAIL.search(out):
+            out += " "
+        out += s
+    return out
+
+
+_CJK_TAIL = re.compile(f"[{CJK}\u3000-\u303f\uff00-\uffef][\u201d\u2019]?$")
+
+
 def cjk_chars(text: str) -> set[str]:
     """The CJK characters of the text: what a reordered or reworded Chinese phrase keeps of its source."""
     return {ch for run in CJK_RUN.findall(text) for ch in run}

@@ -52,3 +52,16 @@ def test_local_model_answers_with_citations_to_documents_that_say_so(corpus_inde
     cited_text = " ".join(answer["sources"][c["n"] - 1]["text"] for c in answer["citations"])
     assert re.search(r"not (a|an) (GAN|generative adversarial)", cited_text, re.I), cited_text
     assert answer["timings"]["retrieve_ms"] > 0 and answer["timings"]["generate_ms"] > 0
+
+
+def test_a_chinese_question_on_the_demo_corpus_gets_a_chinese_answer_that_says_no(
+    corpus_index: Settings,
+) -> None:
+    settings = corpus_index
+    retriever = Retriever(IndexStore.open(settings.index_dir), get_embedder(settings), settings)
+    answer = Answerer(retriever, get_generator(settings), settings).ask("ChatGPT是生成对抗网络吗？")
+    assert not answer["abstained"] and answer["citations"], answer
+    said = " ".join(s["text"] for s in answer["sentences"])
+    assert re.search(r"[\u4e00-\u9fff]", said) and "不是生成对抗网络" in said, answer  # no, in Chinese
+    cited = {Path(urlsplit(answer["sources"][c["n"] - 1]["url"]).path).name for c in answer["citations"]}
+    assert cited & {"zh-chatgpt-not-gan.md", "chatgpt-is-not-a-gan.md"}, cited

@@ -8,6 +8,7 @@ from searchchat.text import (
     content_terms,
     idf,
     is_number,
+    join_sentences,
     numbers,
     sentence_spans,
     split_sentences,
@@ -50,3 +51,10 @@ def test_citation_markers_and_cjk_characters() -> None:
 
 def test_idf_is_never_negative_and_falls_with_document_frequency() -> None:
     assert idf(0, 10) > idf(5, 10) > idf(10, 10) >= 0.0
+
+
+def test_sentences_join_with_a_space_after_latin_and_none_after_cjk() -> None:
+    assert join_sentences(["No.", "ChatGPT is not a GAN."]) == "No. ChatGPT is not a GAN."
+    assert join_sentences(["常有人以为它是 GAN。", "这是误解。"]) == "常有人以为它是 GAN。这是误解。"
+    assert join_sentences(["他说：\u201c好。\u201d", "然后走了。"]) == "他说：\u201c好。\u201d然后走了。"
+    assert join_sentences(["GAN 不是 GPT.", "It is not."]) == "GAN 不是 GPT. It is not."

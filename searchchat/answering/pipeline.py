@@ -34,6 +34,7 @@ from searchchat.language import abstain_message
 from searchchat.models.crossencoder import JUDGE_DIR, Scorer, judge_shipped, load_model, pair_text, shipped
 from searchchat.retrieval.retriever import Filters, Retriever
 from searchchat.settings import Settings
+from searchchat.text import join_sentences
 from searchchat.types import Answer, Citation, Hit, Sentence
 
 # Whether the prompt carries prompt.FEW_SHOT's worked example (measured with bench/covidqa_prompt.py).
@@ -277,12 +278,14 @@ class Answerer:
 
     @staticmethod
     def quote(cands: list[Candidate], policy: AnswerPolicy) -> list[Candidate]:
-        """The sentences to quote when the model's answer failed: the best one, and the next of the same
-        source when it is as sure (a two-sentence answer), if the best is sure enough."""
+        """The sentences to quote when the model's answer failed: the best one, if it is sure enough, and the
+        next best of the same source that is sure enough too (a two-sentence answer), wherever it ranks."""
         if not cands or cands[0].p < policy.quote_min:
             return []
         chosen = [cands[0]]
-        for c in cands[1 : policy.quote_sentences]:
+        for c in cands[1:]:
+            if len(chosen) == policy.quote_sentences:
+                break
             if c.p >= policy.quote_min and c.source == cands[0].source:
                 chosen.append(c)
         return sorted(chosen, key=lambda c: c.start)
@@ -291,7 +294,7 @@ class Answerer:
     def quoted(chosen: list[Candidate]) -> Verified:
         """The quote as a verified answer: the sentences as the source has them, cited to it."""
         n = chosen[0].source
-        body = " ".join(" ".join(c.text.split()) for c in chosen)
+        body = join_sentences([" ".join(c.text.split()) for c in chosen])
         text = f"\u201c{body}\u201d [{n}]"
         return Verified(text=text, sentences=[Sentence(text=body, citations=[n], supported=True)], cited=[n],
                         changed=True, evidence={n: chosen[0].text}, support={n: chosen[0].p})  # fmt: skip

@@ -1,0 +1,45 @@
+"""The extractive fallback's quote: the best sentence, and the next best of the same source that is sure
+enough, wherever it ranks among the candidates."""
+
+from __future__ import annotations
+
+from searchchat.answering.pipeline import Answerer
+from searchchat.answering.policy import get_policy
+from searchchat.answering.state import Candidate
+
+POLICY = get_policy("balanced")  # evidence scale: quote_min 1.0, at most two sentences
+
+
+def cand(source: int, start: int, text: str, p: float) -> Candidate:
+    return Candidate(source, start, start + len(text), text, prior=p, p=p)
+
+
+def test_the_quote_takes_the_same_sources_next_sentence_past_another_sources_candidates() -> None:
+    best = cand(1, 0, "常有人以为 ChatGPT 是一种生成对抗网络（GAN）。", 1.30)
+    other = cand(2, 0, "两者都是生成模型，都能产生新的内容。", 1.29)
+    second = cand(1, 27, "这是误解：ChatGPT 不是生成对抗网络。", 1.25)
+    chosen = Answerer.quote([best, other, second], POLICY)
+    assert chosen == [best, second]
+    quoted = Answerer.quoted(chosen)
+    assert (
+        quoted.text
+        == "\u201c常有人以为 ChatGPT 是一种生成对抗网络（GAN）。这是误解：ChatGPT 不是生成对抗网络。\u201d [1]"
+    )
+    assert quoted.cited == [1]
+
+
+def test_a_second_sentence_below_the_bar_or_from_another_source_is_left_out() -> None:
+    best = cand(1, 40, "ChatGPT is not a GAN.", 1.2)
+    weak = cand(1, 0, "GANs were introduced in 2014.", 0.9)
+    elsewhere = cand(2, 0, "A GAN has a generator and a discriminator.", 1.1)
+    assert Answerer.quote([best, elsewhere, weak], POLICY) == [best]
+    assert Answerer.quote([cand(1, 0, "Unsure.", 0.5)], POLICY) == []
+
+
+def test_the_quote_keeps_the_sources_order_and_at_most_the_policys_sentences() -> None:
+    a, b, c = (
+        cand(1, 50, "Third sentence here.", 1.4),
+        cand(1, 0, "First one.", 1.3),
+        cand(1, 20, "Second one.", 1.2),
+    )
+    assert Answerer.quote([a, b, c], POLICY) == [b, a]
