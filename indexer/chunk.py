@@ -8,6 +8,10 @@ from collections.abc import Callable
 
 from indexer.document import Chunk, Document
 
+# Raise when the chunker cuts documents differently: indexes re-chunk their documents at the next run
+# (indexer.fingerprint). 2: windows end at CJK full stops and begin at a sentence start.
+CHUNKER_VERSION = 2
+
 Tokenize = Callable[[str], list[tuple[int, int]]]  # text -> character spans of its tokens
 
 MAX_CHARS = 4000  # characters in a chunk at most, whatever the tokenizer counts (Settings.chunk_max_chars)

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from indexer.chunk import CHUNKER_VERSION
+
 # Padded tokens per encoder call (indexer.embed.token_batches; SEARCHCHAT_EMBED_BATCH_TOKENS for indexing): long
 # texts go a few at a time, short ones many. A speed setting, not an answer threshold: against 16 texts a call,
 # 1.08-1.14x on SciFact passages and 1.27-1.29x on sentences in every precision (bench/results/embed_batch.txt).
@@ -108,6 +110,11 @@ class IndexOptions:
     crawl_flags: tuple[
         str, ...
     ] = ()  # the crawl options given explicitly (CLI flags): stored with each source
+
+    @property
+    def chunking(self) -> str:
+        """The chunker and its settings, as each stored document's fingerprint records them."""
+        return f"chunks-v{CHUNKER_VERSION}-{self.chunk_tokens}-{self.chunk_overlap}-{self.chunk_max_chars}"
 
     def crawl_record(self) -> dict[str, Any]:
         """The explicitly given crawl options and their values, as the index records them per source."""

@@ -17,6 +17,7 @@ from indexer.chunk import chunk_document, embed_text
 from indexer.document import LINK_SCHEMES, Chunk, Document, url_scheme
 from indexer.embed import Embedder, get_embedder
 from indexer.events import DocState, Done, Fetched, Gone, Skipped, Unchanged
+from indexer.fingerprint import fingerprint, recheck
 from indexer.options import AnnOptions, IndexOptions
 from indexer.progress import IndexProgress
 from indexer.sources import SourceSpec, check_source, classify, read_source
@@ -88,6 +89,7 @@ class _Run:
     ) -> bool:
         """Queue a document unless it is unchanged or a duplicate; returns whether it counts as seen."""
         self.summary.pages_fetched += 1
+        doc.content_hash = fingerprint(doc.content_hash, self.options.chunking)
         state = known.get(doc.doc_id) or self._state(doc.doc_id)
         if state is not None and state.content_hash == doc.content_hash:
             self.writer.touch_document(doc.doc_id, doc.etag, doc.last_modified)
@@ -177,7 +179,7 @@ def index_sources(
     where = str(options.index_dir) if options.store == "local" else f"{options.store} ({options.index_dir})"
     summary = IndexSummary(index=where, sources=[s.key for s in specs])
     with open_writer(options.store, options.index_dir, embedder.name, embedder.dim, options.ann) as writer:
-        knowns = [writer.known_documents(spec.key) for spec in specs]
+        knowns = [recheck(writer.known_documents(spec.key), options.chunking) for spec in specs]
         progress = IndexProgress(quiet=quiet, total=_estimate_total(specs))
         run = _Run(writer, embedder, options, summary, progress)
         q: queue.Queue[Any] = queue.Queue(maxsize=1024)

@@ -13,6 +13,7 @@ import numpy as np
 
 from indexer.embed import Embedder, get_embedder
 from indexer.events import Done
+from indexer.fingerprint import recheck
 from indexer.options import IndexOptions
 from indexer.pipeline import IndexSummary, _estimate_total, _handle, _Run, finish_run
 from indexer.progress import IndexProgress
@@ -132,7 +133,7 @@ def _index(ray: Any, specs: list[SourceSpec], options: IndexOptions, embedder: E
     where = str(options.index_dir) if options.store == "local" else f"{options.store} ({options.index_dir})"
     summary = IndexSummary(index=where, sources=[s.key for s in specs])
     with open_writer(options.store, options.index_dir, embedder.name, embedder.dim, options.ann) as writer:
-        knowns = [writer.known_documents(spec.key) for spec in specs]
+        knowns = [recheck(writer.known_documents(spec.key), options.chunking) for spec in specs]
         progress = IndexProgress(quiet=quiet, total=_estimate_total(specs))
         run = _RayRun(writer, embedder, options, summary, progress, workers=workers)
         seen: list[set[str]] = [set() for _ in specs]

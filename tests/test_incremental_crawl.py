@@ -51,3 +51,18 @@ def test_trap_site_summary_reports_skips_and_keeps_unseen(crawl_site: Site, sett
     assert not crawl_site.requests_for("/hidden.html")
     docs = _docs(settings)
     assert crawl_site.url("/canonical-target.html") in docs  # the canonical URL is the document id
+
+
+def test_a_chunking_change_fetches_unchanged_pages_in_full_and_rechunks_them(
+    clean_site: Site, settings, fake_embedder
+):  # noqa: F811
+    start = clean_site.url("/index.html")
+    first = index_sources([start], index_options(settings, **FAST), embedder=fake_embedder)
+    n_requests = len(clean_site.requests)
+    smaller = settings.model_copy(update={"chunk_tokens": 8, "chunk_overlap": 2})
+    second = index_sources([start], index_options(smaller, **FAST), embedder=fake_embedder)
+    assert second.documents_updated == first.documents_added and second.documents_unchanged == 0
+    recrawl = clean_site.requests[n_requests:]
+    assert recrawl and not any(
+        "If-None-Match" in r.headers or "If-Modified-Since" in r.headers for r in recrawl
+    )

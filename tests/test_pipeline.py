@@ -89,3 +89,37 @@ def test_html_pdf_and_text_files(tmp_path, settings, fake_embedder):
     assert s.skipped.get("empty") == 1 and s.skipped.get("parse_error") == 1
     chunk = next(c for c in IndexStore.open(settings.index_dir).all_chunks() if c.title == "Page")
     assert chunk.anchor == "a" and chunk.section == "Alpha"
+
+
+def test_other_chunk_settings_rechunk_unchanged_files_once(tmp_path, settings, fake_embedder):
+    docs = write_docs(tmp_path / "docs")
+    index_sources([str(docs)], index_options(settings), embedder=fake_embedder)
+    smaller = settings.model_copy(update={"chunk_tokens": 8, "chunk_overlap": 2})
+    s = index_sources([str(docs)], index_options(smaller), embedder=fake_embedder)
+    assert (s.documents_updated, s.documents_unchanged) == (4, 0)  # read again, though no file changed
+    assert s.chunks_added > s.chunks_removed > 0
+    again = index_sources([str(docs)], index_options(smaller), embedder=fake_embedder)
+    assert again.documents_unchanged == 4 and again.chunks_added == 0
+
+
+def test_an_index_from_before_fingerprints_is_rechunked_by_a_new_chunker(
+    tmp_path, settings, fake_embedder, monkeypatch
+):
+    import sqlite3
+
+    from indexer import options
+    from indexer.store.layout import META_DB
+
+    docs = write_docs(tmp_path / "docs")
+    index_sources([str(docs)], index_options(settings), embedder=fake_embedder)
+    store = IndexStore.open(settings.index_dir)
+    db = store.path / META_DB  # the hashes as an index written before fingerprints holds them
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE documents SET content_hash = substr(content_hash, instr(content_hash, ':') + 1)")
+    store.close()
+    s = index_sources([str(docs)], index_options(settings), embedder=fake_embedder)
+    assert (s.documents_updated, s.documents_unchanged) == (4, 0)
+    monkeypatch.setattr(options, "CHUNKER_VERSION", options.CHUNKER_VERSION + 1)  # a chunker that cuts anew
+    s = index_sources([str(docs)], index_options(settings), embedder=fake_embedder)
+    assert (s.documents_updated, s.documents_unchanged) == (4, 0)
+    assert IndexStore.open(settings.index_dir).stats().chunks == s.total_chunks
