@@ -53,9 +53,7 @@ def test_trap_site_summary_reports_skips_and_keeps_unseen(crawl_site: Site, sett
     assert crawl_site.url("/canonical-target.html") in docs  # the canonical URL is the document id
 
 
-def test_a_chunking_change_fetches_unchanged_pages_in_full_and_rechunks_them(
-    clean_site: Site, settings, fake_embedder
-):  # noqa: F811
+def test_a_chunking_change_refetches_and_rechunks_unchanged_pages(clean_site: Site, settings, fake_embedder):  # noqa: F811
     start = clean_site.url("/index.html")
     first = index_sources([start], index_options(settings, **FAST), embedder=fake_embedder)
     n_requests = len(clean_site.requests)
