@@ -5,6 +5,7 @@ text through it, so they agree on what a word and a sentence are."""
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -141,6 +142,19 @@ _CJK_TAIL = re.compile(f"[{CJK}\u3000-\u303f\uff00-\uffef][\u201d\u2019]?$")
 def cjk_chars(text: str) -> set[str]:
     """The CJK characters of the text: what a reordered or reworded Chinese phrase keeps of its source."""
     return {ch for run in CJK_RUN.findall(text) for ch in run}
+
+
+@functools.cache
+def _zh_function_chars() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_CHINESE
+
+    return frozenset(w for w in STOPWORDS_CHINESE if len(w) == 1)
+
+
+def cjk_content_chars(text: str) -> set[str]:
+    """The CJK characters of the text less Chinese one-character function words (的, 是, 在…: bm25s's Chinese
+    stopword list): a word's characters survive a rewording that breaks its bigrams ("美誉" against "誉为")."""
+    return cjk_chars(text) - _zh_function_chars()
 
 
 _CJK_DIGITS = {ch: i for i, ch in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}

@@ -182,3 +182,20 @@ def test_a_long_chinese_sentence_that_holds_more_of_the_question_beats_a_short_o
     )
     scored = sentence_scores(question, [answer, aside], blind, reads_cjk=False)
     assert scored[0] > scored[1]
+
+
+def test_a_reworded_chinese_answer_keeps_its_characters_where_it_loses_bigrams() -> None:
+    from searchchat.answering.evidence import question_share, sentence_scores
+
+    def blind(texts):  # type: ignore[no-untyped-def]
+        return np.ones((len(texts), 4), dtype=np.float32) / 2.0
+
+    question = "王爱爱有什么美誉？"  # the answer says 誉为 ("is hailed as"), not 美誉 ("fine reputation")
+    answer, aside = (
+        "王爱爱被誉为晋剧皇后。",
+        "王爱爱，女，1940年生，山西省榆次人。",
+    )  # the same two bigrams each
+    scored = sentence_scores(question, [answer, aside], blind, reads_cjk=False)
+    assert scored[0] > scored[1]
+    english = question_share("What is BM25?", ["BM25 ranks documents.", "Contact us."])
+    assert english == [1.0, 0.0]  # a question without CJK: the share of its terms alone

@@ -5,6 +5,7 @@ from __future__ import annotations
 from searchchat.text import (
     CITE_MARKER,
     cjk_chars,
+    cjk_content_chars,
     content_terms,
     idf,
     is_number,
@@ -58,3 +59,8 @@ def test_sentences_join_with_a_space_after_latin_and_none_after_cjk() -> None:
     assert join_sentences(["常有人以为它是 GAN。", "这是误解。"]) == "常有人以为它是 GAN。这是误解。"
     assert join_sentences(["他说：\u201c好。\u201d", "然后走了。"]) == "他说：\u201c好。\u201d然后走了。"
     assert join_sentences(["GAN 不是 GPT.", "It is not."]) == "GAN 不是 GPT. It is not."
+
+
+def test_cjk_content_chars_drop_one_character_function_words() -> None:
+    assert cjk_content_chars("王爱爱是晋剧的皇后 GAN") == {"王", "爱", "晋", "剧", "皇", "后"}
+    assert cjk_content_chars("No Chinese here.") == set()

@@ -23,7 +23,7 @@ import numpy as np
 from searchchat.answering.prompt import source_text
 from searchchat.markers import neutralise
 from searchchat.retrieval.rerank import Reranker
-from searchchat.text import cjk_share, content_terms, split_sentences
+from searchchat.text import cjk_content_chars, cjk_share, content_terms, split_sentences
 from searchchat.types import Hit
 
 # Provenance of each constant: docs/tuning.md ("searchchat/answering/evidence.py").
@@ -32,8 +32,9 @@ POOL = 10  # fused candidates rescored; wider pools found more gold passages but
 MIN_SENTENCE_CHARS = 16
 OVERLAP_AT_ZERO = 0.374  # cosine predicted from the question share where the embedder cannot read:
 OVERLAP_SLOPE = 0.300  # a least-squares line through 6,063 validation (question, sentence) pairs
+CHAR_WEIGHT = 0.5  # a CJK question's share: half by bigrams, half by characters (the even split, not tuned)
 UNREAD_SHIFT = (
-    0.25  # answer-erased cmrc2018-trial training questions: where the balanced bar belongs on that line
+    0.15  # answer-erased cmrc2018-trial training questions: where the balanced bar belongs on that line
 )
 
 
@@ -47,10 +48,9 @@ def sentence_scores(query: str, texts: Sequence[str], embed: Embed, reads_cjk: b
         return []
     vecs = embed([query, *texts])
     cos = vecs[1:] @ vecs[0]
-    q_terms = content_terms(query)
     blind = 0.0 if reads_cjk else cjk_share(query)  # how much of the question the embedder cannot read
     scores = []
-    for c, share in zip(cos, _shares(q_terms, texts), strict=True):
+    for c, share in zip(cos, question_share(query, texts), strict=True):
         similarity = float(c)
         if blind:
             predicted = OVERLAP_AT_ZERO + UNREAD_SHIFT + OVERLAP_SLOPE * share
@@ -59,15 +59,19 @@ def sentence_scores(query: str, texts: Sequence[str], embed: Embed, reads_cjk: b
     return scores
 
 
-def _shares(q_terms: set[str], texts: Sequence[str]) -> list[float]:
-    if not q_terms:
-        return [0.0 for _ in texts]
-    return [len(q_terms & content_terms(text)) / len(q_terms) for text in texts]
-
-
 def question_share(query: str, texts: Sequence[str]) -> list[float]:
-    """For each text, the share of the query's content terms it holds (the lexical part of the score)."""
-    return _shares(content_terms(query), texts)
+    """For each text, the share of the query's content terms it holds (the lexical part of the score). For a
+    query in a CJK script, CHAR_WEIGHT of it is the share of its characters instead, as CMRC 2018's own F1 reads
+    Chinese: a reworded answer ("誉为" for "美誉") keeps characters where it loses bigrams."""
+    q_terms, q_chars = content_terms(query), cjk_content_chars(query)
+    shares = []
+    for text in texts:
+        share = len(q_terms & content_terms(text)) / len(q_terms) if q_terms else 0.0
+        if q_chars:
+            by_chars = len(q_chars & cjk_content_chars(text)) / len(q_chars)
+            share = (1.0 - CHAR_WEIGHT) * share + CHAR_WEIGHT * by_chars
+        shares.append(share)
+    return shares
 
 
 class EvidenceReranker(Reranker):
