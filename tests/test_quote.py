@@ -43,3 +43,19 @@ def test_the_quote_keeps_the_sources_order_and_at_most_the_policys_sentences() -
         cand(1, 20, "Second one.", 1.2),
     )
     assert Answerer.quote([a, b, c], POLICY) == [b, a]
+
+
+def test_the_preview_shows_what_the_policy_would_quote() -> None:
+    from searchchat.answering.state import Found
+
+    text = "常有人以为 ChatGPT 是 GAN。这是误解：ChatGPT 不是 GAN。"
+    first, second = (
+        cand(1, 0, "常有人以为 ChatGPT 是 GAN。", 1.3),
+        cand(1, 20, "这是误解：ChatGPT 不是 GAN。", 1.2),
+    )
+    found = Found(
+        "ChatGPT是GAN吗？", [], [text], [first, cand(2, 0, "两者都是生成模型。", 1.25), second], True
+    )
+    preview = found.preview(POLICY)
+    assert preview is not None and preview.quote == text and text[preview.start : preview.end] == text
+    assert Found("q", [], [text], [cand(1, 0, "Unsure.", 0.5)], True).preview(POLICY) is None

@@ -27,7 +27,8 @@ class Sources:
 
 @dataclass(frozen=True)
 class Preview:
-    """The top passage: the best evidence sentence, when the policy would quote it; something to read at once."""
+    """What the policy would quote (the best evidence sentence, and a second of the same source when it is sure
+    enough), something to read at once; start..end spans the quoted sentences in the source's text."""
 
     name: ClassVar[str] = "preview"
     source: int

@@ -27,14 +27,13 @@ from searchchat.answering.policy import (
 )
 from searchchat.answering.prompt import build_prompt, fit_sources, source_text
 from searchchat.answering.rewrite import rewrite
-from searchchat.answering.state import Candidate, Draft, Found, snippet
+from searchchat.answering.state import Candidate, Draft, Found, quote_of, quote_text, snippet
 from searchchat.answering.windows import Spot, windows
 from searchchat.generators.base import Generator
 from searchchat.language import abstain_message
 from searchchat.models.crossencoder import JUDGE_DIR, Scorer, judge_shipped, load_model, pair_text, shipped
 from searchchat.retrieval.retriever import Filters, Retriever
 from searchchat.settings import Settings
-from searchchat.text import join_sentences
 from searchchat.types import Answer, Citation, Hit, Sentence
 
 # Whether the prompt carries prompt.FEW_SHOT's worked example (measured with bench/covidqa_prompt.py).
@@ -125,7 +124,7 @@ class Answerer:
         store: ReadStore | None = None,
     ) -> Iterator[AnswerEvent]:
         """The answer's events (answer_events.py): Rewrite (only when a follow-up was rewritten), Sources,
-        Preview (the best evidence sentence, when the policy would quote it), Token pieces of the raw
+        Preview (what the policy would quote), Token pieces of the raw
         generation, then Final with the checked Answer. `strict` overrides settings.strict for this question;
         `store` is the snapshot to search when the caller resolved it already (a web request)."""
         if not question or not question.strip():
@@ -278,23 +277,14 @@ class Answerer:
 
     @staticmethod
     def quote(cands: list[Candidate], policy: AnswerPolicy) -> list[Candidate]:
-        """The sentences to quote when the model's answer failed: the best one, if it is sure enough, and the
-        next best of the same source that is sure enough too (a two-sentence answer), wherever it ranks."""
-        if not cands or cands[0].p < policy.quote_min:
-            return []
-        chosen = [cands[0]]
-        for c in cands[1:]:
-            if len(chosen) == policy.quote_sentences:
-                break
-            if c.p >= policy.quote_min and c.source == cands[0].source:
-                chosen.append(c)
-        return sorted(chosen, key=lambda c: c.start)
+        """The sentences to quote when the model's answer failed (state.quote_of)."""
+        return quote_of(cands, policy)
 
     @staticmethod
     def quoted(chosen: list[Candidate]) -> Verified:
         """The quote as a verified answer: the sentences as the source has them, cited to it."""
         n = chosen[0].source
-        body = join_sentences([" ".join(c.text.split()) for c in chosen])
+        body = quote_text(chosen)
         text = f"\u201c{body}\u201d [{n}]"
         return Verified(text=text, sentences=[Sentence(text=body, citations=[n], supported=True)], cited=[n],
                         changed=True, evidence={n: chosen[0].text}, support={n: chosen[0].p})  # fmt: skip

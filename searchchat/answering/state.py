@@ -11,6 +11,7 @@ from searchchat.answering.events import Preview
 from searchchat.answering.policy import AnswerPolicy
 from searchchat.answering.prompt import source_text
 from searchchat.markers import neutralise
+from searchchat.text import join_sentences
 from searchchat.types import Hit, SourceCard
 
 
@@ -56,11 +57,32 @@ class Found:
         ]
 
     def preview(self, policy: AnswerPolicy) -> Preview | None:
-        """The top passage, before the model writes: only when the policy would quote it."""
-        if not (self.answerable and self.cands and self.cands[0].p >= policy.quote_min):
+        """What the policy would quote, before the model writes (None when it would quote nothing)."""
+        chosen = quote_of(self.cands, policy) if self.answerable else []
+        if not chosen:
             return None
-        top = self.cands[0]
-        return Preview(source=top.source, quote=top.text, start=top.start, end=top.end, score=round(top.p, 4))
+        return Preview(source=chosen[0].source, quote=quote_text(chosen), start=chosen[0].start,
+                       end=chosen[-1].end, score=round(self.cands[0].p, 4))  # fmt: skip
+
+
+def quote_of(cands: list[Candidate], policy: AnswerPolicy) -> list[Candidate]:
+    """The sentences to quote when the model's answer fails, in the source's order: the best one, if it is sure
+    enough, and the next best of the same source that is sure enough too (a two-sentence answer), wherever it
+    ranks."""
+    if not cands or cands[0].p < policy.quote_min:
+        return []
+    chosen = [cands[0]]
+    for c in cands[1:]:
+        if len(chosen) == policy.quote_sentences:
+            break
+        if c.p >= policy.quote_min and c.source == cands[0].source:
+            chosen.append(c)
+    return sorted(chosen, key=lambda c: c.start)
+
+
+def quote_text(chosen: list[Candidate]) -> str:
+    """The quoted sentences as one text, whitespace collapsed."""
+    return join_sentences([" ".join(c.text.split()) for c in chosen])
 
 
 @dataclass
