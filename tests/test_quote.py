@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from searchchat.answering.pipeline import Answerer
 from searchchat.answering.policy import get_policy
-from searchchat.answering.state import Candidate
+from searchchat.answering.state import Candidate, quote_of
 
 POLICY = get_policy("balanced")  # evidence scale: quote_min 1.0, at most two sentences
 
@@ -18,7 +18,7 @@ def test_the_quote_takes_the_same_sources_next_sentence_past_another_sources_can
     best = cand(1, 0, "常有人以为 ChatGPT 是一种生成对抗网络（GAN）。", 1.30)
     other = cand(2, 0, "两者都是生成模型，都能产生新的内容。", 1.29)
     second = cand(1, 27, "这是误解：ChatGPT 不是生成对抗网络。", 1.25)
-    chosen = Answerer.quote([best, other, second], POLICY)
+    chosen = quote_of([best, other, second], POLICY)
     assert chosen == [best, second]
     quoted = Answerer.quoted(chosen)
     assert (
@@ -32,8 +32,8 @@ def test_a_second_sentence_below_the_bar_or_from_another_source_is_left_out() ->
     best = cand(1, 40, "ChatGPT is not a GAN.", 1.2)
     weak = cand(1, 0, "GANs were introduced in 2014.", 0.9)
     elsewhere = cand(2, 0, "A GAN has a generator and a discriminator.", 1.1)
-    assert Answerer.quote([best, elsewhere, weak], POLICY) == [best]
-    assert Answerer.quote([cand(1, 0, "Unsure.", 0.5)], POLICY) == []
+    assert quote_of([best, elsewhere, weak], POLICY) == [best]
+    assert quote_of([cand(1, 0, "Unsure.", 0.5)], POLICY) == []
 
 
 def test_the_quote_keeps_the_sources_order_and_at_most_the_policys_sentences() -> None:
@@ -42,7 +42,7 @@ def test_the_quote_keeps_the_sources_order_and_at_most_the_policys_sentences() -
         cand(1, 0, "First one.", 1.3),
         cand(1, 20, "Second one.", 1.2),
     )
-    assert Answerer.quote([a, b, c], POLICY) == [b, a]
+    assert quote_of([a, b, c], POLICY) == [b, a]
 
 
 def test_the_preview_shows_what_the_policy_would_quote() -> None:

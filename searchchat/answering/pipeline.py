@@ -204,7 +204,7 @@ class Answerer:
             else None
         )
         kind: str | None = "generated" if verified is not None else None
-        quote = self.quote(found.cands, policy) if found.answerable else []
+        quote = quote_of(found.cands, policy) if found.answerable else []
         if verified is not None and quote:
             kind = self.choose(question, found.hits, verified, quote, policy)
         if quote and kind != "generated":
@@ -274,11 +274,6 @@ class Answerer:
         body = " ".join(c.text for c in quote)
         chooser = AnswerChooser(self.load_judge(), policy.choice, policy.choice_margin)
         return chooser.choose(question, (title, said), (hits[quote[0].source - 1].chunk.title, body)).kind
-
-    @staticmethod
-    def quote(cands: list[Candidate], policy: AnswerPolicy) -> list[Candidate]:
-        """The sentences to quote when the model's answer failed (state.quote_of)."""
-        return quote_of(cands, policy)
 
     @staticmethod
     def quoted(chosen: list[Candidate]) -> Verified:
