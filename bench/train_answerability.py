@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="times each 'what is X?' pair from the documents' defining sentences is repeated (0: none)")  # fmt: skip
     ap.add_argument("--erase", action="store_true",
                     help="add each positive sentence with its answer cut out as a negative (a restated question)")  # fmt: skip
+    ap.add_argument("--swap", action="store_true",
+                    help="add each positive sentence with a name or number of its question swapped as a negative")  # fmt: skip
     args = ap.parse_args(argv)
     missing = [d for d in args.datasets if not (args.data / d / "qa.jsonl").is_file()]
     if missing:
@@ -54,9 +56,13 @@ def main(argv: list[str] | None = None) -> int:
         args.split.parent.mkdir(parents=True, exist_ok=True)
         split.save(args.split)
     t0 = time.perf_counter()
-    train_pairs = [p for d in args.datasets for p in iter_pairs(d, args.data / d, split, "train", args.erase)]
+    train_pairs = [
+        p for d in args.datasets for p in iter_pairs(d, args.data / d, split, "train", args.erase, args.swap)
+    ]
     val_pairs = [
-        p for d in args.datasets for p in iter_pairs(d, args.data / d, split, "validation", args.erase)
+        p
+        for d in args.datasets
+        for p in iter_pairs(d, args.data / d, split, "validation", args.erase, args.swap)
     ]
     if args.max_validation and len(val_pairs) > args.max_validation:
         val_pairs = random.Random(0).sample(val_pairs, args.max_validation)

@@ -13,7 +13,7 @@ from searchchat import int8
 from searchchat.answering.answerability import EvidenceScorer, get_scorer
 from searchchat.answering.policy import MODEL_PROFILES, PROFILES, get_policy
 from searchchat.models.crossencoder import AnswerabilityModel, pair_text
-from searchchat.training.data import Pair, erased, iter_pairs, mining_terms
+from searchchat.training.data import Pair, erased, iter_pairs, mining_terms, swapped
 from searchchat.training.split import Split, article_of, make_split
 from searchchat.training.train import TrainConfig, auc, train
 from tests.fakes import FakeEmbedder
@@ -94,6 +94,53 @@ def test_erase_adds_the_answer_sentence_without_its_answer_as_a_negative(tmp_pat
                  0.0, "squad20-dev-part", "Moon") in added)  # fmt: skip
     assert all(p.label == 0.0 for p in added) and not any("1969" in p.text for p in added)
     assert erased("Red from iron oxide dust.", 10, [(19, 29)]) == "Red from dust."
+
+
+def test_swapped_replaces_a_name_or_number_the_sentence_holds_with_one_it_lacks() -> None:
+    doc = "Tesla met Edison in Paris. In 1884, Tesla moved to New York. In 1891 he was naturalised."
+    sentence = "In 1884, Tesla moved to New York."
+    assert swapped("Where did Tesla move in 1884?", sentence, doc, "s") in {
+        "Where did Edison move in 1884?", "Where did Paris move in 1884?", "Where did Tesla move in 1891?"}  # fmt: skip
+    assert swapped("When did Tesla move?", sentence, doc, "s") in {
+        "When did Edison move?",
+        "When did Paris move?",
+    }
+    assert swapped("Did Tesla move?", "Tesla moved.", "Tesla moved.", "s") is None  # no other name to swap in
+    # a number inside CJK text, replaced by one of the same length; nothing to swap: None
+    assert swapped(
+        "1984年他担任了什么职务？", "1984年，他返回瑞士。", "1975年他被派驻。1984年，他返回瑞士。", "s"
+    ) == ("1975年他担任了什么职务？")
+    assert (
+        swapped("Why is the sky blue?", "The sky is blue because of scattering.", "The sky is blue.", "s")
+        is None
+    )
+    # the same seed gives the same question
+    assert swapped("Where did Tesla move in 1884?", sentence, doc, "x") == swapped(
+        "Where did Tesla move in 1884?", sentence, doc, "x"
+    )
+
+
+def test_swap_adds_the_answer_sentence_with_a_swapped_question_as_a_negative(tmp_path: Path) -> None:
+    root = tmp_path / "squad20-dev-part"
+    root.mkdir()
+    doc = {
+        "_id": "Tesla_0",
+        "title": "Tesla",
+        "text": "Tesla met Edison in Paris. In 1884, Tesla moved to New York.",
+    }
+    qa = {"_id": "q1", "question": "When did Tesla move to New York?", "answers": ["1884"], "is_impossible": False,
+          "document_id": "Tesla_0"}  # fmt: skip
+    (root / "corpus.jsonl").write_text(json.dumps(doc) + "\n")
+    (root / "qa.jsonl").write_text(json.dumps(qa) + "\n")
+    split = Split(parts={"squad20-dev-part": {"train": ["Tesla"], "validation": [], "test": []}})
+    plain = list(iter_pairs("squad20-dev-part", root, split, "train"))
+    added = [p for p in iter_pairs("squad20-dev-part", root, split, "train", swap=True) if p not in plain]
+    assert len(added) == 1 and added[0].label == 0.0
+    assert added[0].text == pair_text("Tesla", "In 1884, Tesla moved to New York.")
+    changed = [
+        (a, b) for a, b in zip(qa["question"].split(), added[0].question.split(), strict=True) if a != b
+    ]
+    assert len(changed) == 1 and changed[0][1].rstrip("?") in {"Edison", "Paris"}  # a name the sentence lacks
 
 
 def test_auc() -> None:

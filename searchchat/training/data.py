@@ -8,6 +8,7 @@ bigrams) are negatives, unless they contain a gold answer."""
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ OTHER_NEGATIVES = 3  # per question, the best-matching sentences of other docume
 MIN_SENTENCE_CHARS = 8
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_TOKEN = re.compile(r"\d+|[^\W\d_]+")  # digit runs apart from the letters around them ("1984年")
 
 
 @dataclass
@@ -112,10 +114,38 @@ def erased(sentence: str, start: int, spans: list[tuple[int, int]]) -> str:
     return " ".join("".join(out).split())
 
 
-def iter_pairs(dataset: str, root: Path, split: Split, part: str, erase: bool = False) -> Iterator[Pair]:
+def swapped(question: str, sentence: str, document: str, seed: str) -> str | None:
+    """The question with one of its names or numbers that the sentence holds replaced by another of the same kind
+    from the document that the sentence lacks (SQuAD 2.0's "entity swap"): the sentence still matches it word for
+    word, yet no longer answers it. None when the question has no such name or number."""
+    said = set(_TOKEN.findall(sentence))
+    q_words = _TOKEN.findall(question)
+    slots = [w for i, w in enumerate(q_words) if w in said and _kind(w) and (i > 0 or _kind(w) == "number")]
+    if not slots:
+        return None
+    rng = random.Random(seed)
+    slot = rng.choice(sorted(set(slots)))
+    kind = _kind(slot)
+    pool = sorted({w for w in _TOKEN.findall(document) if _kind(w) == kind and w not in said and w not in q_words
+                   and (kind != "number" or len(w) == len(slot))})  # fmt: skip
+    if not pool:
+        return None
+    edge = r"\d" if kind == "number" else r"[^\W_]"  # a number inside CJK text has letters next to it
+    return re.sub(rf"(?<!{edge}){re.escape(slot)}(?!{edge})", rng.choice(pool), question, count=1)
+
+
+def _kind(word: str) -> str:
+    """ "number" for a run of digits, "name" for a capitalised word of a cased script, else ""."""
+    if word.isdigit():
+        return "number"
+    return "name" if len(word) > 1 and word[0].isupper() and not word.isupper() else ""
+
+
+def iter_pairs(dataset: str, root: Path, split: Split, part: str, erase: bool = False,
+               swap: bool = False) -> Iterator[Pair]:  # fmt: skip
     """The pairs of one dataset's questions whose article is in `part` of the split. `erase` adds, for each
     positive, a negative: the same sentence with the answer cut out (what a model that restates the question
-    writes)."""
+    writes). `swap` adds another: the question with a name or number swapped (`swapped`)."""
     import bm25s
 
     docs, qas = load_dataset(root)
@@ -151,6 +181,9 @@ def iter_pairs(dataset: str, root: Path, split: Split, part: str, erase: bool = 
             rest = erased(sentences[i][3], sentences[i][1], spans) if erase else ""
             if len(rest) >= MIN_SENTENCE_CHARS and not any(g in _norm(rest) for g in golds):
                 yield Pair(qa.question, pair_text(doc.get("title", ""), rest), 0.0, dataset, article)
+            other = swapped(qa.question, sentences[i][3], doc["text"], f"{qa.qid}:{i}") if swap else None
+            if other:
+                yield Pair(other, pair_text(doc.get("title", ""), sentences[i][3]), 0.0, dataset, article)
         others = [
             i for i in own if i not in positives and not any(g in _norm(sentences[i][3]) for g in golds)
         ]
