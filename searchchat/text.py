@@ -77,9 +77,14 @@ _ABBREV = re.compile(
 )
 _NUMBERED = re.compile(r"\b(?:no|nos|vol|pp?)\.$", re.IGNORECASE)  # before a number: not a sentence end
 _NEXT_NUMBER = re.compile(r"\s+\S*\d")
-# Sentence ends: Latin . ! ? before a space; CJK full stops (。！？ and the full-width ones) need no space after.
+# Sentence ends: Latin . ! ? before a space; CJK full stops (。！？．；) need no space after, nor does an ellipsis
+# (……) after a CJK character unless a full stop follows it; closing quotes and brackets stay with the sentence.
+_CJK_STOPS = "\u3002\uff01\uff1f\uff0e\uff1b"
+_CLOSERS = "\u201d\u2019\u300d\u300f\uff09)"
 _END = re.compile(
-    r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s|$)|[\u3002\uff01\uff1f\uff0e]+[\u201d\u2019\u300d\u300f\uff09)]*"
+    r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s|$)"
+    rf"|[{_CJK_STOPS}]+[{_CLOSERS}]*"
+    rf"|(?<=[{CJK}])\u2026+[{_CLOSERS}]*(?![\u2026{_CJK_STOPS}{_CLOSERS}])"
     r"|\n\s*\n|\n(?=\s*(?:[-*\u2022]|\d+[.)])\s)"
 )
 

@@ -41,6 +41,16 @@ def test_sentences_split_latin_and_cjk_full_stops_and_keep_trailing_markers() ->
     assert split_sentences("See e.g. Fig. 3 for details.") == ["See e.g. Fig. 3 for details."]
 
 
+def test_chinese_sentences_also_end_at_semicolons_and_an_ellipsis() -> None:
+    text = (
+        "第一，职官与长者并用；第二，刑禁与教化并施。他说……然后走了。包括能源、旅游……。他说：“好……”然后走了。"
+    )
+    assert split_sentences(text) == ["第一，职官与长者并用；", "第二，刑禁与教化并施。", "他说……", "然后走了。",
+                                     "包括能源、旅游……。", "他说：“好……”", "然后走了。"]  # fmt: skip
+    # Latin text keeps its semicolons and ellipses inside the sentence
+    assert split_sentences("Wait… what? One; two. Done.") == ["Wait… what?", "One; two.", "Done."]
+
+
 def test_citation_markers_and_cjk_characters() -> None:
     assert [m.group(0) for m in CITE_MARKER.finditer("a [1] b [2, 3] c (Source 4)")] == [
         "[1]",
