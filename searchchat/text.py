@@ -79,22 +79,27 @@ _NUMBERED = re.compile(r"\b(?:no|nos|vol|pp?)\.$", re.IGNORECASE)  # before a nu
 _NEXT_NUMBER = re.compile(r"\s+\S*\d")
 # Sentence ends: Latin . ! ? before a space; CJK full stops (。！？．；) need no space after, nor does an ellipsis
 # (……) after a CJK character unless a full stop follows it; closing quotes and brackets stay with the sentence.
-_CJK_STOPS = "\u3002\uff01\uff1f\uff0e\uff1b"
+_CJK_FULL_STOPS = "\u3002\uff01\uff1f\uff0e"  # 。！？．
+_CJK_STOPS = _CJK_FULL_STOPS + "\uff1b"  # and ；, which ends a clause
 _CLOSERS = "\u201d\u2019\u300d\u300f\uff09)"
+_LATIN_END = r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s|$)"
+_BREAK = r"|\n\s*\n|\n(?=\s*(?:[-*\u2022]|\d+[.)])\s)"  # a paragraph, a list item
 _END = re.compile(
-    r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s|$)"
-    rf"|[{_CJK_STOPS}]+[{_CLOSERS}]*"
-    rf"|(?<=[{CJK}])\u2026+[{_CLOSERS}]*(?![\u2026{_CJK_STOPS}{_CLOSERS}])"
-    r"|\n\s*\n|\n(?=\s*(?:[-*\u2022]|\d+[.)])\s)"
+    _LATIN_END
+    + rf"|[{_CJK_STOPS}]+[{_CLOSERS}]*"
+    + rf"|(?<=[{CJK}])\u2026+[{_CLOSERS}]*(?![\u2026{_CJK_STOPS}{_CLOSERS}])"
+    + _BREAK
 )
+_WHOLE_END = re.compile(_LATIN_END + rf"|[{_CJK_FULL_STOPS}]+[{_CLOSERS}]*" + _BREAK)
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
+def sentence_spans(text: str, whole: bool = False) -> list[tuple[int, int]]:
     """Character spans of the sentences of `text`; citation markers that follow a full stop belong to the
-    sentence before it; list items and paragraphs are sentences of their own."""
+    sentence before it; list items and paragraphs are sentences of their own. A CJK clause that ends at ； or
+    …… is a sentence too, unless `whole` (a quote reads whole sentences, to 。！？)."""
     spans: list[tuple[int, int]] = []
     start = 0
-    for m in _END.finditer(text):
+    for m in (_WHOLE_END if whole else _END).finditer(text):
         end = m.end()
         if m.group(0).startswith(".") and _ABBREV.search(text[start : m.start() + 1]):
             continue

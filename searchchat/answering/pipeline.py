@@ -27,7 +27,7 @@ from searchchat.answering.policy import (
 )
 from searchchat.answering.prompt import build_prompt, fit_sources, source_text
 from searchchat.answering.rewrite import rewrite
-from searchchat.answering.state import Candidate, Draft, Found, quote_of, quote_text, snippet
+from searchchat.answering.state import Candidate, Draft, Found, quote_text, snippet
 from searchchat.answering.windows import Spot, windows
 from searchchat.generators.base import Generator
 from searchchat.language import abstain_message
@@ -204,7 +204,7 @@ class Answerer:
             else None
         )
         kind: str | None = "generated" if verified is not None else None
-        quote = quote_of(found.cands, policy) if found.answerable else []
+        quote = found.quote(policy)
         if verified is not None and quote:
             kind = self.choose(question, found.hits, verified, quote, policy)
         if quote and kind != "generated":

@@ -3,6 +3,7 @@ found, the model's draft, and the sources as the answer JSON shows them."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from searchchat.answering.events import Preview
 from searchchat.answering.policy import AnswerPolicy
 from searchchat.answering.prompt import source_text
 from searchchat.markers import neutralise
-from searchchat.text import join_sentences
+from searchchat.text import join_sentences, sentence_spans
 from searchchat.types import Hit, SourceCard
 
 
@@ -56,9 +57,14 @@ class Found:
             source_dict(i, h, t) for i, (h, t) in enumerate(zip(self.hits, self.texts, strict=True), start=1)
         ]
 
+    def quote(self, policy: AnswerPolicy) -> list[Candidate]:
+        """What the policy would quote (quote_of), each sentence read whole; empty when not answerable."""
+        chosen = quote_of(self.cands, policy) if self.answerable else []
+        return whole_sentences(chosen, self.texts[chosen[0].source - 1]) if chosen else []
+
     def preview(self, policy: AnswerPolicy) -> Preview | None:
         """What the policy would quote, before the model writes (None when it would quote nothing)."""
-        chosen = quote_of(self.cands, policy) if self.answerable else []
+        chosen = self.quote(policy)
         if not chosen:
             return None
         return Preview(source=chosen[0].source, quote=quote_text(chosen), start=chosen[0].start,
@@ -78,6 +84,17 @@ def quote_of(cands: list[Candidate], policy: AnswerPolicy) -> list[Candidate]:
         if c.p >= policy.quote_min and c.source == cands[0].source:
             chosen.append(c)
     return sorted(chosen, key=lambda c: c.start)
+
+
+def whole_sentences(chosen: list[Candidate], text: str) -> list[Candidate]:
+    """The chosen candidates of one source widened to the whole sentences that hold them: a Chinese clause that
+    ends at ； is scored alone but quoted with the rest of its sentence, to 。 (text.sentence_spans)."""
+    out: list[Candidate] = []
+    for c in chosen:
+        s, e = next(((s, e) for s, e in sentence_spans(text, whole=True) if s <= c.start < e), (c.start, c.end))
+        if not any(o.start == s for o in out):
+            out.append(dataclasses.replace(c, start=s, end=max(e, c.end), text=text[s : max(e, c.end)]))
+    return out
 
 
 def quote_text(chosen: list[Candidate]) -> str:
