@@ -59,3 +59,23 @@ def test_the_preview_shows_what_the_policy_would_quote() -> None:
     preview = found.preview(POLICY)
     assert preview is not None and preview.quote == text and text[preview.start : preview.end] == text
     assert Found("q", [], [text], [cand(1, 0, "Unsure.", 0.5)], True).preview(POLICY) is None
+
+
+def test_a_clause_that_ends_at_a_semicolon_is_quoted_with_the_rest_of_its_sentence() -> None:
+    from searchchat.answering.state import Found, whole_sentences
+
+    text = "中医上以全草入药，主治感冒发热、疟疾等症；近用于乳糜尿。另一句话。"
+    clause = cand(1, 0, "中医上以全草入药，主治感冒发热、疟疾等症；", 1.2)
+    rest = cand(1, 21, "近用于乳糜尿。", 1.1)
+    assert text[clause.start : clause.end] == clause.text and text[rest.start : rest.end] == rest.text
+    (whole,) = whole_sentences([clause, rest], text)  # both clauses are one sentence: quoted once
+    assert whole.text == "中医上以全草入药，主治感冒发热、疟疾等症；近用于乳糜尿。" and (
+        whole.start,
+        whole.end,
+    ) == (0, 28)
+    found = Found("短叶水蜈蚣主治哪些问题？", [], [text], [clause, rest], True)
+    assert [c.text for c in found.quote(POLICY)] == [whole.text]
+    assert found.preview(POLICY).quote == whole.text  # type: ignore[union-attr]
+    # a Latin sentence is its own whole sentence
+    latin = "One; two. Three."
+    assert whole_sentences([cand(1, 0, "One; two.", 1.2)], latin)[0].text == "One; two."

@@ -49,6 +49,10 @@ def test_chinese_sentences_also_end_at_semicolons_and_an_ellipsis() -> None:
                                      "包括能源、旅游……。", "他说：“好……”", "然后走了。"]  # fmt: skip
     # Latin text keeps its semicolons and ellipses inside the sentence
     assert split_sentences("Wait… what? One; two. Done.") == ["Wait… what?", "One; two.", "Done."]
+    # whole sentences (what a quote reads) run to 。！？ past the semicolons and ellipses
+    whole = [text[s:e] for s, e in sentence_spans(text, whole=True)]
+    assert whole == ["第一，职官与长者并用；第二，刑禁与教化并施。", "他说……然后走了。", "包括能源、旅游……。",
+                     "他说：\u201c好……\u201d然后走了。"]  # fmt: skip
 
 
 def test_citation_markers_and_cjk_characters() -> None:
