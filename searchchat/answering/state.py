@@ -89,11 +89,13 @@ def quote_of(cands: list[Candidate], policy: AnswerPolicy) -> list[Candidate]:
 def whole_sentences(chosen: list[Candidate], text: str) -> list[Candidate]:
     """The chosen candidates of one source widened to the whole sentences that hold them: a Chinese clause that
     ends at ； is scored alone but quoted with the rest of its sentence, to 。 (text.sentence_spans)."""
+    spans = sentence_spans(text, whole=True)
     out: list[Candidate] = []
     for c in chosen:
-        s, e = next(((s, e) for s, e in sentence_spans(text, whole=True) if s <= c.start < e), (c.start, c.end))
-        if not any(o.start == s for o in out):
-            out.append(dataclasses.replace(c, start=s, end=max(e, c.end), text=text[s : max(e, c.end)]))
+        start, end = next(((s, e) for s, e in spans if s <= c.start < e), (c.start, c.end))
+        end = max(end, c.end)
+        if all(o.start != start for o in out):
+            out.append(dataclasses.replace(c, start=start, end=end, text=text[start:end]))
     return out
 
 
