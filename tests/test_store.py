@@ -95,6 +95,19 @@ def test_snapshot_renamed_but_never_published_is_removed_by_the_next_run(tmp_pat
     assert sorted(p.name for p in (tmp_path / "snapshots").iterdir()) == [published[1], latest]
 
 
+def test_snapshot_names_sort_as_their_commits_even_across_a_second(monkeypatch):
+    """The name's seconds and nanoseconds come from one clock reading: read twice, a commit at x.999999999 s
+    and the next at x+1.000000001 s could both be named second x, the later one first."""
+    import time
+
+    from indexer.store.writer import snapshot_name
+
+    before, after = 1_700_000_000_999_999_999, 1_700_000_001_000_000_001
+    assert snapshot_name(before) < snapshot_name(after)
+    assert snapshot_name(before).endswith("-999999999") and snapshot_name(after).endswith("-000000001")
+    assert snapshot_name(after).split("-")[1] == time.strftime("%H%M%S", time.localtime(1_700_000_001))
+
+
 def test_lock_keeps_two_writers_apart(tmp_path):
     with IndexWriter(tmp_path, "fake", 4), pytest.raises(IndexLocked, match="Another indexer"):
         IndexWriter(tmp_path, "fake", 4).open()

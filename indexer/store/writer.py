@@ -52,6 +52,12 @@ def rebuild_bm25(snapshot: Path) -> None:
     _build_bm25(snapshot, rows)
 
 
+def snapshot_name(ns: int) -> str:
+    """A snapshot's name from one clock reading: local date and time, then nanoseconds, so that names sort as
+    the commits happened (two readings could straddle a second and sort a later commit first)."""
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(ns // 10**9))}-{ns % 10**9:09d}"
+
+
 class IndexWriter:
     """One indexing run: copy the live snapshot, apply changes, publish atomically on `commit()`.
 
@@ -265,7 +271,7 @@ class IndexWriter:
         faiss.write_index(self.vectors, str(self.tmp / VECTORS))
         record = self._write_ann()
         _build_bm25(self.tmp, rows)
-        version = f"{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**9:09d}"
+        version = snapshot_name(time.time_ns())
         manifest: dict[str, Any] = {
             "version": version, "embedder": self.embedder, "dim": self.dim,
             "chunks": len(rows), "created": time.time(),
