@@ -6,6 +6,7 @@ import bisect
 import re
 from collections.abc import Callable
 
+from indexer.cjk import CLAUSE_END, SENTENCE_ENDS
 from indexer.document import Chunk, Document
 
 # Raise when the chunker cuts documents differently: indexes re-chunk their documents at the next run
@@ -18,7 +19,7 @@ MAX_CHARS = 4000  # characters in a chunk at most, whatever the tokenizer counts
 # Where a window may end: after a Latin sentence end followed by a space, after a CJK one (。！？；, no space
 # needed), or at a line break; closing quotes and brackets after the mark stay with the sentence.
 _LATIN_ENDS = ".!?;:"
-_CJK_ENDS = "\u3002\uff01\uff1f\uff1b"
+_CJK_ENDS = SENTENCE_ENDS + CLAUSE_END
 _CLOSERS = "\"'\u201d\u2019)]\uff09\u300d\u300f\u3011"
 
 

@@ -11,6 +11,9 @@ KANA = "\u3040-\u30ff"
 HANGUL = "\uac00-\ud7af\u1100-\u11ff\u3130-\u318f"
 CJK = KANA + HAN + HANGUL
 CJK_RUN = re.compile(f"[{CJK}]+")
+# The marks that end a CJK sentence (。！？) and a clause (；), for the chunker and the read path's sentence splitter.
+SENTENCE_ENDS = "\u3002\uff01\uff1f"
+CLAUSE_END = "\uff1b"
 
 
 def _bigrams(match: re.Match[str]) -> str:

@@ -12,7 +12,7 @@ import re
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-from indexer.cjk import CJK, CJK_RUN, cjk_grams
+from indexer.cjk import CJK, CJK_RUN, CLAUSE_END, SENTENCE_ENDS, cjk_grams
 
 STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | {
     "also", "may", "might", "can", "could", "would", "shall", "must", "one", "however", "thus", "therefore",
@@ -79,8 +79,8 @@ _NUMBERED = re.compile(r"\b(?:no|nos|vol|pp?)\.$", re.IGNORECASE)  # before a nu
 _NEXT_NUMBER = re.compile(r"\s+\S*\d")
 # Sentence ends: Latin . ! ? before a space; CJK full stops (。！？．；) need no space after, nor does an ellipsis
 # (……) after a CJK character unless a full stop follows it; closing quotes and brackets stay with the sentence.
-_CJK_FULL_STOPS = "\u3002\uff01\uff1f\uff0e"  # 。！？．
-_CJK_STOPS = _CJK_FULL_STOPS + "\uff1b"  # and ；, which ends a clause
+_CJK_FULL_STOPS = SENTENCE_ENDS + "\uff0e"  # 。！？ and the full-width full stop
+_CJK_STOPS = _CJK_FULL_STOPS + CLAUSE_END  # and ；, which ends a clause
 _CLOSERS = "\u201d\u2019\u300d\u300f\uff09)"
 _LATIN_END = r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s|$)"
 _BREAK = r"|\n\s*\n|\n(?=\s*(?:[-*\u2022]|\d+[.)])\s)"  # a paragraph, a list item
