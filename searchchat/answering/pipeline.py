@@ -31,7 +31,15 @@ from searchchat.answering.state import Candidate, Draft, Found, quote_text, snip
 from searchchat.answering.windows import Spot, windows
 from searchchat.generators.base import Generator
 from searchchat.language import abstain_message
-from searchchat.models.crossencoder import JUDGE_DIR, Scorer, judge_shipped, load_model, pair_text, shipped
+from searchchat.models.crossencoder import (
+    JUDGE_DIR,
+    Scorer,
+    around,
+    judge_shipped,
+    load_model,
+    pair_text,
+    shipped,
+)
 from searchchat.retrieval.retriever import Filters, Retriever
 from searchchat.settings import Settings
 from searchchat.types import Answer, Citation, Hit, Sentence
@@ -96,9 +104,10 @@ class Answerer:
     ) -> list[Candidate]:
         """The policy's share of the sources' sentences, best by evidence score, scored by the answerability
         model; best first."""
+        spans = [sentence_spans(text) for text in texts]
         found: list[Candidate] = []
         for n, text in enumerate(texts, start=1):
-            found.extend(Candidate(n, s, e, text[s:e], 0.0) for s, e in sentence_spans(text)
+            found.extend(Candidate(n, s, e, text[s:e], 0.0) for s, e in spans[n - 1]
                          if e - s >= MIN_SENTENCE_CHARS)  # fmt: skip
         if not found:
             return []
@@ -107,7 +116,11 @@ class Answerer:
             for c, prior in zip(found, priors, strict=True):
                 c.prior = prior
         top = sorted(found, key=lambda c: (-c.prior, c.source, c.start))[: policy.candidates]
-        probs = self.scorer.score(query, [pair_text(hits[c.source - 1].chunk.title, c.text) for c in top])
+        reads_around = getattr(self.scorer, "context", False)
+        probs = self.scorer.score(query, [
+            pair_text(hits[c.source - 1].chunk.title, c.text,
+                      around(texts[c.source - 1], c.start, c.end, spans[c.source - 1]) if reads_around else "")
+            for c in top])  # fmt: skip
         for c, p in zip(top, probs, strict=True):
             c.p = float(p)
         return sorted(top, key=lambda c: (-c.p, c.source, c.start))

@@ -42,10 +42,20 @@ def build_model(config: Any) -> Any:
     return MeanPoolCrossEncoder()
 
 
-def pair_text(title: str, sentence: str) -> str:
-    """The passage side of a pair: the sentence after its document's title (names often sit there)."""
+def pair_text(title: str, sentence: str, context: str = "") -> str:
+    """The passage side of a pair: the sentence after its document's title (names often sit there); for a model
+    that reads them, then the sentences around it after a [SEP] (what "it" or "the company" stands for)."""
     title = " ".join(title.split())
-    return f"{title} | {sentence}" if title else sentence
+    text = f"{title} | {sentence}" if title else sentence
+    return f"{text} [SEP] {context}" if context else text
+
+
+def around(text: str, start: int, end: int, spans: Sequence[tuple[int, int]]) -> str:
+    """The sentence before and the sentence after text[start:end]; `spans` are the text's sentence spans."""
+    before = [s for s in spans if s[1] <= start]
+    after = [s for s in spans if s[0] >= end]
+    parts = [text[a:b].strip() for a, b in before[-1:] + after[:1]]
+    return " ".join(p for p in parts if p)
 
 
 class Scorer:
@@ -53,6 +63,7 @@ class Scorer:
 
     name = "scorer"
     scale = "evidence"  # which table of policy bars applies (policy.SCALES)
+    context = False  # whether it reads each sentence with the sentences around it (pair_text's context)
 
     def score(self, question: str, texts: Sequence[str]) -> list[float]:
         """The probability, per text, that it holds the answer to `question`."""
@@ -90,6 +101,7 @@ class AnswerabilityModel(Scorer):
         self.model = model.eval()
         self.bf16 = cpu_supports_bf16() if bf16 is None else bf16
         self.info = json.loads((p / "card.json").read_text()) if (p / "card.json").is_file() else {}
+        self.context = bool(self.info.get("context", False))
         self._torch = torch
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from searchchat.answering.cite import sentence_spans
-from searchchat.models.crossencoder import pair_text
+from searchchat.models.crossencoder import around, pair_text
 from searchchat.training.split import Split, article_of
 
 SAME_DOC_NEGATIVES = 4  # per question, the paragraph's other sentences that match it best
@@ -142,10 +142,11 @@ def _kind(word: str) -> str:
 
 
 def iter_pairs(dataset: str, root: Path, split: Split, part: str, erase: bool = False,
-               swap: bool = False) -> Iterator[Pair]:  # fmt: skip
+               swap: bool = False, context: bool = False) -> Iterator[Pair]:  # fmt: skip
     """The pairs of one dataset's questions whose article is in `part` of the split. `erase` adds, for each
     positive, a negative: the same sentence with the answer cut out (what a model that restates the question
-    writes). `swap` adds another: the question with a name or number swapped (`swapped`)."""
+    writes). `swap` adds another: the question with a name or number swapped (`swapped`). `context` gives
+    each sentence the sentences around it (pair_text); the label is still the sentence's own."""
     import bm25s
 
     docs, qas = load_dataset(root)
@@ -160,6 +161,13 @@ def iter_pairs(dataset: str, root: Path, split: Split, part: str, erase: bool = 
                 sentences.append((doc_id, s, e, text[s:e]))
     if not sentences:
         return
+    spans_of = {d: sentence_spans(docs[d]["text"]) for d in keep} if context else {}
+
+    def side(doc_id: str, start: int, end: int, sentence: str) -> str:
+        text = docs[doc_id]["text"]
+        near = around(text, start, end, spans_of[doc_id]) if context else ""
+        return pair_text(docs[doc_id].get("title", ""), sentence, near)
+
     retriever = bm25s.BM25()
     retriever.index([mining_terms(x[3]) or ["_"] for x in sentences], show_progress=False)
     depth = min(len(sentences), 40)
@@ -177,19 +185,20 @@ def iter_pairs(dataset: str, root: Path, split: Split, part: str, erase: bool = 
         own = by_doc.get(qa.doc_id, [])
         positives = [i for i in own if any(s < sentences[i][2] and sentences[i][1] < e for s, e in spans)]
         for i in positives:
-            yield Pair(qa.question, pair_text(doc.get("title", ""), sentences[i][3]), 1.0, dataset, article)
-            rest = erased(sentences[i][3], sentences[i][1], spans) if erase else ""
+            _, start, end, sentence = sentences[i]
+            yield Pair(qa.question, side(qa.doc_id, start, end, sentence), 1.0, dataset, article)
+            rest = erased(sentence, start, spans) if erase else ""
             if len(rest) >= MIN_SENTENCE_CHARS and not any(g in _norm(rest) for g in golds):
-                yield Pair(qa.question, pair_text(doc.get("title", ""), rest), 0.0, dataset, article)
-            other = swapped(qa.question, sentences[i][3], doc["text"], f"{qa.qid}:{i}") if swap else None
+                yield Pair(qa.question, side(qa.doc_id, start, end, rest), 0.0, dataset, article)
+            other = swapped(qa.question, sentence, doc["text"], f"{qa.qid}:{i}") if swap else None
             if other:
-                yield Pair(other, pair_text(doc.get("title", ""), sentences[i][3]), 0.0, dataset, article)
+                yield Pair(other, side(qa.doc_id, start, end, sentence), 0.0, dataset, article)
         others = [
             i for i in own if i not in positives and not any(g in _norm(sentences[i][3]) for g in golds)
         ]
         others.sort(key=lambda i: rank.get(i, depth))
         for i in others[:SAME_DOC_NEGATIVES]:
-            yield Pair(qa.question, pair_text(doc.get("title", ""), sentences[i][3]), 0.0, dataset, article)
+            yield Pair(qa.question, side(*sentences[i]), 0.0, dataset, article)
         taken = 0
         for i in found[0]:
             d_id, _, _, sent = sentences[int(i)]
@@ -198,4 +207,4 @@ def iter_pairs(dataset: str, root: Path, split: Split, part: str, erase: bool = 
             if d_id == qa.doc_id or any(g in _norm(sent) for g in golds):
                 continue
             taken += 1
-            yield Pair(qa.question, pair_text(docs[d_id].get("title", ""), sent), 0.0, dataset, article)
+            yield Pair(qa.question, side(*sentences[int(i)]), 0.0, dataset, article)
