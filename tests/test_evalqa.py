@@ -52,6 +52,13 @@ def test_normalisation_and_token_f1() -> None:
     assert contains("On average 5.2 days [2].", ["5.2 days", "x"]) and not contains("5.25 days", ["5.2 days"])
 
 
+def test_a_quotes_curly_marks_do_not_hide_its_first_and_last_words() -> None:
+    quote = "\u201cViruses are the most abundant biological entities on Earth.\u201d [1]"
+    assert normalize(quote) == "viruses are most abundant biological entities on earth"
+    assert contains(quote, ["Viruses"]) and contains(quote, ["entities on Earth"])
+    assert contains("Its \u2018spike\u2019 protein \u2014 the S1 unit.", ["spike protein", "S1 unit"])
+
+
 def test_cjk_text_is_compared_per_character() -> None:
     assert normalize("他在……4 分钟内，完成了《红楼梦》！[2] The COVID-19 test.") == (
         "他 在 4 分 钟 内 完 成 了 红 楼 梦 covid 19 test"

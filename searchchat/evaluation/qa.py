@@ -90,13 +90,14 @@ def _is_punct(ch: str) -> bool:
 
 
 def normalize(text: str) -> str:
-    """Lower case, no citation markers, punctuation or articles; CJK characters become one token each."""
+    """Lower case, no citation markers, punctuation or articles; CJK characters become one token each. Every
+    Unicode punctuation mark goes, as MLQA's evaluation has it, not only SQuAD's ASCII ones: a quote's curly
+    marks (“...”) must not glue themselves to its first and last words."""
     text = neutralise(text).lower()
-    cjk = bool(_CJK.search(text))
-    if cjk:  # full-width forms to plain ones, every punctuation mark out, one token a character
+    if _CJK.search(text):  # full-width forms to plain ones, one token a character
         text = _CJK.sub(r" \1 ", unicodedata.normalize("NFKC", text))
     text = _CITE.sub(" ", text)
-    text = "".join(" " if ch in string.punctuation or (cjk and _is_punct(ch)) else ch for ch in text)
+    text = "".join(" " if ch in string.punctuation or _is_punct(ch) else ch for ch in text)
     return " ".join(_ARTICLES.sub(" ", text).split())
 
 
