@@ -4,8 +4,8 @@ QA sets are JSONL lines `{"question", "answers": [...]}` (optionally `_id`/`id`,
 for a question the corpus does not answer, whose answers may be empty), or a folder in the COVID-QA layout
 (qa.jsonl + corpus.jsonl), whose corpus is indexed once into a cached index like `searchchat eval`.
 
-Figures (SQuAD-style normalisation: lower case, no punctuation, no articles; text with CJK characters is
-compared per character, as CMRC 2018 scores it, with CJK punctuation stripped):
+Figures (SQuAD-style normalisation: lower case, no punctuation (every Unicode mark, as MLQA's evaluation), no
+articles; text with CJK characters is compared per character, as CMRC 2018 scores it):
 - correct_cited: share of answerable questions answered with text that contains a gold answer and at least
   one shown citation whose passage supports a gold answer;
 - wrong_answered: share of all questions answered but not correct_cited (any answer to an unanswerable one);
