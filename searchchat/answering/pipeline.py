@@ -116,11 +116,13 @@ class Answerer:
             for c, prior in zip(found, priors, strict=True):
                 c.prior = prior
         top = sorted(found, key=lambda c: (-c.prior, c.source, c.start))[: policy.candidates]
-        reads_around = getattr(self.scorer, "context", False)
-        probs = self.scorer.score(query, [
-            pair_text(hits[c.source - 1].chunk.title, c.text,
-                      around(texts[c.source - 1], c.start, c.end, spans[c.source - 1]) if reads_around else "")
-            for c in top])  # fmt: skip
+
+        def side(c: Candidate) -> str:  # what the scorer reads of a candidate (pair_text)
+            n = c.source - 1
+            near = around(texts[n], c.start, c.end, spans[n]) if self.scorer.context else ""
+            return pair_text(hits[n].chunk.title, c.text, near)
+
+        probs = self.scorer.score(query, [side(c) for c in top])
         for c, p in zip(top, probs, strict=True):
             c.p = float(p)
         return sorted(top, key=lambda c: (-c.p, c.source, c.start))
