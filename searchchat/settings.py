@@ -107,9 +107,10 @@ class Settings(BaseSettings):
         "balanced", description="The answer policy profile (policy.PROFILES); strict=true overrides it."
     )
     answerability_model: str | None = Field(
-        None,
-        description="The answer policy's scorer: unset or 'evidence' (the evidence score), 'shipped' (the trained "
-        "answerability cross-encoder in the package) or a directory that bench/train_answerability.py wrote.",
+        "shipped",
+        description="The answer policy's scorer: 'shipped' (the trained answerability cross-encoder in the package, "
+        "the default), 'evidence' (the evidence score: cosine plus lexical bonus, no model) or a directory that "
+        "bench/train_answerability.py wrote.",
     )
     evidence_rerank: bool = Field(
         True, description="Before answering, order passages by the sentence that best matches the question."

@@ -26,7 +26,10 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home", embedder="hash-64", generator="extractive")
+    # unit tests decide with the model-free evidence score; tests of the shipped model ask for it
+    return Settings(
+        home=tmp_path / "home", embedder="hash-64", generator="extractive", answerability_model="evidence"
+    )
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""The answer decision's scorer: the trained cross-encoder (models/crossencoder.py) when it is asked for, else
-the evidence score, both behind the one-method `Scorer` interface."""
+"""The answer decision's scorer: the trained cross-encoder (models/crossencoder.py) by default, or the evidence
+score when it is asked for, both behind the one-method `Scorer` interface."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from searchchat.models.crossencoder import Scorer, load_model
 
 
 class EvidenceScorer(Scorer):
-    """The interim decision while no trained model is shipped: the evidence reranker's score of the sentence
-    (cosine with the question plus the lexical bonus, evidence.py), not a probability."""
+    """The model-free decision (SEARCHCHAT_ANSWERABILITY_MODEL=evidence): the evidence reranker's score of the
+    sentence (cosine with the question plus the lexical bonus, evidence.py), not a probability."""
 
     name = "evidence"
 
@@ -25,9 +25,8 @@ class EvidenceScorer(Scorer):
 
 
 def get_scorer(path: str | None, embed: Callable[[Sequence[str]], Any], reads_cjk: bool = True) -> Scorer:
-    """The evidence score by default (unset or "evidence"); "shipped" for the trained model in the package, or a
-    directory that bench/train_answerability.py wrote. The trained model is not the default yet: it scores the
-    demo corpus's explanatory sentences low (docs/answerability.md, "Limits")."""
-    if path is None or path == "evidence":
+    """The trained model in the package by default (unset or "shipped"), "evidence" for the evidence score, or a
+    directory that bench/train_answerability.py wrote."""
+    if path == "evidence":
         return EvidenceScorer(embed, reads_cjk)
-    return load_model(None if path == "shipped" else path)
+    return load_model(None if path in (None, "shipped") else path)

