@@ -1,5 +1,6 @@
-"""The trained cross-encoder: P(this sentence of a passage answers this question), fine-tuned here from the
-packaged all-MiniLM-L6-v2 (bench/train_answerability.py, docs/answerability.md); its weights sit beside it."""
+"""The trained cross-encoder: P(this sentence of a passage answers this question), fine-tuned here from
+multilingual-e5-small (models/e5base.py; the judge from the packaged all-MiniLM-L6-v2), by
+bench/train_answerability.py (docs/answerability.md); its weights sit beside it."""
 
 from __future__ import annotations
 
