@@ -1,5 +1,5 @@
 """What the answerability model adds per question: the time to score the candidate sentences of k passages,
-against the evidence scorer (the interim decision) and against the whole retrieval, in the same run.
+against the evidence scorer (the model-free decision) and against the whole retrieval, in the same run.
 
     python bench/answerability_latency.py [--data ../shared/data] [-n 100] [-k 10] [--model DIR]
 
