@@ -9,7 +9,6 @@ fine-tuned from it like any BERT and read Chinese, which the packaged MiniLM can
 
 from __future__ import annotations
 
-import functools
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,8 +114,8 @@ def bert_config(image: E5Image) -> Any:
                       type_vocab_size=s["types"], layer_norm_eps=s["eps"], pad_token_id=s["pad"])  # fmt: skip
 
 
-def state_dict(image: E5Image, words: bool = True) -> dict[str, Any]:
-    """The BertModel state dict (float32 tensors); `words=False` leaves out the word embedding table."""
+def state_dict(image: E5Image) -> dict[str, Any]:
+    """The BertModel state dict (float32 tensors)."""
     import torch
 
     s = image.sizes
@@ -134,8 +133,7 @@ def state_dict(image: E5Image, words: bool = True) -> dict[str, Any]:
         "embeddings.LayerNorm.weight": tensor("emb.ln.w", (h,)),
         "embeddings.LayerNorm.bias": tensor("emb.ln.b", (h,)),
     }
-    if words:
-        out[WORDS] = tensor("emb.word", (s["vocab"], h))
+    out[WORDS] = tensor("emb.word", (s["vocab"], h))
     shapes = {"q": (h, h), "k": (h, h), "v": (h, h), "ao": (h, h), "fi": (ff, h), "fo": (h, ff)}
     for layer in range(s["layers"]):
         for short, module in LAYER_PARTS.items():
@@ -172,8 +170,8 @@ def tokenizer(image: E5Image) -> Any:
                                    unk_token="<unk>", cls_token="<s>", sep_token="</s>")  # fmt: skip
 
 
-@functools.lru_cache(maxsize=1)
 def load(path: str | None = None) -> tuple[Any, Any, dict[str, Any]]:
-    """(BertConfig, tokenizer, state dict) of the packaged model, read once per process."""
+    """(BertConfig, tokenizer, state dict) of the packaged model. Not cached: the caller copies the weights into
+    its model (once per process, models/crossencoder.load_model), and a cache would keep a second 400 MB copy."""
     image = read_image(Path(path) if path else model_file())
     return bert_config(image), tokenizer(image), state_dict(image)
