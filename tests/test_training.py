@@ -108,6 +108,22 @@ def test_context_gives_each_sentence_its_neighbours_and_keeps_its_label(tmp_path
     assert Pair("When did humans first visit the Moon?", answer, 1.0, "squad20-dev-part", "Moon") in near
 
 
+def test_title_dropout_leaves_out_titles_by_a_seeded_draw_and_keeps_labels(tmp_path: Path) -> None:
+    _tiny_dataset(tmp_path / "squad20-dev-part")
+    split = Split(parts={"squad20-dev-part": {"train": ["Moon", "Mars"], "validation": [], "test": []}})
+
+    def pairs(dropout: float) -> list[Pair]:
+        return list(iter_pairs("squad20-dev-part", tmp_path / "squad20-dev-part", split, "train",
+                               title_dropout=dropout))  # fmt: skip
+
+    plain, none, some = pairs(0.0), pairs(1.0), pairs(0.5)
+    assert [(p.question, p.label) for p in plain] == [(p.question, p.label) for p in none]
+    assert all(" | " in p.text for p in plain) and not any(" | " in p.text for p in none)
+    assert pairs(0.5) == some  # the same draw every run
+    assert all(c.text in (a.text, b.text) for a, b, c in zip(plain, none, some, strict=True))
+    assert {c.text == a.text for a, c in zip(plain, some, strict=True)} == {True, False}
+
+
 def test_around_takes_the_sentence_before_and_after() -> None:
     text = "One. Two is here. Three."
     spans = [(0, 4), (5, 17), (18, 24)]

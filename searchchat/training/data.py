@@ -142,11 +142,15 @@ def _kind(word: str) -> str:
 
 
 def iter_pairs(dataset: str, root: Path, split: Split, part: str, erase: bool = False,
-               swap: bool = False, context: bool = False) -> Iterator[Pair]:  # fmt: skip
+               swap: bool = False, context: bool = False, title_dropout: float = 0.0) -> Iterator[Pair]:  # fmt: skip
     """The pairs of one dataset's questions whose article is in `part` of the split. `erase` adds, for each
     positive, a negative: the same sentence with the answer cut out (what a model that restates the question
     writes). `swap` adds another: the question with a name or number swapped (`swapped`). `context` gives
-    each sentence the sentences around it (pair_text); the label is still the sentence's own."""
+    each sentence the sentences around it (pair_text); the label is still the sentence's own. `title_dropout`
+    is the share of pairs whose document title is left out (chosen by a seeded draw), so that the model also
+    judges a sentence whose page has no title, or a title unlike its text."""
+    import random
+
     import bm25s
 
     docs, qas = load_dataset(root)
@@ -163,10 +167,13 @@ def iter_pairs(dataset: str, root: Path, split: Split, part: str, erase: bool = 
         return
     spans_of = {d: sentence_spans(docs[d]["text"]) for d in keep} if context else {}
 
+    draw = random.Random(f"{dataset}:{part}")
+
     def side(doc_id: str, start: int, end: int, sentence: str) -> str:
         text = docs[doc_id]["text"]
         near = around(text, start, end, spans_of[doc_id]) if context else ""
-        return pair_text(docs[doc_id].get("title", ""), sentence, near)
+        title = "" if title_dropout and draw.random() < title_dropout else docs[doc_id].get("title", "")
+        return pair_text(title, sentence, near)
 
     retriever = bm25s.BM25()
     retriever.index([mining_terms(x[3]) or ["_"] for x in sentences], show_progress=False)
