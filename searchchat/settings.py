@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     mode: Literal["dense", "bm25", "hybrid"] = "hybrid"
     k: int = Field(4, ge=1, le=50, description="Passages given to the generator.")
     per_doc_cap: int = Field(2, ge=1, description="Most passages from one document in a result list.")
+    answer_per_doc_cap: int = Field(
+        4, ge=1, description="Most passages from one document among the sources an answer is drawn from."
+    )
     rrf_k: int = Field(60, ge=1)
     reranker: str | None = Field(None, description="Optional reranker name or model path.")
     strict: bool = Field(

@@ -30,11 +30,12 @@ def make_hits(*texts: str, title: str = "Doc") -> list[Hit]:
 
 @dataclass
 class ListRetriever:
-    """Returns the same hits for every query (first k) and records the queries it was asked."""
+    """Returns the same hits for every query (first k) and records the queries and per-document caps asked."""
 
     hits: list[Hit]
     embedder: Embedder
     queries: list[str] = field(default_factory=list)
+    caps: list[int | None] = field(default_factory=list)
 
     def search(
         self,
@@ -43,6 +44,8 @@ class ListRetriever:
         mode: str | None = None,
         filters: object = None,
         store: object = None,
+        cap: int | None = None,
     ) -> SearchResult:
         self.queries.append(query)
+        self.caps.append(cap)
         return SearchResult(query=query, mode=mode or "hybrid", hits=self.hits[: k or len(self.hits)])

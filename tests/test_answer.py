@@ -181,6 +181,13 @@ def test_follow_up_is_rewritten_before_retrieval(settings: Settings, fake_embedd
     assert last.answer.citations[0].n == 1
 
 
+def test_answer_sources_use_their_own_per_document_cap(settings: Settings, fake_embedder) -> None:
+    retriever = ListRetriever(make_hits(*TEXTS), fake_embedder)
+    s = settings.with_overrides(per_doc_cap=2, answer_per_doc_cap=5)
+    Answerer(retriever, ScriptedGenerator().enqueue("No [1]."), s).ask("Is ChatGPT a GAN?")
+    assert retriever.caps == [5]
+
+
 def test_empty_question_is_an_error(answerer: Answerer) -> None:
     with pytest.raises(ValueError, match="empty"):
         answerer.ask("   ")

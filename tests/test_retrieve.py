@@ -152,6 +152,8 @@ def test_per_document_cap(index: Path, settings: Settings) -> None:
     assert {h.chunk.doc_id for h in capped} >= {"long", "roof"}
     uncapped = retriever(index, settings, per_doc_cap=10).search(q, k=6, mode="bm25").hits
     assert sum(h.chunk.doc_id == "long" for h in uncapped) > 2
+    per_call = retriever(index, settings, per_doc_cap=2).search(q, k=6, mode="bm25", cap=10).hits
+    assert [h.chunk.chunk_id for h in per_call] == [h.chunk.chunk_id for h in uncapped]
 
 
 @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])

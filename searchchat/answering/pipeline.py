@@ -174,7 +174,8 @@ class Answerer:
     ) -> Found:
         """Search, order by evidence, keep what fits the prompt's budget, and score those passages' sentences."""
         pool = max(k, POOL) if self.evidence is not None else k
-        result = self.retriever.search(query, k=pool, mode=mode, filters=filters, store=store)
+        result = self.retriever.search(query, k=pool, mode=mode, filters=filters, store=store,
+                                       cap=self.settings.answer_per_doc_cap)  # fmt: skip
         if result.query_vector is not None and same_query_space(
             self.retriever.embedder, self.checker.embedder
         ):

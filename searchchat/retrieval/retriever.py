@@ -249,9 +249,10 @@ class Retriever:
         mode: str | None = None,
         filters: Filters | None = None,
         store: ReadStore | None = None,
+        cap: int | None = None,
     ) -> SearchResult:
-        """The top-k chunks for `query`, at most settings.per_doc_cap per document; in `store` when the caller
-        resolved the snapshot already (one per web request), else in the live one."""
+        """The top-k chunks for `query`, at most `cap` (else settings.per_doc_cap) per document; in `store` when
+        the caller resolved the snapshot already (one per web request), else in the live one."""
         mode = mode or self.settings.mode
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -290,16 +291,16 @@ class Retriever:
         scored = self.fuse(dense, lexical, query) if mode == "hybrid" else (dense or lexical)
         if mode == "hybrid":
             lap("fuse_ms")
-        hits = self._hits(store, scored, k, query)
+        hits = self._hits(store, scored, k, query, self.settings.per_doc_cap if cap is None else cap)
         lap("fetch_ms" if self.reranker is None else "fetch_rerank_ms")
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
         vector = vec if mode in ("dense", "hybrid") else None
         return SearchResult(query=query, mode=mode, hits=hits, timings=timings, query_vector=vector)
 
-    def _hits(self, store: ReadStore, scored: Scored, k: int, query: str) -> list[Hit]:
+    def _hits(self, store: ReadStore, scored: Scored, k: int, query: str, cap: int) -> list[Hit]:
         meta = store.chunk_meta([cid for cid, _ in scored])
         pool = max(k, RERANK_POOL) if self.reranker is not None else k
-        kept = cap_per_doc(scored, {cid: m[0] for cid, m in meta.items()}, self.settings.per_doc_cap, pool)
+        kept = cap_per_doc(scored, {cid: m[0] for cid, m in meta.items()}, cap, pool)
         chunks = store.get_chunks([cid for cid, _ in kept])
         hits = [
             Hit(rank=i, score=score, chunk=chunks[cid], source=meta[cid][1], doctype=meta[cid][2])
