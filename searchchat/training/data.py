@@ -134,6 +134,11 @@ def swapped(question: str, sentence: str, document: str, seed: str) -> str | Non
     return re.sub(rf"(?<!{edge}){re.escape(slot)}(?!{edge})", rng.choice(pool), question, count=1)
 
 
+def casual(question: str) -> str:
+    """The question as it is often typed into a search box: lower-cased, without its closing question mark."""
+    return question.strip().rstrip("?？").rstrip().lower()
+
+
 def _kind(word: str) -> str:
     """ "number" for a run of digits, "name" for a capitalised word of a cased script, else ""."""
     if word.isdigit():
@@ -142,13 +147,15 @@ def _kind(word: str) -> str:
 
 
 def iter_pairs(dataset: str, root: Path, split: Split, part: str, erase: bool = False,
-               swap: bool = False, context: bool = False, title_dropout: float = 0.0) -> Iterator[Pair]:  # fmt: skip
+               swap: bool = False, context: bool = False, title_dropout: float = 0.0,
+               casual_share: float = 0.0) -> Iterator[Pair]:  # fmt: skip
     """The pairs of one dataset's questions whose article is in `part` of the split. `erase` adds, for each
     positive, a negative: the same sentence with the answer cut out (what a model that restates the question
     writes). `swap` adds another: the question with a name or number swapped (`swapped`). `context` gives
     each sentence the sentences around it (pair_text); the label is still the sentence's own. `title_dropout`
     is the share of pairs whose document title is left out (chosen by a seeded draw), so that the model also
-    judges a sentence whose page has no title, or a title unlike its text."""
+    judges a sentence whose page has no title, or a title unlike its text. `casual_share` is the share of questions
+    (a seeded draw of its own) whose pairs all show the question as typed into a search box (`casual`)."""
     import random
 
     import bm25s
@@ -168,6 +175,7 @@ def iter_pairs(dataset: str, root: Path, split: Split, part: str, erase: bool = 
     spans_of = {d: sentence_spans(docs[d]["text"]) for d in keep} if context else {}
 
     draw = random.Random(f"{dataset}:{part}")
+    casual_draw = random.Random(f"casual:{dataset}:{part}")
 
     def side(doc_id: str, start: int, end: int, sentence: str) -> str:
         text = docs[doc_id]["text"]
@@ -181,23 +189,26 @@ def iter_pairs(dataset: str, root: Path, split: Split, part: str, erase: bool = 
     for qa in qas:
         if qa.doc_id not in keep or (not qa.impossible and not qa.answers):
             continue
+        question = (
+            casual(qa.question) if casual_share and casual_draw.random() < casual_share else qa.question
+        )
         doc = docs[qa.doc_id]
         spans = [] if qa.impossible else answer_spans(doc["text"], qa)
         if not qa.impossible and not spans:
             continue
         golds = [_norm(a) for a in qa.answers if a.strip()]
         article = article_of(dataset, qa.doc_id)
-        found, scores = retriever.retrieve([mining_terms(qa.question) or ["_"]], k=depth, show_progress=False)
+        found, scores = retriever.retrieve([mining_terms(question) or ["_"]], k=depth, show_progress=False)
         rank = {int(i): r for r, i in enumerate(found[0])}
         own = by_doc.get(qa.doc_id, [])
         positives = [i for i in own if any(s < sentences[i][2] and sentences[i][1] < e for s, e in spans)]
         for i in positives:
             _, start, end, sentence = sentences[i]
-            yield Pair(qa.question, side(qa.doc_id, start, end, sentence), 1.0, dataset, article)
+            yield Pair(question, side(qa.doc_id, start, end, sentence), 1.0, dataset, article)
             rest = erased(sentence, start, spans) if erase else ""
             if len(rest) >= MIN_SENTENCE_CHARS and not any(g in _norm(rest) for g in golds):
-                yield Pair(qa.question, side(qa.doc_id, start, end, rest), 0.0, dataset, article)
-            other = swapped(qa.question, sentence, doc["text"], f"{qa.qid}:{i}") if swap else None
+                yield Pair(question, side(qa.doc_id, start, end, rest), 0.0, dataset, article)
+            other = swapped(question, sentence, doc["text"], f"{qa.qid}:{i}") if swap else None
             if other:
                 yield Pair(other, side(qa.doc_id, start, end, sentence), 0.0, dataset, article)
         others = [
@@ -205,7 +216,7 @@ def iter_pairs(dataset: str, root: Path, split: Split, part: str, erase: bool = 
         ]
         others.sort(key=lambda i: rank.get(i, depth))
         for i in others[:SAME_DOC_NEGATIVES]:
-            yield Pair(qa.question, side(*sentences[i]), 0.0, dataset, article)
+            yield Pair(question, side(*sentences[i]), 0.0, dataset, article)
         taken = 0
         for i in found[0]:
             d_id, _, _, sent = sentences[int(i)]
@@ -214,4 +225,4 @@ def iter_pairs(dataset: str, root: Path, split: Split, part: str, erase: bool = 
             if d_id == qa.doc_id or any(g in _norm(sent) for g in golds):
                 continue
             taken += 1
-            yield Pair(qa.question, side(*sentences[int(i)]), 0.0, dataset, article)
+            yield Pair(question, side(*sentences[int(i)]), 0.0, dataset, article)
