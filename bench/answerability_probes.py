@@ -3,7 +3,7 @@ or obviously does not, with and without a page title (bench/data/probes.jsonl, w
 and Chinese, factoid and explanatory). A sanity check of a trained model beside its validation figures, never
 used to train or to set a bar.
 
-    python bench/answerability_probes.py [--model shipped --model /tmp/other-model] [--bar 0.5]"""
+    python bench/answerability_probes.py [--model shipped --model /tmp/other-model] [--bar 0.5] [--casual]"""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from searchchat.models.crossencoder import load_model, pair_text
+from searchchat.training.data import casual
 
 PROBES = Path(__file__).resolve().parent / "data" / "probes.jsonl"
 
@@ -20,8 +21,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", help="shipped (default) or a directory; repeat to compare")
     ap.add_argument("--bar", type=float, default=0.5)
+    ap.add_argument(
+        "--casual", action="store_true", help="ask as typed into a search box (lower case, no '?')"
+    )
     args = ap.parse_args()
     probes = [json.loads(line) for line in PROBES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if args.casual:
+        probes = [p | {"question": casual(p["question"])} for p in probes]
     models = args.model or ["shipped"]
     scores = {}
     for name in models:
