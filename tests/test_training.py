@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -97,11 +98,16 @@ def test_erase_adds_the_answer_sentence_without_its_answer_as_a_negative(tmp_pat
     assert erased("Red from iron oxide dust.", 10, [(19, 29)]) == "Red from dust."
 
 
-def test_context_gives_each_sentence_its_neighbours_and_keeps_its_label(tmp_path: Path) -> None:
-    _tiny_dataset(tmp_path / "squad20-dev-part")
+def _train_pairs(root: Path, **options: Any) -> list[Pair]:
+    """The training pairs of the tiny dataset under `root` (both its articles in the training part)."""
+    if not (root / "squad20-dev-part").is_dir():
+        _tiny_dataset(root / "squad20-dev-part")
     split = Split(parts={"squad20-dev-part": {"train": ["Moon", "Mars"], "validation": [], "test": []}})
-    plain = list(iter_pairs("squad20-dev-part", tmp_path / "squad20-dev-part", split, "train"))
-    near = list(iter_pairs("squad20-dev-part", tmp_path / "squad20-dev-part", split, "train", context=True))
+    return list(iter_pairs("squad20-dev-part", root / "squad20-dev-part", split, "train", **options))
+
+
+def test_context_gives_each_sentence_its_neighbours_and_keeps_its_label(tmp_path: Path) -> None:
+    plain, near = _train_pairs(tmp_path), _train_pairs(tmp_path, context=True)
     assert [(p.question, p.label) for p in plain] == [(p.question, p.label) for p in near]
     answer = pair_text("Moon", "It was first visited by humans in 1969.", "The Moon orbits the Earth.")
     assert answer == "Moon | It was first visited by humans in 1969. [SEP] The Moon orbits the Earth."
@@ -109,12 +115,8 @@ def test_context_gives_each_sentence_its_neighbours_and_keeps_its_label(tmp_path
 
 
 def test_title_dropout_leaves_out_titles_by_a_seeded_draw_and_keeps_labels(tmp_path: Path) -> None:
-    _tiny_dataset(tmp_path / "squad20-dev-part")
-    split = Split(parts={"squad20-dev-part": {"train": ["Moon", "Mars"], "validation": [], "test": []}})
-
     def pairs(dropout: float) -> list[Pair]:
-        return list(iter_pairs("squad20-dev-part", tmp_path / "squad20-dev-part", split, "train",
-                               title_dropout=dropout))  # fmt: skip
+        return _train_pairs(tmp_path, title_dropout=dropout)
 
     plain, none, some = pairs(0.0), pairs(1.0), pairs(0.5)
     assert [(p.question, p.label) for p in plain] == [(p.question, p.label) for p in none]
@@ -125,12 +127,8 @@ def test_title_dropout_leaves_out_titles_by_a_seeded_draw_and_keeps_labels(tmp_p
 
 
 def test_casual_share_shows_some_questions_as_typed_into_a_search_box(tmp_path: Path) -> None:
-    _tiny_dataset(tmp_path / "squad20-dev-part")
-    split = Split(parts={"squad20-dev-part": {"train": ["Moon", "Mars"], "validation": [], "test": []}})
-
     def pairs(share: float) -> list[Pair]:
-        return list(iter_pairs("squad20-dev-part", tmp_path / "squad20-dev-part", split, "train",
-                               casual_share=share))  # fmt: skip
+        return _train_pairs(tmp_path, casual_share=share)
 
     plain, every, some = pairs(0.0), pairs(1.0), pairs(0.5)
     assert [(p.text, p.label) for p in plain] == [(p.text, p.label) for p in every]
