@@ -19,6 +19,8 @@ from indexer.bm25 import INDEX_TITLE, K1, B, analyze, stemmer
 from indexer.chunk import chunk_head
 from indexer.store.layout import IndexError_, IndexLocked
 
+log = logging.getLogger(__name__)
+
 ALIVE = 2**62  # `died` of a row no run has retired
 VARCHAR = 65_535  # Milvus' largest VARCHAR, in bytes
 DUMMY_DIM = 2  # Milvus wants a vector field in every collection; documents and meta rows carry a zero one
@@ -55,6 +57,7 @@ def check_server(uri: str, version: str) -> None:
 
 
 _clients: dict[str, Any] = {}
+_lite: set[int] = set()  # ids of the clients of Milvus Lite files
 _clients_lock = threading.Lock()
 
 
@@ -100,6 +103,8 @@ def client(uri: str) -> Any:
                     mc.close()
                     raise
             _clients[uri] = mc
+            if uri.endswith(".db"):
+                _lite.add(id(mc))
         return _clients[uri]
 
 
@@ -193,8 +198,37 @@ def load(mc: Any, *collections: str) -> None:
             continue
         state = mc.get_load_state(name).get("state")
         if str(state).rsplit(".", 1)[-1] != "Loaded":
-            mc.load_collection(name)
+            try:
+                mc.load_collection(name)
+            except Exception as exc:
+                if id(mc) not in _lite:
+                    raise
+                rebuild_vector_index(mc, name, exc)
         _loaded.add((id(mc), name))
+
+
+def rebuild_vector_index(mc: Any, name: str, error: Exception) -> None:
+    """Milvus Lite writes a segment's index file in place, so a run killed while it wrote one leaves the file cut
+    short and the collection no longer loads. The index is derived from the stored vectors: drop it, with its
+    files, and build it again. Still failing, the index is unreadable, and the error says so."""
+    log.warning(
+        "Milvus Lite could not load %s (%s); rebuilding its vector index from the stored vectors", name, error
+    )
+    try:
+        mc.release_collection(name)
+        mc.drop_index(name, "vector")
+        mc.create_index(name, vector_index(mc))
+        mc.load_collection(name)
+    except Exception as exc:
+        raise IndexError_(f"The Milvus Lite collection {name} cannot be loaded ({error}), and rebuilding its "
+                          f"vector index failed too ({exc}); index the sources again into a new file.") from exc  # fmt: skip
+
+
+def vector_index(mc: Any) -> Any:
+    """Index parameters of a collection's dense vectors: exact inner product."""
+    ip = mc.prepare_index_params()
+    ip.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+    return ip
 
 
 def read_state(mc: Any, meta: str) -> dict[str, Any] | None:
@@ -224,8 +258,7 @@ def create_collections(mc: Any, ns: str, dim: int) -> None:
         s.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         s.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["lexical"],
                                 output_field_names=["sparse"]))  # fmt: skip
-        ip = mc.prepare_index_params()
-        ip.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+        ip = vector_index(mc)
         ip.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
                      params={"bm25_k1": K1, "bm25_b": B})  # fmt: skip
         mc.create_collection(chunks, schema=s, index_params=ip, consistency_level="Strong")
@@ -254,6 +287,4 @@ def create_collections(mc: Any, ns: str, dim: int) -> None:
             s.add_field(f, DataType.INT64)
         s.add_field("indexed_at", DataType.DOUBLE)
         s.add_field("vector", DataType.FLOAT_VECTOR, dim=DUMMY_DIM)
-        ip = mc.prepare_index_params()
-        ip.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
-        mc.create_collection(name, schema=s, index_params=ip, consistency_level="Strong")
+        mc.create_collection(name, schema=s, index_params=vector_index(mc), consistency_level="Strong")
