@@ -89,9 +89,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def pairs_of(part: str) -> list:
         return [p for d in args.datasets
-                for p in iter_pairs(d, data_root(d, args.data), split, part, args.erase, args.swap, args.context,
-                                   args.title_dropout if part == "train" else 0.0,
-                                   args.casual if part == "train" else 0.0)
+                for p in iter_pairs(d, data_root(d, args.data), split, part, erase=args.erase, swap=args.swap,
+                                   context=args.context, title_dropout=args.title_dropout if part == "train" else 0.0,
+                                   casual_share=args.casual if part == "train" else 0.0)
                 for _ in range(args.written_repeat if d in WRITTEN and part == "train" else 1)]  # fmt: skip
 
     train_pairs = pairs_of("train")

@@ -156,8 +156,6 @@ def iter_pairs(dataset: str, root: Path, split: Split, part: str, erase: bool = 
     is the share of pairs whose document title is left out (chosen by a seeded draw), so that the model also
     judges a sentence whose page has no title, or a title unlike its text. `casual_share` is the share of questions
     (a seeded draw of its own) whose pairs all show the question as typed into a search box (`casual`)."""
-    import random
-
     import bm25s
 
     docs, qas = load_dataset(root)
