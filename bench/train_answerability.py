@@ -24,8 +24,8 @@ from searchchat.training.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parent.parent
 SPLIT = ROOT / "bench" / "data" / "answerability_split.json"
-# Sets written for the project (documents and questions, bench/data/explain/README.md), kept in the repository
-WRITTEN = {"explain": ROOT / "bench" / "data" / "explain"}
+# Sets written for the project (documents and questions, bench/data/*/README.md), kept in the repository
+WRITTEN = {name: ROOT / "bench" / "data" / name for name in ("explain", "terms")}
 
 
 def data_root(dataset: str, data: Path) -> Path:
@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=TrainConfig.lr)
     ap.add_argument("--max-steps", type=int, default=None)
     ap.add_argument("--max-validation", type=int, default=3000, help="validation pairs scored (a sample)")
-    ap.add_argument("--datasets", nargs="*", default=[*DATASETS, *WRITTEN])
+    ap.add_argument("--datasets", nargs="*", default=[*DATASETS, "explain"],
+                    help="the sets to train on (the shipped model's by default); the written sets: " + ", ".join(WRITTEN))  # fmt: skip
     ap.add_argument("--written-repeat", type=int, default=4,
                     help="times each training pair of a written set (explanatory questions) is repeated")  # fmt: skip
     ap.add_argument("--definitions", type=int, default=0,

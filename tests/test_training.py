@@ -369,3 +369,25 @@ def test_definition_pairs_take_the_defining_sentence_as_the_answer(tmp_path: Pat
     negatives = [p.text for p in pairs if p.label == 0.0]
     assert pair_text("Mars", "Its red colour comes from iron oxide.") in negatives  # its own other sentence
     assert any(t.startswith("Moon |") for t in negatives)  # and another document's
+
+
+WRITTEN_SETS = sorted(p.parent for p in (Path(__file__).parent.parent / "bench" / "data").glob("*/qa.jsonl"))
+
+
+@pytest.mark.parametrize("root", WRITTEN_SETS, ids=lambda p: p.name)
+def test_a_written_training_set_is_well_formed(root: Path) -> None:
+    """Every question of a set written for the project names a document of the set; an answer is an exact
+    substring of its document, an unanswerable question has none; ids are unique."""
+    docs = [json.loads(line) for line in (root / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+    qas = [json.loads(line) for line in (root / "qa.jsonl").read_text(encoding="utf-8").splitlines()]
+    text = {d["_id"]: d["text"] for d in docs}
+    assert len(text) == len(docs) and len({q["_id"] for q in qas}) == len(qas)
+    assert all(d["title"].strip() and d["text"].strip() for d in docs)
+    for q in qas:
+        assert q["document_id"] in text, q["_id"]
+        assert q["question"].strip(), q["_id"]
+        if q["is_impossible"]:
+            assert q["answers"] == [], q["_id"]
+        else:
+            assert q["answers"] and all(a and a in text[q["document_id"]] for a in q["answers"]), q["_id"]
+    assert {q["document_id"] for q in qas} == set(text)  # every document is asked about
