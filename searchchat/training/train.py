@@ -132,8 +132,10 @@ def train(
     base: Path | None = None,
     progress: Callable[[int, int, float], None] | None = None,
     card: dict[str, Any] | None = None,
+    init: Path | None = None,
 ) -> TrainResult:
-    """Train on `pairs`, report AUC on `validation`, write the int8 model to `out_dir`."""
+    """Train on `pairs`, report AUC on `validation`, write the int8 model to `out_dir`. With `init`, a model
+    this function saved from the same `base` (the shipped one, say), training goes on from its weights."""
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
@@ -157,6 +159,8 @@ def train(
         model = build_model(BertConfig.from_pretrained(str(base), local_files_only=True))
         pretrained = BertModel.from_pretrained(str(base), add_pooling_layer=False, local_files_only=True)
         model.bert.load_state_dict(pretrained.state_dict())
+    if init is not None:
+        _continue_from(model, init, base)
     use_bf16 = cfg.bf16 and cpu_supports_bf16()
     total = _total_steps(len(pairs), cfg)
     opt, sched = _optimizer(model, cfg, total)
@@ -192,6 +196,25 @@ def train(
                          validation=metrics)  # fmt: skip
     save(model, tokenizer, base, out_dir, {**(card or {}), "train": asdict(cfg), "result": asdict(result)})
     return result
+
+
+def _continue_from(model: Any, init: Path, base: Path) -> None:
+    """Load a saved model's weights (int8, dequantised) over the base's; its word table, when not saved, stays
+    the base's. A model saved from another base is refused."""
+    from searchchat import int8
+    from searchchat.models import e5base
+
+    card_path = init / "card.json"
+    saved_base = (
+        json.loads(card_path.read_text(encoding="utf-8")).get("base") if card_path.is_file() else None
+    )
+    if saved_base is not None and (saved_base == e5base.NAME) != (str(base) == e5base.NAME):
+        raise ValueError(f"{init} was trained from {saved_base}, not from {base}")
+    missing, unexpected = model.load_state_dict(int8.load(init / WEIGHTS), strict=False)
+    if unexpected or [m for m in missing if not m.endswith(("position_ids", "word_embeddings.weight"))]:
+        raise ValueError(
+            f"{init / WEIGHTS} does not fit the base model: missing {missing}, extra {unexpected}"
+        )
 
 
 def save(model: Any, tokenizer: Any, base: Path, out_dir: Path, card: dict[str, Any]) -> None:
