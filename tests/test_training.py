@@ -15,7 +15,7 @@ from searchchat.answering.answerability import EvidenceScorer, get_scorer
 from searchchat.answering.policy import MODEL_PROFILES, PROFILES, get_policy
 from searchchat.models.crossencoder import AnswerabilityModel, around, pair_text
 from searchchat.settings import Settings
-from searchchat.training.data import Pair, casual, erased, iter_pairs, mining_terms, swapped
+from searchchat.training.data import Pair, casual, erased, iter_pairs, mining_terms, read_jsonl, swapped
 from searchchat.training.split import Split, article_of, make_split
 from searchchat.training.train import TrainConfig, auc, train
 from tests.fakes import FakeEmbedder
@@ -378,8 +378,7 @@ WRITTEN_SETS = sorted(p.parent for p in (Path(__file__).parent.parent / "bench" 
 def test_a_written_training_set_is_well_formed(root: Path) -> None:
     """Every question of a set written for the project names a document of the set; an answer is an exact
     substring of its document, an unanswerable question has none; ids are unique."""
-    docs = [json.loads(line) for line in (root / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
-    qas = [json.loads(line) for line in (root / "qa.jsonl").read_text(encoding="utf-8").splitlines()]
+    docs, qas = read_jsonl(root / "corpus.jsonl"), read_jsonl(root / "qa.jsonl")
     text = {d["_id"]: d["text"] for d in docs}
     assert len(text) == len(docs) and len({q["_id"] for q in qas}) == len(qas)
     assert all(d["title"].strip() and d["text"].strip() for d in docs)
