@@ -99,6 +99,7 @@ class Answer:
     policy: str | None = None  # the answer policy's profile
     answerability: float | None = None  # the best sentence's score
     reason: str | None = None  # why "not found" (policy.REASONS), None when it answered
+    closest: Citation | None = None  # "not found": a close source's best sentence, not an answer
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

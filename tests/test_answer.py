@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+from collections.abc import Sequence
 
 import pytest
 
@@ -11,8 +13,10 @@ from indexer.pipeline import index_sources
 from indexer.store import IndexStore
 from searchchat.answering.events import Final, Preview, Rewrite, Sources, Token, payload
 from searchchat.answering.pipeline import Answerer
+from searchchat.answering.policy import get_policy
 from searchchat.indexing import index_options
 from searchchat.language import ABSTAIN
+from searchchat.models.crossencoder import Scorer
 from searchchat.retrieval.retriever import Retriever
 from searchchat.settings import Settings
 from tests.answer_helpers import ListRetriever, make_hits
@@ -90,6 +94,34 @@ def test_unsupported_answer_abstains_and_lists_the_closest_sources(
     final = answerer.ask("What is the capital of France?")
     assert final["abstained"] and final["answer"] == ABSTAIN["en"]
     assert final["citations"] == [] and len(final["sources"]) == 3
+
+
+class DoubtingScorer(Scorer):
+    """Finds every sentence unlikely to answer, as the trained model does with a subject it reads badly."""
+
+    name, scale = "doubting", "probability"
+
+    def score(self, question: str, texts: Sequence[str]) -> list[float]:
+        return [0.05 + 0.01 * ("saturation" in t) for t in texts]
+
+
+@pytest.mark.parametrize("closest_prior, shown", [(-1.0, True), (10.0, False)])
+def test_not_found_shows_the_closest_passage_only_when_a_source_comes_close(
+    settings: Settings, fake_embedder: FakeEmbedder, closest_prior: float, shown: bool
+) -> None:
+    policy = dataclasses.replace(get_policy(scale="probability"), closest_prior=closest_prior)
+    fixed = settings.model_copy(update={"evidence_rerank": False})
+    answerer = Answerer(ListRetriever(make_hits(*TEXTS), fake_embedder), ScriptedGenerator(), fixed,
+                        scorer=DoubtingScorer(), policy=policy)  # fmt: skip
+    final = answerer.ask("What does BM25 rank documents by?")
+    assert final["abstained"] and final["reason"] == "not_answerable" and final["citations"] == []
+    closest = final["closest"]
+    if not shown:
+        assert closest is None
+        return
+    source = final["sources"][closest["n"] - 1]["text"]
+    assert closest["n"] == 3 and closest["quote"].startswith("BM25 ranks documents")
+    assert source[closest["start"] : closest["end"]] == closest["quote"]
 
 
 def test_model_that_declines_abstains(answerer: Answerer, scripted_generator) -> None:
@@ -276,3 +308,17 @@ def test_question_language(question: str, lang: str) -> None:
     from searchchat.language import detect_language
 
     assert detect_language(question) == lang
+
+
+def test_not_found_prints_the_closest_passage_before_the_sources(capsys) -> None:  # type: ignore[no-untyped-def]
+    from searchchat.cli.query import print_answer
+
+    final = {"answer": ABSTAIN["en"], "abstained": True, "citations": [], "sentences": [],
+             "sources": [{"n": 1, "title": "BM25", "section": "", "url": "file:///bm25.md"}],
+             "closest": {"n": 1, "quote": "BM25 is a\n ranking function.", "snippet": "BM25 is a ranking"}}  # fmt: skip
+    print_answer(final, streamed=False)
+    out = capsys.readouterr().out
+    assert (
+        "Closest passage [1], not confirmed as an answer:\n  \u201cBM25 is a ranking function.\u201d\n" in out
+    )
+    assert out.index("Closest passage") < out.index("Closest sources:\n  [1] BM25\n")

@@ -246,6 +246,33 @@ def test_a_quoted_answer_is_labelled(server, browser: WebDriver) -> None:
     assert browser.find_elements(By.CSS_SELECTOR, ".turn .card mark.cited-span")
 
 
+def test_not_found_shows_the_closest_passage_marked_on_its_card(server, browser: WebDriver) -> None:
+    """A "not found" whose answer JSON names a closest passage (the final event of an answer, turned into one)."""
+    browser.get(server.url + "/")
+    browser.execute_script(
+        "const f = window.fetch;"
+        "window.fetch = async (u, o) => { const r = await f(u, o);"
+        "  if (!String(u).endsWith('/ask/stream')) return r;"
+        "  const lines = (await r.text()).split('\\n').map((line) => {"
+        "    if (!line.startsWith('data: ') || !line.includes('\"citations\"')) return line;"
+        "    const a = JSON.parse(line.slice(6));"
+        "    Object.assign(a, { abstained: true, reason: 'not_answerable', kind: null, closest: a.citations[0],"
+        "                       citations: [], answer: 'The indexed documents do not answer this question.' });"
+        "    return 'data: ' + JSON.stringify(a); });"
+        "  return new Response(lines.join('\\n'), { status: r.status, headers: r.headers }); };"
+    )
+    browser.find_element(By.ID, "q").send_keys("What does FAISS IndexFlatIP compute?", Keys.ENTER)
+    notice = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".notice.notfound"))[0]
+    closest = browser.find_element(By.CSS_SELECTOR, ".turn .notice + .closest")
+    assert closest.find_element(By.CSS_SELECTOR, ".preview-label").text.lower() == (
+        "closest passage, not confirmed as an answer"
+    )
+    assert FAISS_QUOTE in closest.text and "Not found" in notice.text
+    n = closest.find_element(By.CSS_SELECTOR, "a.cite, span.cite").get_attribute("data-n")
+    card = browser.find_element(By.CSS_SELECTOR, f'.turn .card[data-n="{n}"]')
+    assert card.find_element(By.CSS_SELECTOR, "mark.cited-span").text == FAISS_QUOTE
+
+
 def test_a_chinese_question_gets_a_chinese_answer_with_a_citation(server, browser: WebDriver) -> None:
     browser.get(server.url + "/?q=" + quote("ChatGPT是生成对抗网络吗？"))
     wait(browser, lambda d: finished_turns(d))
@@ -315,7 +342,8 @@ def test_shared_url_not_found_and_error_states(server, browser: WebDriver) -> No
     notice = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".notice.notfound"))[0]
     assert "Not found in the indexed documents" in notice.text
     assert (
-        notice.find_element(By.CSS_SELECTOR, ".reason").text == "The passages found do not hold the answer."
+        notice.find_element(By.CSS_SELECTOR, ".reason").text
+        == "The answer check found no passage that clearly holds the answer."
     )
     assert browser.find_element(By.ID, "q").get_attribute("value") == question
 

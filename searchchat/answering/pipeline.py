@@ -27,7 +27,7 @@ from searchchat.answering.policy import (
 )
 from searchchat.answering.prompt import build_prompt, fit_sources, source_text
 from searchchat.answering.rewrite import rewrite
-from searchchat.answering.state import Candidate, Draft, Found, quote_text, snippet
+from searchchat.answering.state import Candidate, Draft, Found, quote_text, snippet, whole_sentences
 from searchchat.answering.windows import Spot, windows
 from searchchat.generators.base import Generator
 from searchchat.language import abstain_message
@@ -259,7 +259,8 @@ class Answerer:
         return Answer(question=question, answer=text, citations=citations, sources=found.sources,
                       abstained=verified is None, sentences=sentences, timings=timings, query=found.query,
                       raw_answer=raw, changed=bool(raw) and (kind != "generated" or bool(verified and verified.changed)),
-                      kind=kind, policy=policy.name, answerability=round(found.best, 4), reason=reason)  # fmt: skip
+                      kind=kind, policy=policy.name, answerability=round(found.best, 4), reason=reason,
+                      closest=self._closest(found, policy) if reason and reason != NO_RELEVANT_PASSAGE else None)  # fmt: skip
 
     def context(self, texts: list[str], cands: list[Candidate]) -> list[str]:
         """What the generator reads of each source: the whole text, or its evidence windows (settings.context).
@@ -333,6 +334,16 @@ class Answerer:
             if ungrounded(" ".join(s.text for s in verified.sentences), question, held):
                 return None
         return verified
+
+    def _closest(self, found: Found, policy: AnswerPolicy) -> Citation | None:
+        """For "not found": the scorer's best sentence among those the evidence score finds close to the question
+        (policy.closest_prior), read whole, as a citation; None when none is that close."""
+        near = [c for c in found.cands if c.prior >= policy.closest_prior]
+        if not near:
+            return None
+        n = near[0].source
+        best = whole_sentences(near[:1], found.texts[n - 1])[0]
+        return self._citation(n, found.hits[n - 1], found.texts[n - 1], best.text)
 
     @staticmethod
     def _citation(n: int, hit: Hit, text: str, evidence: str) -> Citation:

@@ -31,6 +31,10 @@ class AnswerPolicy:
     grounding: str = "off"  # how strictly a generated answer must stay inside its evidence (grounding.MODES)
     choice: str = "generated"  # the model's checked answer or the quote (choice.CHOICES)
     choice_margin: float = 0.0  # "judged": how much better the quote must score to replace the model's answer
+    # "Not found" still shows the scorer's best sentence as the closest passage (not as an answer) when the
+    # evidence score, whatever the scorer, finds it this close to the question: the evidence scale's lenient
+    # answer bar (PROFILES below), so that an off-topic question shows none.
+    closest_prior: float = 0.8
 
     def answers(self, best: float) -> bool:
         return best >= self.answer_min

@@ -125,10 +125,18 @@ def print_answer(final: dict[str, Any], streamed: bool) -> None:
             typer.echo(f"      {c['url']}")
             typer.echo(typer.style(f"      “{c['snippet']}”", dim=True))
     elif final.get("abstained") and final.get("sources"):
+        closest = final.get("closest")
+        if closest:
+            typer.echo(
+                typer.style(f"\nClosest passage [{closest['n']}], not confirmed as an answer:", bold=True)
+            )
+            typer.echo(f"  \u201c{' '.join((closest.get('quote') or closest['snippet']).split())}\u201d")
         typer.echo(typer.style("\nClosest sources:", bold=True))
         for s in final["sources"][:5]:
             typer.echo(
-                f"  {s['title']}" + (f" — {s['section']}" if s["section"] else "") + f"\n      {s['url']}"
+                f"  [{s['n']}] {s['title']}"
+                + (f" — {s['section']}" if s["section"] else "")
+                + f"\n      {s['url']}"
             )
 
 

@@ -145,6 +145,11 @@ class AnswerOut(BaseModel):
         description="The best sentence's score under the policy's scorer (a probability with the trained model).",
     )
     policy: str | None = Field(None, description="The answer policy profile that decided.")
+    closest: CitationOut | None = Field(
+        None,
+        description="When not found: the best-scored sentence of a source close to the question, with its "
+        "offsets, to read as the nearest passage, not as an answer (None when no source is that close).",
+    )
     conversation_id: str | None = Field(
         None, description="The stored conversation this turn joined (send it back to continue it)."
     )

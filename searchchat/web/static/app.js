@@ -20,10 +20,11 @@
   const STRINGS = {
     en: {
       no_relevant_passage: "No passage matched the question closely.",
-      not_answerable: "The passages found do not hold the answer.",
+      not_answerable: "The answer check found no passage that clearly holds the answer.",
       unsupported: "The drafted answer did not hold up against the sources.",
       notFound: "Not found in the indexed documents.",
-      noneAnswers: "None of the {n} passages searched answers this. Try rephrasing, or index more sources.",
+      noneAnswers: "No sentence of the {n} passages searched was found to answer this. Try rephrasing, or index more sources.",
+      closest: "Closest passage, not confirmed as an answer",
       nothingMatched: "Nothing in the index matched. Try other words, or index more sources.",
       quoted: "Quoted from the sources", topPassage: "Top passage",
       quotedTitle: "This answer is the sources' own sentences, not one written by the language model.",
@@ -60,10 +61,11 @@
     },
     zh: {
       no_relevant_passage: "没有与问题足够接近的段落。",
-      not_answerable: "找到的段落中没有答案。",
+      not_answerable: "答案检查没有找到明确包含答案的段落。",
       unsupported: "草拟的回答与来源不符。",
       notFound: "已索引的文档中没有找到答案。",
-      noneAnswers: "检索到的 {n} 个段落都没有回答这个问题。请换个说法，或者索引更多来源。",
+      noneAnswers: "在检索到的 {n} 个段落中没有找到回答这个问题的句子。请换个说法，或者索引更多来源。",
+      closest: "最接近的段落（未确认是答案）",
       nothingMatched: "索引中没有匹配的内容。请换些词语，或者索引更多来源。",
       quoted: "摘自来源原文", topPassage: "最相关的段落",
       quotedTitle: "这个回答是来源中的原句，不是语言模型写的。",
@@ -501,6 +503,16 @@
     turn.preview.hidden = false;
   }
 
+  // "Not found", yet a source came close: its best sentence, marked in its card, labelled as not an answer.
+  function showClosest(turn, closest) {
+    if (!closest || typeof closest.quote !== "string" || !turn.sources.has(closest.n)) return;
+    const box = el("blockquote", "preview closest");
+    box.append(el("span", "preview-label", tr("closest")), el("span", "preview-text", `\u201c${closest.quote}\u201d`), " ",
+      chip(turn, closest.n));
+    turn.status.append(box);
+    showCitedSpans(turn, [closest]);
+  }
+
   function showNotice(turn, kind, title, detail, action) {
     const box = el("div", "notice " + kind);
     box.setAttribute("role", kind === "error" ? "alert" : "status");
@@ -567,6 +579,7 @@
       const reason = Object.hasOwn(REASONS, answer.reason) ? el("span", "reason", REASONS[answer.reason]) : null;
       showNotice(turn, "notfound", tr("notFound"),
         turn.sources.size ? tr("noneAnswers", { n: turn.sources.size }) : tr("nothingMatched"), reason);
+      showClosest(turn, answer.closest);
     } else {
       showCitedSpans(turn, citations);
       if (answer.kind === "quote") {
