@@ -260,7 +260,7 @@ class Answerer:
                       abstained=verified is None, sentences=sentences, timings=timings, query=found.query,
                       raw_answer=raw, changed=bool(raw) and (kind != "generated" or bool(verified and verified.changed)),
                       kind=kind, policy=policy.name, answerability=round(found.best, 4), reason=reason,
-                      closest=self._closest(found, policy) if reason and reason != NO_RELEVANT_PASSAGE else None)  # fmt: skip
+                      closest=self._closest(found, policy) if verified is None else None)  # fmt: skip
 
     def context(self, texts: list[str], cands: list[Candidate]) -> list[str]:
         """What the generator reads of each source: the whole text, or its evidence windows (settings.context).
