@@ -56,6 +56,12 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--epochs", type=float, default=TrainConfig.epochs)
     ap.add_argument("--lr", type=float, default=TrainConfig.lr)
     ap.add_argument("--max-steps", type=int, default=None)
+    ap.add_argument(
+        "--freeze-layers",
+        type=int,
+        default=TrainConfig.freeze_layers,
+        help="leave the embeddings and this many lowest Transformer layers as the base model has them",
+    )
     ap.add_argument("--seed", type=int, default=TrainConfig.seed,
                     help="the training run's seed (head initialisation, order, dropout)")  # fmt: skip
     ap.add_argument("--max-validation", type=int, default=3000, help="validation pairs scored (a sample)")
@@ -134,7 +140,13 @@ def main(argv: list[str] | None = None) -> int:
               for d in [*args.datasets, *(["definitions"] if args.definitions else [])]}  # fmt: skip
     print(f"{len(train_pairs)} training pairs, {len(val_pairs)} validation pairs "
           f"({time.perf_counter() - t0:.1f} s): {counts}", flush=True)  # fmt: skip
-    cfg = TrainConfig(epochs=args.epochs, lr=args.lr, max_steps=args.max_steps, seed=args.seed)
+    cfg = TrainConfig(
+        epochs=args.epochs,
+        lr=args.lr,
+        max_steps=args.max_steps,
+        seed=args.seed,
+        freeze_layers=args.freeze_layers,
+    )
     with Progress(TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total} loss {task.fields[loss]:.4f}"),
                   TimeRemainingColumn()) as bar:  # fmt: skip
         task = bar.add_task("train", total=1, loss=0.0)

@@ -17,7 +17,7 @@ from searchchat.models.crossencoder import AnswerabilityModel, around, pair_text
 from searchchat.settings import Settings
 from searchchat.training.data import Pair, casual, erased, iter_pairs, mining_terms, read_jsonl, swapped
 from searchchat.training.split import Split, article_of, make_split
-from searchchat.training.train import TrainConfig, auc, train
+from searchchat.training.train import TrainConfig, auc, freeze_lower, train
 from tests.fakes import FakeEmbedder
 
 
@@ -247,6 +247,30 @@ def test_a_few_training_steps_save_a_model_that_loads_and_scores(tmp_path: Path)
     assert model.info["note"] == "smoke"
 
 
+def test_freeze_lower_leaves_the_embeddings_and_the_lowest_layers_untrained() -> None:
+    from transformers import BertConfig
+
+    from searchchat.models.crossencoder import build_model
+
+    config = BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=3, num_attention_heads=2,
+                        intermediate_size=16, max_position_embeddings=16)  # fmt: skip
+    model = build_model(config)
+    freeze_lower(model, 0)
+    assert all(p.requires_grad for p in model.parameters())
+    freeze_lower(model, 2)
+    layers = model.bert.encoder.layer
+    assert not any(p.requires_grad for p in [*model.bert.embeddings.parameters(), *layers[:2].parameters()])
+    assert all(p.requires_grad for p in [*layers[2].parameters(), *model.head.parameters()])
+    before = layers[0].attention.self.query.weight.detach().clone()
+    ids = torch.tensor([[1, 5, 7, 2]])
+    model(ids, torch.ones_like(ids)).sum().backward()
+    assert (
+        layers[0].attention.self.query.weight.grad is None
+        and layers[2].attention.self.query.weight.grad is not None
+    )
+    assert torch.equal(before, layers[0].attention.self.query.weight)
+
+
 def test_a_missing_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="train_answerability"):
         AnswerabilityModel(tmp_path)
@@ -426,6 +450,7 @@ def test_the_rebuild_commands_defaults_are_the_shipped_models_recipe() -> None:
         card["train"]["seed"],
     )
     assert f"--written-repeat {args.written_repeat}" in card["command"]
+    assert args.freeze_layers == card["train"].get("freeze_layers", 0)
     assert args.out == MODEL_DIR
     assert not (
         args.erase or args.swap or args.context or args.title_dropout or args.casual or args.definitions

@@ -31,6 +31,7 @@ class TrainConfig:
     seed: int = 13
     max_steps: int | None = None  # a cap for smoke tests
     bf16: bool = True
+    freeze_layers: int = 0  # the embeddings and this many lowest layers stay as the base model has them
 
 
 @dataclass
@@ -80,6 +81,15 @@ def _batches(pairs: Sequence[Pair], size: int, rng: random.Random | None) -> lis
         out.extend([pairs[i] for i in chunk[k : k + size]] for k in range(0, len(chunk), size))
     rng.shuffle(out)
     return out
+
+
+def freeze_lower(model: Any, layers: int) -> None:
+    """Leave the embeddings and the `layers` lowest Transformer layers untrained (none when 0): no gradients are
+    computed below the first trained layer, so a step costs less (a third less with 6 of 12 layers)."""
+    if layers <= 0:
+        return
+    for p in [*model.bert.embeddings.parameters(), *model.bert.encoder.layer[:layers].parameters()]:
+        p.requires_grad_(False)
 
 
 def _total_steps(n_pairs: int, cfg: TrainConfig) -> int:
@@ -161,6 +171,7 @@ def train(
         model.bert.load_state_dict(pretrained.state_dict())
     if init is not None:
         _continue_from(model, init, base)
+    freeze_lower(model, cfg.freeze_layers)
     use_bf16 = cfg.bf16 and cpu_supports_bf16()
     total = _total_steps(len(pairs), cfg)
     opt, sched = _optimizer(model, cfg, total)
