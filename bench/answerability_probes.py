@@ -3,7 +3,11 @@ or obviously does not, with and without a page title (bench/data/probes.jsonl, w
 and Chinese, factoid and explanatory). A sanity check of a trained model beside its validation figures, never
 used to train or to set a bar.
 
-    python bench/answerability_probes.py [--model shipped --model /tmp/other-model] [--bar 0.5] [--casual]"""
+    python bench/answerability_probes.py [--model shipped --model /tmp/other-model] [--bar 0.5] [--casual]
+                                         [--probes bench/data/probes_yesno.jsonl]
+
+bench/data/probes_yesno.jsonl holds yes/no questions (English and Chinese), none in the QA sets the model was
+trained on: each with a sentence that settles it and one on the same subject that does not."""
 
 from __future__ import annotations
 
@@ -24,8 +28,11 @@ def main() -> None:
     ap.add_argument(
         "--casual", action="store_true", help="ask as typed into a search box (lower case, no '?')"
     )
+    ap.add_argument("--probes", type=Path, default=PROBES, help="a JSONL file of probes")
     args = ap.parse_args()
-    probes = [json.loads(line) for line in PROBES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    probes = [
+        json.loads(line) for line in args.probes.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
     if args.casual:
         probes = [p | {"question": casual(p["question"])} for p in probes]
     models = args.model or ["shipped"]
