@@ -28,7 +28,7 @@ from searchchat.training.train import TrainConfig, train
 ROOT = Path(__file__).resolve().parent.parent
 SPLIT = ROOT / "bench" / "data" / "answerability_split.json"
 # Sets written for the project (documents and questions, bench/data/*/README.md), kept in the repository
-WRITTEN = {name: ROOT / "bench" / "data" / name for name in ("explain", "terms")}
+WRITTEN = {name: ROOT / "bench" / "data" / name for name in ("explain", "terms", "yesno")}
 
 
 def data_root(dataset: str, data: Path) -> Path:

@@ -455,3 +455,17 @@ def test_the_rebuild_commands_defaults_are_the_shipped_models_recipe() -> None:
     assert not (
         args.erase or args.swap or args.context or args.title_dropout or args.casual or args.definitions
     )
+
+
+@pytest.mark.parametrize("name", ["explain", "terms", "yesno"])
+def test_each_written_sets_answers_stand_in_their_documents(name: str) -> None:
+    """The written training sets (bench/data/NAME): every question's document exists and every answer is a
+    passage of it, so that the trainer can label the sentence that holds it."""
+    folder = Path(__file__).resolve().parent.parent / "bench" / "data" / name
+    docs = {d["_id"]: d["text"] for d in read_jsonl(folder / "corpus.jsonl")}
+    qas = list(read_jsonl(folder / "qa.jsonl"))
+    assert len({q["_id"] for q in qas}) == len(qas)
+    for q in qas:
+        assert q["document_id"] in docs, q["_id"]
+        assert bool(q["is_impossible"]) == (not q["answers"]), q["_id"]
+        assert all(a in docs[q["document_id"]] for a in q["answers"]), q["_id"]
