@@ -17,7 +17,7 @@ from pathlib import Path
 
 from policy_tables import table
 
-from searchchat.models.crossencoder import AnswerabilityModel
+from searchchat.models.crossencoder import load_model
 
 VIEWS: dict[str, Callable[[dict], float]] = {
     "title (shipped)": lambda c: c["p"],
@@ -33,7 +33,7 @@ def main() -> None:
     ap.add_argument("--model", default="shipped", help="the model the records were scored with")
     ap.add_argument("--bar", type=float, default=0.6)
     args = ap.parse_args()
-    model = AnswerabilityModel() if args.model == "shipped" else AnswerabilityModel(args.model)
+    model = load_model(None if args.model == "shipped" else args.model)
     rows = [json.loads(line) for line in args.records.read_text().splitlines() if line.strip()]
     for r in rows:
         if r["candidates"]:
@@ -46,8 +46,9 @@ def main() -> None:
             f"\n## {dataset}, bar {args.bar}\n| view | answered | precision | correct_cited | not found | truthfulness | question AUC |"
         )
         for name, key in VIEWS.items():
-            lines = table(sub, key, (args.bar,))
-            print(f"| {name} {lines[3][lines[3].index('|', 1) :]} {lines[0].rsplit(' ', 1)[-1]} |")
+            head, *_, row = table(sub, key, (args.bar,))  # the summary line, then one row: the bar's
+            cells = row[row.index("|", 1) :]  # the row without its bar column
+            print(f"| {name} {cells} {head.rsplit(' ', 1)[-1]} |")
 
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ def _batches(pairs: Sequence[Pair], size: int, rng: random.Random | None) -> lis
 
 def freeze_lower(model: Any, layers: int) -> None:
     """Leave the embeddings and the `layers` lowest Transformer layers untrained (none when 0): no gradients are
-    computed below the first trained layer, so a step costs less (a third less with 6 of 12 layers)."""
+    computed below the first trained layer, so a step costs less (about 30% less with 6 of 12 layers)."""
     if layers <= 0:
         return
     for p in [*model.bert.embeddings.parameters(), *model.bert.encoder.layer[:layers].parameters()]:
