@@ -44,7 +44,7 @@ class Recording(Answerer):
 
     def candidates(self, query, hits, texts, policy):  # type: ignore[no-untyped-def]
         found = super().candidates(query, hits, texts, policy)
-        self.last = [(c, texts[c.source - 1]) for c in found]
+        self.last = [(c, texts[c.source - 1], hits[c.source - 1].chunk.title) for c in found]
         # the evidence score of the scorer's own input (title | sentence), as EvidenceScorer computes it
         pairs = [pair_text(hits[c.source - 1].chunk.title, c.text) for c in found]
         self.last_ev = sentence_scores(query, pairs, self.checker.embed, self.reads_cjk) if pairs else []
@@ -119,10 +119,10 @@ def main(argv: list[str] | None = None) -> int:
             # every scored sentence: would quoting it alone be a correct, supported answer?
             cands = [{"source": c.source, "prior": round(c.prior, 5), "p": round(c.p, 5), "ev": round(ev, 5),
                       "gold": bool(golds) and contains(c.text, golds) and supports_gold(text, golds)}
-                     for (c, text), ev in zip(answerer.last, answerer.last_ev, strict=True)]  # fmt: skip
+                     for (c, text, _), ev in zip(answerer.last, answerer.last_ev, strict=True)]  # fmt: skip
             if args.texts:
-                for cand, (c, _) in zip(cands, answerer.last, strict=True):
-                    cand["text"] = c.text
+                for cand, (c, _, title) in zip(cands, answerer.last, strict=True):
+                    cand["text"], cand["title"] = c.text, title
             rows.append({"dataset": dataset, "qid": q["_id"], "impossible": bool(q.get("is_impossible")),
                          "p": final["answerability"], "right": right, "candidates": cands})  # fmt: skip
             if args.texts:

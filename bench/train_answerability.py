@@ -37,12 +37,19 @@ def data_root(dataset: str, data: Path) -> Path:
 
 
 def with_written(split: Split, path: Path) -> Split:
-    """The split with each written set added (by document, the same shares and seed) where it is missing; the
-    shared sets' parts are never redrawn."""
-    missing = {d: [article_of(d, doc) for doc in load_dataset(root)[0]] for d, root in WRITTEN.items()
-               if d not in split.parts and (root / "qa.jsonl").is_file()}  # fmt: skip
-    if missing:
-        split.parts.update(make_split(missing, split.seed).parts)
+    """The split with each written set's documents that no part holds yet (a new set, or documents added to one)
+    drawn into parts by document, with the same shares and seed; a document's part, once drawn, never changes."""
+    new: dict[str, list[str]] = {}
+    for dataset, root in WRITTEN.items():
+        if (root / "qa.jsonl").is_file():
+            docs = [article_of(dataset, doc) for doc in load_dataset(root)[0]]
+            if unsplit := [a for a in docs if split.part_of(dataset, a) is None]:
+                new[dataset] = unsplit
+    for dataset, parts in make_split(new, split.seed).parts.items():
+        held = split.parts.setdefault(dataset, {part: [] for part in parts})
+        for part, ids in parts.items():
+            held[part] = sorted({*held.get(part, []), *ids})
+    if new:
         split.save(path)
     return split
 

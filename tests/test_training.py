@@ -469,3 +469,31 @@ def test_each_written_sets_answers_stand_in_their_documents(name: str) -> None:
         assert q["document_id"] in docs, q["_id"]
         assert bool(q["is_impossible"]) == (not q["answers"]), q["_id"]
         assert all(a in docs[q["document_id"]] for a in q["answers"]), q["_id"]
+
+
+def test_documents_added_to_a_written_set_are_split_and_the_drawn_parts_stay(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tests.helpers import bench_module
+
+    mod = bench_module("train_answerability")
+    root = tmp_path / "yn"
+    root.mkdir()
+
+    def write(n: int) -> None:
+        docs = [{"_id": f"d{i}", "title": f"T{i}", "text": f"Sentence {i}."} for i in range(n)]
+        qas = [{"_id": f"d{i}-q", "question": "Q?", "answers": [f"Sentence {i}."], "document_id": f"d{i}",
+                "is_impossible": False} for i in range(n)]  # fmt: skip
+        for name, rows in (("corpus", docs), ("qa", qas)):
+            (root / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    monkeypatch.setattr(mod, "WRITTEN", {"yn": root})
+    path = tmp_path / "split.json"
+    write(8)
+    first = mod.with_written(Split(parts={"covidqa": {"train": ["a"], "validation": [], "test": []}}), path)
+    drawn = {part: list(ids) for part, ids in first.parts["yn"].items()}
+    assert sorted(sum(drawn.values(), [])) == sorted(f"d{i}" for i in range(8))
+    write(20)  # twelve documents added to the set
+    second = mod.with_written(Split.load(path), path)
+    assert second.parts["covidqa"] == {"train": ["a"], "validation": [], "test": []}
+    assert all(set(ids) <= set(second.parts["yn"][part]) for part, ids in drawn.items())
+    assert sorted(sum(second.parts["yn"].values(), [])) == sorted(f"d{i}" for i in range(20))
+    assert len(second.parts["yn"]["test"]) > len(drawn["test"])  # the new ones are drawn by the same shares
