@@ -35,7 +35,9 @@ def other_view(view: str, question: str, candidates: list[dict]) -> tuple[str, l
     if view == "untitled":
         return question, [c["text"] for c in candidates]
     if any("title" not in c for c in candidates):
-        raise SystemExit("--view casual needs records with candidate titles (bench/calibrate_policy.py --texts)")
+        raise SystemExit(
+            "--view casual needs records with candidate titles (bench/calibrate_policy.py --texts)"
+        )
     return casual(question), [pair_text(c["title"], c["text"]) for c in candidates]
 
 

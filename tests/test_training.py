@@ -471,7 +471,7 @@ def test_each_written_sets_answers_stand_in_their_documents(name: str) -> None:
         assert all(a in docs[q["document_id"]] for a in q["answers"]), q["_id"]
 
 
-def test_documents_added_to_a_written_set_are_split_and_the_drawn_parts_stay(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_documents_added_to_a_written_set_are_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.helpers import bench_module
 
     mod = bench_module("train_answerability")
