@@ -69,6 +69,9 @@ def parser() -> argparse.ArgumentParser:
         default=TrainConfig.freeze_layers,
         help="leave the embeddings and this many lowest Transformer layers as the base model has them",
     )
+    ap.add_argument("--span-weight", type=float, default=TrainConfig.span_weight,
+                    help="also train a head that finds the answer's first and last token, with this weight on its "
+                    "loss (training only: the saved model scores as before; 0: none)")  # fmt: skip
     ap.add_argument("--seed", type=int, default=TrainConfig.seed,
                     help="the training run's seed (head initialisation, order, dropout)")  # fmt: skip
     ap.add_argument("--max-validation", type=int, default=3000, help="validation pairs scored (a sample)")
@@ -153,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         max_steps=args.max_steps,
         seed=args.seed,
         freeze_layers=args.freeze_layers,
+        span_weight=args.span_weight,
     )
     with Progress(TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total} loss {task.fields[loss]:.4f}"),
                   TimeRemainingColumn()) as bar:  # fmt: skip

@@ -17,7 +17,7 @@ from searchchat.models.crossencoder import AnswerabilityModel, around, pair_text
 from searchchat.settings import Settings
 from searchchat.training.data import Pair, casual, erased, iter_pairs, mining_terms, read_jsonl, swapped
 from searchchat.training.split import Split, article_of, make_split
-from searchchat.training.train import TrainConfig, auc, freeze_lower, train
+from searchchat.training.train import TrainConfig, auc, base_model_dir, freeze_lower, span_targets, train
 from tests.fakes import FakeEmbedder
 
 
@@ -226,6 +226,49 @@ def test_swap_adds_the_answer_sentence_with_a_swapped_question_as_a_negative(tmp
         (a, b) for a, b in zip(qa["question"].split(), added[0].question.split(), strict=True) if a != b
     ]
     assert len(changed) == 1 and changed[0][1].rstrip("?") in {"Edison", "Paris"}  # a name the sentence lacks
+
+
+def test_positive_pairs_know_where_their_answer_lies_in_their_text(tmp_path: Path) -> None:
+    for options in ({}, {"context": True}, {"erase": True}):
+        pairs = _train_pairs(tmp_path, **options)
+        found = {p.text[p.span[0] : p.span[1]] for p in pairs if p.label == 1.0 and p.span is not None}
+        assert found == {"1969", "iron oxide"}
+        assert all(p.span is None for p in pairs if p.label == 0.0)
+
+
+def test_span_targets_point_at_the_answer_tokens_or_else_the_first_token() -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base_model_dir()), local_files_only=True)
+    text = pair_text("Mars", "Its red colour comes from iron oxide.")
+    start = text.index("iron oxide")
+    batch = [Pair("Why is Mars red?", text, 1.0, "t", "Mars", (start, start + len("iron oxide"))),
+             Pair("Why is Mars red?", pair_text("Mars", "Mars is the fourth planet."), 0.0, "t", "Mars"),
+             Pair("Why is Mars red?", text, 1.0, "t", "Mars")]  # fmt: skip
+    enc = tokenizer([p.question for p in batch], [p.text for p in batch], padding=True, return_tensors="pt",
+                    return_offsets_mapping=True)  # fmt: skip
+    starts, ends = span_targets(enc, batch)
+    assert tokenizer.decode(enc["input_ids"][0][int(starts[0]) : int(ends[0]) + 1]) == "iron oxide"
+    assert (int(starts[1]), int(ends[1])) == (0, 0)  # no answer: the first token, as SQuAD 2.0 readers do
+    assert (int(starts[2]), int(ends[2])) == (
+        -100,
+        -100,
+    )  # an answer of unknown place is left out of the loss
+
+
+def test_a_span_head_trains_beside_the_model_and_is_not_saved(tmp_path: Path) -> None:
+    from searchchat import int8
+
+    text = pair_text("Mars", "Its red colour comes from iron oxide.")
+    start = text.index("iron oxide")
+    pairs = [Pair("Why is Mars red?", text, 1.0, "t", "Mars", (start, start + 10)),
+             Pair("Why is Mars red?", pair_text("Mars", "Mars is the fourth planet."), 0.0, "t", "Mars")] * 2  # fmt: skip
+    out = tmp_path / "model"
+    result = train(pairs, pairs[:2], out, TrainConfig(max_steps=2, batch_size=2, span_weight=0.5, bf16=False))
+    assert result.steps == 2 and result.train_loss > 0
+    assert not [k for k in int8.load(out / "weights.safetensors") if k.startswith("span")]
+    scores = AnswerabilityModel(out, bf16=False).score("Why is Mars red?", [p.text for p in pairs[:2]])
+    assert len(scores) == 2 and all(0.0 <= s <= 1.0 for s in scores)
 
 
 def test_auc() -> None:

@@ -33,12 +33,15 @@ def build_model(config: Any) -> Any:
             self.bert = BertModel(config, add_pooling_layer=False)
             self.head = torch.nn.Linear(config.hidden_size, 1)
 
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any = None) -> Any:
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any = None,
+                    with_states: bool = False) -> Any:  # fmt: skip
+            """The logit of each pair; with `with_states`, also the token states (for a training-only head)."""
             states = self.bert(input_ids=input_ids, attention_mask=attention_mask,
                                token_type_ids=token_type_ids).last_hidden_state  # fmt: skip
             mask = attention_mask.unsqueeze(-1).to(states.dtype)
             pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-            return self.head(pooled).squeeze(-1)
+            logits = self.head(pooled).squeeze(-1)
+            return (logits, states) if with_states else logits
 
     return MeanPoolCrossEncoder()
 

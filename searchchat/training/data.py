@@ -36,6 +36,7 @@ class Pair:
     label: float
     dataset: str
     article: str
+    span: tuple[int, int] | None = None  # a positive's gold answer: its character span in `text`, where known
 
 
 @dataclass
@@ -134,6 +135,16 @@ def swapped(question: str, sentence: str, document: str, seed: str) -> str | Non
     return re.sub(rf"(?<!{edge}){re.escape(slot)}(?!{edge})", rng.choice(pool), question, count=1)
 
 
+def answer_in(sentence: str, start: int, spans: list[tuple[int, int]], at: int) -> tuple[int, int] | None:
+    """The first gold answer span that overlaps the sentence (starting at `start` in its document), clipped to the
+    sentence and moved to where the sentence begins in its pair text (`at`); None when no span overlaps."""
+    end = start + len(sentence)
+    for s, e in spans:
+        if s < end and start < e:
+            return at + max(s, start) - start, at + min(e, end) - start
+    return None
+
+
 def casual(question: str) -> str:
     """The question as it is often typed into a search box: lower-cased, without its closing question mark."""
     return question.strip().rstrip("?？").rstrip().lower()
@@ -176,10 +187,14 @@ def iter_pairs(dataset: str, root: Path, split: Split, part: str, erase: bool = 
     casual_draw = random.Random(f"casual:{dataset}:{part}")
 
     def side(doc_id: str, start: int, end: int, sentence: str) -> str:
+        return side_at(doc_id, start, end, sentence)[0]
+
+    def side_at(doc_id: str, start: int, end: int, sentence: str) -> tuple[str, int]:
+        """The passage side of a pair, and where the sentence begins in it (after the title)."""
         text = docs[doc_id]["text"]
         near = around(text, start, end, spans_of[doc_id]) if context else ""
         title = "" if title_dropout and draw.random() < title_dropout else docs[doc_id].get("title", "")
-        return pair_text(title, sentence, near)
+        return pair_text(title, sentence, near), len(pair_text(title, "")) if title.strip() else 0
 
     retriever = bm25s.BM25()
     retriever.index([mining_terms(x[3]) or ["_"] for x in sentences], show_progress=False)
@@ -202,7 +217,8 @@ def iter_pairs(dataset: str, root: Path, split: Split, part: str, erase: bool = 
         positives = [i for i in own if any(s < sentences[i][2] and sentences[i][1] < e for s, e in spans)]
         for i in positives:
             _, start, end, sentence = sentences[i]
-            yield Pair(question, side(qa.doc_id, start, end, sentence), 1.0, dataset, article)
+            text, at = side_at(qa.doc_id, start, end, sentence)
+            yield Pair(question, text, 1.0, dataset, article, answer_in(sentence, start, spans, at))
             rest = erased(sentence, start, spans) if erase else ""
             if len(rest) >= MIN_SENTENCE_CHARS and not any(g in _norm(rest) for g in golds):
                 yield Pair(question, side(qa.doc_id, start, end, rest), 0.0, dataset, article)

@@ -32,6 +32,7 @@ class TrainConfig:
     max_steps: int | None = None  # a cap for smoke tests
     bf16: bool = True
     freeze_layers: int = 0  # the embeddings and this many lowest layers stay as the base model has them
+    span_weight: float = 0.0  # the span head's loss weight (where the answer lies; training only); 0: none
 
 
 @dataclass
@@ -101,12 +102,13 @@ def _total_steps(n_pairs: int, cfg: TrainConfig) -> int:
     return total
 
 
-def _optimizer(model: Any, cfg: TrainConfig, total: int) -> tuple[Any, Any]:
-    """AdamW (no weight decay on biases and LayerNorm) and its schedule: linear warm-up, then linear decay."""
+def _optimizer(named: list[tuple[str, Any]], cfg: TrainConfig, total: int) -> tuple[Any, Any]:
+    """AdamW over the named parameters (no weight decay on biases and LayerNorm) and its schedule: linear
+    warm-up, then linear decay."""
     import torch
 
-    decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm"))]
-    rest = [p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm"))]
+    decay = [p for n, p in named if not any(k in n for k in ("bias", "LayerNorm"))]
+    rest = [p for n, p in named if any(k in n for k in ("bias", "LayerNorm"))]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}],
                             lr=cfg.lr)  # fmt: skip
     warm = max(1, int(cfg.warmup * total))
@@ -114,6 +116,37 @@ def _optimizer(model: Any, cfg: TrainConfig, total: int) -> tuple[Any, Any]:
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
     )
     return opt, sched
+
+
+def span_targets(enc: Any, batch: Sequence[Pair]) -> tuple[Any, Any]:
+    """The span head's targets, token positions in the encoded batch (`enc` with offset_mapping): a positive's
+    first and last token of its gold answer; the first token for a negative (SQuAD 2.0's "no answer"); -100
+    (ignored) for a positive whose answer is unknown or truncated away."""
+    import torch
+
+    starts, ends = [], []
+    for i, pair in enumerate(batch):
+        if pair.label <= 0.5:
+            starts.append(0)
+            ends.append(0)
+            continue
+        inside = []
+        if pair.span is not None:
+            a, b = pair.span
+            inside = [j for j, (seq, (s, e)) in enumerate(zip(enc.sequence_ids(i), enc["offset_mapping"][i].tolist(),
+                                                               strict=True)) if seq == 1 and s < b and a < e]  # fmt: skip
+        starts.append(inside[0] if inside else -100)
+        ends.append(inside[-1] if inside else -100)
+    return torch.tensor(starts), torch.tensor(ends)
+
+
+def _span_loss(head: Any, states: Any, attention_mask: Any, targets: tuple[Any, Any]) -> Any:
+    """Cross-entropy of the answer's start and end positions over each pair's tokens (padding excluded)."""
+    import torch
+
+    logits = head(states).float().masked_fill(attention_mask.unsqueeze(-1) == 0, -1e4)
+    ce = torch.nn.CrossEntropyLoss(ignore_index=-100)
+    return (ce(logits[..., 0], targets[0]) + ce(logits[..., 1], targets[1])) / 2
 
 
 def _validate(
@@ -174,12 +207,17 @@ def train(
     freeze_lower(model, cfg.freeze_layers)
     use_bf16 = cfg.bf16 and cpu_supports_bf16()
     total = _total_steps(len(pairs), cfg)
-    opt, sched = _optimizer(model, cfg, total)
+    span_head = torch.nn.Linear(model.config.hidden_size, 2) if cfg.span_weight > 0 else None
+    named = list(model.named_parameters())
+    if span_head is not None:  # trained beside the model, never saved with it
+        named += [(f"span.{n}", p) for n, p in span_head.named_parameters()]
+    opt, sched = _optimizer(named, cfg, total)
     loss_fn = torch.nn.BCEWithLogitsLoss()
 
-    def encode(batch: Sequence[Pair]) -> Any:
+    def encode(batch: Sequence[Pair], offsets: bool = False) -> Any:
         return tokenizer([p.question for p in batch], [p.text for p in batch], truncation="longest_first",
-                         max_length=cfg.max_length, padding=True, return_tensors="pt")  # fmt: skip
+                         max_length=cfg.max_length, padding=True, return_tensors="pt",
+                         return_offsets_mapping=offsets)  # fmt: skip
 
     t0, step, running = time.perf_counter(), 0, 0.0
     model.train()
@@ -187,13 +225,20 @@ def train(
         for batch in _batches(pairs, cfg.batch_size, rng):
             if step >= total:
                 break
-            enc = encode(batch)
             labels = torch.tensor([p.label for p in batch], dtype=torch.float32)
+            enc = encode(batch, offsets=span_head is not None)
+            targets = span_targets(enc, batch) if span_head is not None else None
+            enc.pop("offset_mapping", None)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
-                logits = model(**enc).float().reshape(-1)
-            loss = loss_fn(logits, labels)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                logits, states = model(**enc, with_states=True)
+            loss = loss_fn(logits.float().reshape(-1), labels)  # answerability alone: `running` follows it
+            both = loss
+            if span_head is not None and targets is not None and bool((targets[0] >= 0).any()):
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+                    span = _span_loss(span_head, states, enc["attention_mask"], targets)
+                both = loss + cfg.span_weight * span
+            both.backward()
+            torch.nn.utils.clip_grad_norm_([p for _, p in named], 1.0)
             opt.step()
             sched.step()
             opt.zero_grad()
