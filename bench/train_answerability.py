@@ -69,6 +69,9 @@ def parser() -> argparse.ArgumentParser:
         default=TrainConfig.freeze_layers,
         help="leave the embeddings and this many lowest Transformer layers as the base model has them",
     )
+    ap.add_argument("--dropout", choices=["torch", "packed"], default=TrainConfig.dropout,
+                    help="torch's dropout (the shipped recipe's), or the same dropout drawn from packed random bits, "
+                    "cheaper on CPU: a different random stream, so another draw of the same recipe")  # fmt: skip
     ap.add_argument("--span-weight", type=float, default=TrainConfig.span_weight,
                     help="also train a head that finds the answer's first and last token, with this weight on its "
                     "loss (training only: the saved model scores as before; 0: none)")  # fmt: skip
@@ -157,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         freeze_layers=args.freeze_layers,
         span_weight=args.span_weight,
+        dropout=args.dropout,
     )
     with Progress(TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total} loss {task.fields[loss]:.4f}"),
                   TimeRemainingColumn()) as bar:  # fmt: skip

