@@ -262,7 +262,7 @@ def _loop(model: Any, pairs: Sequence[Pair], encode: Callable[..., Any], cfg: Tr
                 logits, states = model(**enc, with_states=True)
             loss = loss_fn(logits.float().reshape(-1), labels)  # answerability alone: `running` follows it
             both = loss
-            if span_head is not None and targets is not None and bool((targets[0] >= 0).any()):
+            if targets is not None and bool((targets[0] >= 0).any()):  # a span head, and an answer to find
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
                     span = _span_loss(span_head, states, enc["attention_mask"], targets)
                 both = loss + cfg.span_weight * span
