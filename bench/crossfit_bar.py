@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import zlib
 from collections import defaultdict
 from pathlib import Path
 
 from policy_tables import best_of
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from searchchat.training.split import article_of  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BARS = tuple(round(0.2 + 0.05 * i, 2) for i in range(15))
@@ -30,8 +34,7 @@ def documents(data: Path) -> dict[tuple[str, str], str]:
         path = data / name / "qa.jsonl"
         for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else []:
             row = json.loads(line)
-            doc = row["document_id"]
-            out[(name, row["_id"])] = doc.rsplit("_", 1)[0] if name == "squad20-dev-part" else doc
+            out[(name, row["_id"])] = article_of(name, row["document_id"])
     return out
 
 

@@ -71,7 +71,7 @@ def parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--layers", type=int, default=TrainConfig.layers,
                     help="keep only the base model's lowest N Transformer layers (0: all): a step and a score cost "
-                    "about N/12 of the whole model's")  # fmt: skip
+                    "about N/L of the whole model's, L the base's layers")  # fmt: skip
     ap.add_argument("--dropout", choices=["torch", "packed"], default=TrainConfig.dropout,
                     help="torch's dropout (the shipped recipe's), or the same dropout drawn from packed random bits, "
                     "cheaper on CPU: a different random stream, so another draw of the same recipe")  # fmt: skip
